@@ -1,0 +1,312 @@
+//! `kring-cli`: Kring without a window, over the same core as the app.
+//! For administrators, scripts, the scenario tests and the benchmarks.
+//!
+//! Output is human-readable, or one JSON document per line with `--json`.
+//! Failures print `{"error":{"code":…,"message":…}}` (with `--json`) or a
+//! sentence, and exit with status 2; the codes are `kring_core::ErrorCode`.
+#![recursion_limit = "256"]
+
+mod output;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use clap::{Parser, Subcommand};
+use kring_core::{
+    CoreError, KeyringSecretStore, ListDiff, LoginRequest, RoomSummary, SendState, Session,
+    TimelineContent, TimelineItem,
+};
+use kring_store::Store;
+use output::Output;
+use tokio::sync::mpsc;
+
+#[derive(Parser)]
+#[command(name = "kring-cli", version, about = "Kring from the command line")]
+struct Cli {
+    /// Print JSON (one document per line) instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Where Kring keeps its local stores.
+    #[arg(long, global = true, env = "KRING_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Which signed-in account to use (one keychain entry each).
+    #[arg(long, global = true, env = "KRING_PROFILE", default_value = "default")]
+    profile: String,
+    /// Seconds to wait for the homeserver before giving up.
+    #[arg(long, global = true, default_value_t = 30)]
+    timeout: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign in with a password; the session is kept in the OS keychain.
+    Login {
+        #[arg(long)]
+        homeserver: String,
+        #[arg(long)]
+        user: String,
+        /// The password; prefer KRING_PASSWORD or --password-stdin over the command line.
+        #[arg(long, env = "KRING_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Show the signed-in account.
+    Whoami,
+    /// List the rooms of the signed-in account.
+    Rooms,
+    /// Send a text message and wait until the homeserver has it.
+    Send {
+        /// Room id (or exact room name).
+        #[arg(long)]
+        room: String,
+        text: String,
+    },
+    /// Print a room's messages; with --follow, keep printing new ones.
+    Tail {
+        #[arg(long)]
+        room: String,
+        #[arg(long)]
+        follow: bool,
+        /// With --follow: stop after this many new messages.
+        #[arg(long)]
+        count: Option<usize>,
+    },
+    /// Sign out and remove the session from this machine.
+    Logout,
+    /// Show this machine's audit log for the profile (newest first).
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("kring-cli")
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KRING_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let out = Output::new(cli.json);
+    if let Err(err) = run(&cli, &out).await {
+        out.error(&err);
+        std::process::exit(2);
+    }
+}
+
+/// Kring's own database for this profile (audit log, settings).
+async fn open_store(data_dir: &std::path::Path, profile: &str) -> Result<Store, CoreError> {
+    Store::open(&data_dir.join("profiles").join(profile).join("kring.db"))
+        .await
+        .map_err(|e| CoreError::Storage(e.to_string()))
+}
+
+async fn audit(store: &Store, session: &Session, action: &str, subject: Option<&str>) -> Result<(), CoreError> {
+    let actor = session.info().await.user_id;
+    store.audit(&actor, action, subject).await.map_err(|e| CoreError::Storage(e.to_string()))
+}
+
+async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
+    let data_dir = cli.data_dir.clone().unwrap_or_else(default_data_dir);
+    let store = open_store(&data_dir, &cli.profile).await?;
+    let secrets = Arc::new(KeyringSecretStore::default());
+    let timeout = Duration::from_secs(cli.timeout);
+    match &cli.command {
+        Command::Login { homeserver, user, password, password_stdin } => {
+            let password = match (password, password_stdin) {
+                (_, true) => read_password_stdin()?,
+                (Some(p), false) => p.clone(),
+                (None, false) => {
+                    return Err(CoreError::WrongCredentials);
+                }
+            };
+            let request = LoginRequest { homeserver: homeserver.clone(), username: user.clone(), password };
+            let session = Session::login(&data_dir, secrets, &cli.profile, &request).await?;
+            audit(&store, &session, "login", None).await?;
+            out.session(&session.info().await);
+            session.stop().await;
+        }
+        Command::Whoami => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            out.session(&session.info().await);
+            session.stop().await;
+        }
+        Command::Rooms => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            session.wait_until_synced(timeout).await;
+            out.rooms(&room_snapshot(&session).await);
+            session.stop().await;
+        }
+        Command::Send { room, text } => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            session.wait_until_synced(timeout).await;
+            let room_id = resolve_room(&session, room)?;
+            let event_id = send_and_confirm(&session, &room_id, text, timeout).await?;
+            audit(&store, &session, "send", Some(&room_id)).await?;
+            out.sent(&room_id, &event_id);
+            session.stop().await;
+        }
+        Command::Tail { room, follow, count } => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            session.wait_until_synced(timeout).await;
+            let room_id = resolve_room(&session, room)?;
+            tail(&session, &room_id, *follow, *count, timeout, out).await?;
+            session.stop().await;
+        }
+        Command::Logout => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            audit(&store, &session, "logout", None).await?;
+            session.logout().await?;
+            out.logged_out();
+        }
+        Command::Audit { limit } => {
+            let entries = store.audit_entries(*limit).await.map_err(|e| CoreError::Storage(e.to_string()))?;
+            out.audit(&entries);
+        }
+    }
+    Ok(())
+}
+
+fn read_password_stdin() -> Result<String, CoreError> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| CoreError::Internal(e.to_string()))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn restore(
+    data_dir: &std::path::Path,
+    secrets: Arc<KeyringSecretStore>,
+    profile: &str,
+) -> Result<Session, CoreError> {
+    Session::restore(data_dir, secrets, profile).await?.ok_or(CoreError::NotLoggedIn)
+}
+
+/// A room by id, or by its exact display name when that is unambiguous.
+fn resolve_room(session: &Session, wanted: &str) -> Result<String, CoreError> {
+    let rooms = session.client().joined_rooms();
+    if let Some(room) = rooms.iter().find(|r| r.room_id().as_str() == wanted) {
+        return Ok(room.room_id().to_string());
+    }
+    let by_name: Vec<_> = rooms
+        .iter()
+        .filter(|r| r.cached_display_name().map(|n| n.to_string()).as_deref() == Some(wanted))
+        .collect();
+    match by_name.as_slice() {
+        [one] => Ok(one.room_id().to_string()),
+        _ => Err(CoreError::UnknownRoom(wanted.to_owned())),
+    }
+}
+
+/// The current room list: the first Reset plus whatever follows within a
+/// short quiet period, so rooms still arriving from the first sync count.
+async fn room_snapshot(session: &Session) -> Vec<RoomSummary> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _sub = session.watch_rooms(Box::new(move |batch| tx.send(batch).is_ok()));
+    let mut rooms = Vec::new();
+    while let Ok(Some(batch)) = tokio::time::timeout(Duration::from_millis(700), rx.recv()).await {
+        for diff in batch {
+            diff.apply(&mut rooms);
+        }
+    }
+    rooms
+}
+
+/// Queues the message in the SDK's send queue and waits for its event id.
+async fn send_and_confirm(
+    session: &Session,
+    room_id: &str,
+    text: &str,
+    timeout: Duration,
+) -> Result<String, CoreError> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _sub = session.watch_timeline(room_id, Box::new(move |batch| tx.send(batch).is_ok())).await?;
+    let mut items: Vec<TimelineItem> = Vec::new();
+    // Items present before sending are not ours to wait for.
+    if let Some(batch) = rx.recv().await {
+        batch.into_iter().for_each(|d: ListDiff<TimelineItem>| d.apply(&mut items));
+    }
+    let before: std::collections::HashSet<String> = items.iter().map(|i| i.id.clone()).collect();
+    session.send_text(room_id, text).await?;
+    let wait = async {
+        while let Some(batch) = rx.recv().await {
+            batch.into_iter().for_each(|d| d.apply(&mut items));
+            for item in items.iter().filter(|i| !before.contains(&i.id)) {
+                if let TimelineContent::Message { is_own: true, body, send_state, event_id, .. } = &item.content {
+                    if body != text {
+                        continue;
+                    }
+                    match (send_state, event_id) {
+                        (SendState::Sent, Some(id)) => return Ok(id.clone()),
+                        (SendState::Failed { reason, recoverable: false }, _) => {
+                            return Err(CoreError::SendFailed(reason.clone()));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Err(CoreError::Internal("timeline closed".into()))
+    };
+    tokio::time::timeout(timeout, wait).await.map_err(|_| {
+        // Still queued: the SDK sends it on the next start. Say so, don't claim failure.
+        CoreError::HomeserverUnreachable("not yet confirmed; the message stays queued".into())
+    })?
+}
+
+async fn tail(
+    session: &Session,
+    room_id: &str,
+    follow: bool,
+    count: Option<usize>,
+    timeout: Duration,
+    out: &Output,
+) -> Result<(), CoreError> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _sub = session.watch_timeline(room_id, Box::new(move |batch| tx.send(batch).is_ok())).await?;
+    let mut items: Vec<TimelineItem> = Vec::new();
+    let mut printed = std::collections::HashSet::new();
+    let mut new_messages = 0usize;
+    let quiet = if follow { timeout } else { Duration::from_millis(700) };
+    let mut first = true;
+    while let Ok(Some(batch)) = tokio::time::timeout(quiet, rx.recv()).await {
+        batch.into_iter().for_each(|d| d.apply(&mut items));
+        if !follow {
+            continue;
+        }
+        for item in &items {
+            if let TimelineContent::Message { event_id: Some(event_id), .. } = &item.content {
+                if printed.insert(event_id.clone()) {
+                    out.message(item);
+                    if !first {
+                        new_messages += 1;
+                    }
+                }
+            }
+        }
+        first = false;
+        if count.is_some_and(|c| new_messages >= c) {
+            return Ok(());
+        }
+    }
+    if !follow {
+        for item in &items {
+            if matches!(item.content, TimelineContent::Message { .. }) {
+                out.message(item);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! How the CLI prints: text for people, JSON lines for scripts.
+
+use kring_core::{CoreError, RoomSummary, SessionInfo, TimelineContent, TimelineItem};
+use serde_json::json;
+
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    pub fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    fn emit(&self, value: serde_json::Value, text: String) {
+        if self.json {
+            println!("{value}");
+        } else {
+            println!("{text}");
+        }
+    }
+
+    pub fn session(&self, info: &SessionInfo) {
+        self.emit(json!(info), format!("{} on {} (device {})", info.user_id, info.homeserver, info.device_id));
+    }
+
+    pub fn rooms(&self, rooms: &[RoomSummary]) {
+        if self.json {
+            println!("{}", json!(rooms));
+            return;
+        }
+        if rooms.is_empty() {
+            println!("(no rooms)");
+        }
+        for r in rooms {
+            println!("{}\t{}\t{} unread", r.room_id, r.name, r.unread_count);
+        }
+    }
+
+    pub fn sent(&self, room_id: &str, event_id: &str) {
+        self.emit(json!({"room_id": room_id, "event_id": event_id}), format!("sent {event_id}"));
+    }
+
+    pub fn message(&self, item: &TimelineItem) {
+        if let TimelineContent::Message { sender, sender_name, body, .. } = &item.content {
+            self.emit(json!(item), format!("{sender_name} ({sender}): {body}"));
+        }
+    }
+
+    pub fn audit(&self, entries: &[kring_store::AuditEntry]) {
+        if self.json {
+            println!("{}", json!(entries));
+            return;
+        }
+        for e in entries {
+            println!("{}\t{}\t{}\t{}", e.at_ms, e.actor, e.action, e.subject.as_deref().unwrap_or("-"));
+        }
+    }
+
+    pub fn logged_out(&self) {
+        self.emit(json!({"logged_out": true}), "signed out".into());
+    }
+
+    pub fn error(&self, err: &CoreError) {
+        let code = serde_json::to_value(err.code()).unwrap_or_default();
+        if self.json {
+            eprintln!("{}", json!({"error": {"code": code, "message": err.to_string()}}));
+        } else {
+            eprintln!("kring-cli: {err} [{}]", code.as_str().unwrap_or("internal"));
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Kring's core: everything that knows Matrix, with no webview.
+//!
+//! The Tauri shell and the headless CLI are both thin adapters over this crate.
+// Building a matrix-sdk-ui timeline inside an async fn exceeds rustc's default
+// query depth (measured; see TEST-STACK.md).
+#![recursion_limit = "256"]
+
+pub mod diff;
+pub mod error;
+pub mod rooms;
+pub mod secrets;
+pub mod session;
+pub mod subscription;
+pub mod sync;
+pub mod timeline;
+
+pub use diff::ListDiff;
+pub use error::{CoreError, ErrorCode};
+pub use rooms::RoomSummary;
+pub use secrets::{KeyringSecretStore, SecretStore, StoredSession};
+pub use session::{LoginRequest, Session, SessionInfo};
+pub use subscription::Subscription;
+pub use sync::SyncStatus;
+pub use timeline::{SendState, TimelineContent, TimelineItem};

@@ -1,0 +1,68 @@
+//! The room list: matrix-sdk-ui's `RoomListService`, streamed as Reset-then-diffs.
+
+use futures_util::{StreamExt, pin_mut};
+use matrix_sdk_ui::room_list_service::{RoomListItem, filters::new_filter_non_left};
+use serde::Serialize;
+use tracing::warn;
+
+use crate::{ListDiff, Session, Subscription, subscription::Sink};
+
+/// Rooms shown at once; the SDK pages further on request.
+const PAGE_SIZE: usize = 500;
+
+#[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomSummary {
+    pub room_id: String,
+    pub name: String,
+    pub unread_count: u32,
+    /// Milliseconds since the Unix epoch (a JS number, not a bigint).
+    pub last_activity_ms: Option<f64>,
+    pub is_encrypted: bool,
+}
+
+impl RoomSummary {
+    pub fn from_item(item: &RoomListItem) -> Self {
+        let room_id = item.room_id().to_string();
+        Self {
+            name: item
+                .cached_display_name()
+                .map(|n| n.to_string())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| room_id.clone()),
+            room_id,
+            unread_count: u32::try_from(item.num_unread_messages()).unwrap_or(u32::MAX),
+            last_activity_ms: item.latest_event_timestamp().map(|ts| u64::from(ts.0) as f64),
+            is_encrypted: item.encryption_state().is_encrypted(),
+        }
+    }
+}
+
+impl Session {
+    /// Streams the joined and invited rooms, most recent first. The first
+    /// batch starts with a `Reset`.
+    pub fn watch_rooms(&self, mut sink: Sink<Vec<ListDiff<RoomSummary>>>) -> Subscription {
+        let service = self.sync_service.room_list_service();
+        Subscription::new(tokio::spawn(async move {
+            let room_list = match service.all_rooms().await {
+                Ok(list) => list,
+                Err(e) => {
+                    warn!("room list unavailable: {e}");
+                    return;
+                }
+            };
+            let (stream, controller) = room_list.entries_with_dynamic_adapters(PAGE_SIZE);
+            controller.set_filter(Box::new(new_filter_non_left()));
+            pin_mut!(stream);
+            while let Some(diffs) = stream.next().await {
+                let batch = diffs
+                    .into_iter()
+                    .map(|d| ListDiff::from_vector_diff(d, |item| RoomSummary::from_item(&item)))
+                    .collect();
+                if !sink(batch) {
+                    break;
+                }
+            }
+        }))
+    }
+}

@@ -1,0 +1,337 @@
+//! A signed-in Matrix account: its client, its sync and its timelines.
+//!
+//! Login and restore build the same thing: a `matrix_sdk::Client` on an
+//! encrypted sqlite store, a `SyncService` (native sliding sync) in offline
+//! mode, and the SDK's persistent send queue respawned for unsent messages.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use matrix_sdk::{
+    Client, ClientBuildError, ruma::OwnedRoomId,
+};
+use matrix_sdk_ui::{sync_service::SyncService, timeline::Timeline};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+use tracing::{info, warn};
+use url::Url;
+
+use crate::{
+    CoreError, SecretStore, StoredSession, SyncStatus,
+    secrets::new_store_passphrase,
+    subscription::{Sink, Subscription},
+};
+
+#[derive(Clone, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginRequest {
+    pub homeserver: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("homeserver", &self.homeserver)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the UI and the CLI show about the signed-in account.
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    pub user_id: String,
+    pub device_id: String,
+    pub homeserver: String,
+    pub display_name: Option<String>,
+}
+
+pub struct Session {
+    pub(crate) client: Client,
+    pub(crate) sync_service: Arc<SyncService>,
+    homeserver: String,
+    profile: String,
+    store_dir: PathBuf,
+    secrets: Arc<dyn SecretStore>,
+    timelines: Mutex<HashMap<OwnedRoomId, Arc<Timeline>>>,
+    background: std::sync::Mutex<Vec<Subscription>>,
+}
+
+/// Where one profile's SDK stores live under the app's data directory.
+fn store_dir(data_dir: &Path, profile: &str) -> PathBuf {
+    data_dir.join("profiles").join(profile).join("matrix")
+}
+
+fn parse_homeserver(raw: &str) -> Result<Url, CoreError> {
+    let url = Url::parse(raw.trim()).map_err(|e| CoreError::InvalidHomeserver(e.to_string()))?;
+    match url.scheme() {
+        "http" | "https" if url.host().is_some() => Ok(url),
+        _ => Err(CoreError::InvalidHomeserver(format!("{raw}: expected an http(s) URL"))),
+    }
+}
+
+async fn build_client(
+    homeserver: &Url,
+    store_dir: &Path,
+    passphrase: &str,
+) -> Result<Client, CoreError> {
+    Client::builder()
+        .homeserver_url(homeserver.as_str())
+        .sqlite_store(store_dir, Some(passphrase))
+        .handle_refresh_tokens()
+        .build()
+        .await
+        .map_err(|e| match e {
+            ClientBuildError::SqliteStore(e) => {
+                // A store we cannot open with the keychain's passphrase must not be
+                // silently replaced: that would create a new device and lose keys.
+                CoreError::Storage(format!("cannot open the local store: {e}"))
+            }
+            other => other.into(),
+        })
+}
+
+impl Session {
+    /// Signs in with a password and keeps the session in `secrets`.
+    pub async fn login(
+        data_dir: &Path,
+        secrets: Arc<dyn SecretStore>,
+        profile: &str,
+        request: &LoginRequest,
+    ) -> Result<Self, CoreError> {
+        let homeserver = parse_homeserver(&request.homeserver)?;
+        let dir = store_dir(data_dir, profile);
+        // A new login is a new device: stores of an older device are useless to it.
+        if dir.exists() {
+            tokio::fs::remove_dir_all(&dir).await.map_err(|e| CoreError::Storage(e.to_string()))?;
+        }
+        tokio::fs::create_dir_all(&dir).await.map_err(|e| CoreError::Storage(e.to_string()))?;
+        let passphrase = new_store_passphrase();
+        let client = build_client(&homeserver, &dir, &passphrase).await?;
+
+        client
+            .matrix_auth()
+            .login_username(request.username.trim(), &request.password)
+            .initial_device_display_name("Kring")
+            .request_refresh_token()
+            .send()
+            .await
+            .map_err(|e| match e.client_api_error_kind() {
+                Some(matrix_sdk::ruma::api::error::ErrorKind::Forbidden { .. }) => {
+                    CoreError::WrongCredentials
+                }
+                _ => CoreError::from(e),
+            })?;
+        let session = client.matrix_auth().session().ok_or(CoreError::NotLoggedIn)?;
+        let stored = StoredSession {
+            homeserver: homeserver.to_string(),
+            session,
+            store_passphrase: passphrase,
+        };
+        secrets.save(profile, &stored)?;
+        info!(user_id = %stored.session.meta.user_id, "signed in");
+        Self::start(client, homeserver.to_string(), profile, dir, secrets).await
+    }
+
+    /// Restores the session kept in `secrets`, without any network round trip
+    /// before the UI can show cached rooms. `Ok(None)` when there is none.
+    pub async fn restore(
+        data_dir: &Path,
+        secrets: Arc<dyn SecretStore>,
+        profile: &str,
+    ) -> Result<Option<Self>, CoreError> {
+        let Some(stored) = secrets.load(profile)? else { return Ok(None) };
+        let homeserver = parse_homeserver(&stored.homeserver)?;
+        let dir = store_dir(data_dir, profile);
+        let client = build_client(&homeserver, &dir, &stored.store_passphrase).await?;
+        client.restore_session(stored.session.clone()).await?;
+        info!(user_id = %stored.session.meta.user_id, "session restored");
+        Self::start(client, stored.homeserver.clone(), profile, dir, secrets).await.map(Some)
+    }
+
+    async fn start(
+        client: Client,
+        homeserver: String,
+        profile: &str,
+        store_dir: PathBuf,
+        secrets: Arc<dyn SecretStore>,
+    ) -> Result<Self, CoreError> {
+        let sync_service = Arc::new(
+            SyncService::builder(client.clone())
+                .with_offline_mode()
+                .build()
+                .await
+                .map_err(|e| CoreError::Internal(e.to_string()))?,
+        );
+        // Messages queued before a crash or kill go out now, in order.
+        client.send_queue().respawn_tasks_for_rooms_with_unsent_requests().await;
+        sync_service.start().await;
+
+        let background = vec![
+            Subscription::new(tokio::spawn(supervise_sync(sync_service.clone()))),
+            Subscription::new(tokio::spawn(persist_token_refreshes(
+                client.clone(),
+                secrets.clone(),
+                profile.to_owned(),
+            ))),
+        ];
+        Ok(Self {
+            client,
+            sync_service,
+            homeserver,
+            profile: profile.to_owned(),
+            store_dir,
+            secrets,
+            timelines: Mutex::new(HashMap::new()),
+            background: std::sync::Mutex::new(background),
+        })
+    }
+
+    pub async fn info(&self) -> SessionInfo {
+        let meta = self.client.session_meta();
+        // Best effort: the profile is a network call, and info must not hang offline.
+        let display_name =
+            tokio::time::timeout(Duration::from_secs(2), self.client.account().get_display_name())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .flatten();
+        SessionInfo {
+            user_id: meta.map(|m| m.user_id.to_string()).unwrap_or_default(),
+            device_id: meta.map(|m| m.device_id.to_string()).unwrap_or_default(),
+            homeserver: self.homeserver.clone(),
+            display_name,
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Streams the sync status, current value first.
+    pub fn watch_sync(&self, mut sink: Sink<SyncStatus>) -> Subscription {
+        let mut state = self.sync_service.state();
+        Subscription::new(tokio::spawn(async move {
+            let current = SyncStatus::from(&state.get());
+            if !sink(current) {
+                return;
+            }
+            while let Some(next) = state.next().await {
+                if !sink(SyncStatus::from(&next)) {
+                    break;
+                }
+            }
+        }))
+    }
+
+    /// The one timeline of a room, shared by every view and every send, so a
+    /// local echo appears wherever the room is shown.
+    pub async fn timeline(&self, room_id: &str) -> Result<Arc<Timeline>, CoreError> {
+        let room_id = OwnedRoomId::try_from(room_id)
+            .map_err(|_| CoreError::UnknownRoom(room_id.to_owned()))?;
+        let mut timelines = self.timelines.lock().await;
+        if let Some(t) = timelines.get(&room_id) {
+            return Ok(t.clone());
+        }
+        let room = self
+            .client
+            .get_room(&room_id)
+            .ok_or_else(|| CoreError::UnknownRoom(room_id.to_string()))?;
+        let timeline = Arc::new(crate::timeline::build(&room).await?);
+        timelines.insert(room_id, timeline.clone());
+        Ok(timeline)
+    }
+
+    /// Waits until the first sync response is in, or `timeout` passes.
+    pub async fn wait_until_synced(&self, timeout: Duration) -> bool {
+        use matrix_sdk_ui::room_list_service::State as ListState;
+        let mut state = self.sync_service.room_list_service().state();
+        tokio::time::timeout(timeout, async {
+            loop {
+                if matches!(state.get(), ListState::Running | ListState::SettingUp) {
+                    return;
+                }
+                if state.next().await.is_none() {
+                    return;
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }
+
+    /// Stops syncing, without forgetting the session (app shutdown).
+    pub async fn stop(&self) {
+        self.sync_service.stop().await;
+    }
+
+    /// Signs out on the homeserver (best effort) and removes every local trace:
+    /// keychain entry and stores.
+    pub async fn logout(&self) -> Result<(), CoreError> {
+        self.sync_service.stop().await;
+        if let Err(e) = self.client.logout().await {
+            // Offline logout still clears this device locally.
+            warn!("server-side logout failed: {e}");
+        }
+        self.secrets.delete(&self.profile)?;
+        self.background.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.timelines.lock().await.clear();
+        if self.store_dir.exists() {
+            tokio::fs::remove_dir_all(&self.store_dir)
+                .await
+                .map_err(|e| CoreError::Storage(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Restarts sync after errors (the SDK leaves it stopped), with a back-off.
+async fn supervise_sync(sync_service: Arc<SyncService>) {
+    use matrix_sdk_ui::sync_service::State;
+    let mut state = sync_service.state();
+    let mut delay = Duration::from_millis(500);
+    while let Some(next) = state.next().await {
+        match next {
+            State::Error(e) => {
+                warn!("sync stopped on an error, restarting in {delay:?}: {e}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+                sync_service.start().await;
+            }
+            State::Running => delay = Duration::from_millis(500),
+            _ => {}
+        }
+    }
+}
+
+/// Saves refreshed tokens the moment they change, so a crash right after a
+/// refresh does not leave a stale token in the keychain.
+async fn persist_token_refreshes(client: Client, secrets: Arc<dyn SecretStore>, profile: String) {
+    use matrix_sdk::SessionChange;
+    let mut changes = client.subscribe_to_session_changes();
+    while let Ok(change) = changes.recv().await {
+        match change {
+            SessionChange::TokensRefreshed => {
+                let Some(session) = client.matrix_auth().session() else { continue };
+                match secrets.load(&profile) {
+                    Ok(Some(mut stored)) => {
+                        stored.session = session;
+                        if let Err(e) = secrets.save(&profile, &stored) {
+                            warn!("could not save refreshed tokens: {e}");
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => warn!("could not read the keychain: {e}"),
+                }
+            }
+            SessionChange::UnknownToken(_) => warn!("the homeserver no longer accepts this session"),
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The slice of FHIR R4 that mCSD directories serve, read leniently: unknown
+//! fields are ignored, missing optional fields default.
+
+use serde::{Deserialize, de::DeserializeOwned};
+
+use crate::DirectoryError;
+
+pub trait Resource: DeserializeOwned {
+    const TYPE: &'static str;
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Identifier {
+    pub system: Option<String>,
+    pub value: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Coding {
+    pub system: Option<String>,
+    pub code: Option<String>,
+    pub display: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct CodeableConcept {
+    #[serde(default)]
+    pub coding: Vec<Coding>,
+    pub text: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Reference {
+    pub reference: Option<String>,
+    pub display: Option<String>,
+}
+
+impl Reference {
+    /// The id of a relative reference `Type/id` of the given type.
+    pub fn id_of(&self, resource_type: &str) -> Option<&str> {
+        let r = self.reference.as_deref()?;
+        let tail = r.rsplit_once(&format!("{resource_type}/"))?.1;
+        Some(tail.split('/').next().unwrap_or(tail))
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct HumanName {
+    pub text: Option<String>,
+    pub family: Option<String>,
+    #[serde(default)]
+    pub given: Vec<String>,
+    #[serde(default)]
+    pub prefix: Vec<String>,
+}
+
+impl HumanName {
+    pub fn display(&self) -> String {
+        if let Some(text) = &self.text {
+            return text.clone();
+        }
+        self.prefix.iter().chain(self.given.iter()).chain(self.family.iter()).cloned().collect::<Vec<_>>().join(" ")
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct ContactPoint {
+    pub system: Option<String>,
+    pub value: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Organization {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub identifier: Vec<Identifier>,
+    #[serde(default)]
+    pub endpoint: Vec<Reference>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Practitioner {
+    pub id: Option<String>,
+    #[serde(default)]
+    pub identifier: Vec<Identifier>,
+    #[serde(default)]
+    pub name: Vec<HumanName>,
+}
+
+impl Practitioner {
+    pub fn display_name(&self) -> Option<String> {
+        self.name.first().map(HumanName::display)
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct PractitionerRole {
+    pub id: Option<String>,
+    pub practitioner: Option<Reference>,
+    pub organization: Option<Reference>,
+    #[serde(default)]
+    pub code: Vec<CodeableConcept>,
+    #[serde(default)]
+    pub endpoint: Vec<Reference>,
+    #[serde(default)]
+    pub telecom: Vec<ContactPoint>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Endpoint {
+    pub id: Option<String>,
+    pub status: Option<String>,
+    #[serde(rename = "connectionType")]
+    pub connection_type: Option<Coding>,
+    pub name: Option<String>,
+    pub address: Option<String>,
+    #[serde(default, rename = "payloadType")]
+    pub payload_type: Vec<CodeableConcept>,
+}
+
+impl Resource for Organization {
+    const TYPE: &'static str = "Organization";
+}
+impl Resource for Practitioner {
+    const TYPE: &'static str = "Practitioner";
+}
+impl Resource for PractitionerRole {
+    const TYPE: &'static str = "PractitionerRole";
+}
+impl Resource for Endpoint {
+    const TYPE: &'static str = "Endpoint";
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Bundle {
+    #[serde(rename = "resourceType")]
+    pub resource_type: String,
+    #[serde(default)]
+    pub entry: Vec<BundleEntry>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct BundleEntry {
+    pub resource: Option<serde_json::Value>,
+}
+
+impl Bundle {
+    /// The entries of type `T`, skipping others (e.g. included resources).
+    pub fn resources_of<T: Resource>(&self) -> Result<Vec<T>, DirectoryError> {
+        if self.resource_type != "Bundle" {
+            return Err(DirectoryError::Malformed(format!("expected a Bundle, got {}", self.resource_type)));
+        }
+        self.entry
+            .iter()
+            .filter_map(|e| e.resource.as_ref())
+            .filter(|r| r.get("resourceType").and_then(|t| t.as_str()) == Some(T::TYPE))
+            .map(|r| serde_json::from_value(r.clone()).map_err(|e| DirectoryError::Malformed(e.to_string())))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_bundle_yields_only_the_asked_type() {
+        let bundle: Bundle = serde_json::from_value(serde_json::json!({
+            "resourceType": "Bundle", "type": "searchset",
+            "entry": [
+                {"resource": {"resourceType": "PractitionerRole", "id": "r1",
+                    "practitioner": {"reference": "Practitioner/p1"},
+                    "code": [{"coding": [{"system": "http://snomed.info/sct", "code": "158965000"}]}],
+                    "endpoint": [{"reference": "Endpoint/e1"}]}},
+                {"resource": {"resourceType": "Endpoint", "id": "e1", "address": "https://hs.example"}}
+            ]
+        }))
+        .unwrap();
+        let roles = bundle.resources_of::<PractitionerRole>().unwrap();
+        assert_eq!(roles.len(), 1);
+        assert_eq!(roles[0].practitioner.as_ref().unwrap().id_of("Practitioner"), Some("p1"));
+        assert_eq!(roles[0].endpoint[0].id_of("Endpoint"), Some("e1"));
+        assert_eq!(bundle.resources_of::<Endpoint>().unwrap()[0].address.as_deref(), Some("https://hs.example"));
+    }
+
+    #[test]
+    fn an_operation_outcome_is_not_a_bundle() {
+        let bundle: Bundle = serde_json::from_value(serde_json::json!({"resourceType": "OperationOutcome"})).unwrap();
+        assert!(matches!(bundle.resources_of::<Practitioner>(), Err(DirectoryError::Malformed(_))));
+    }
+
+    #[test]
+    fn names_read_as_people_write_them() {
+        let name = HumanName { family: Some("Jansen".into()), given: vec!["Eva".into()], prefix: vec!["dr.".into()], text: None };
+        assert_eq!(name.display(), "dr. Eva Jansen");
+    }
+}

@@ -1,0 +1,110 @@
+//! IPC commands: each maps one UI intent to the core and nothing more.
+
+use std::sync::Arc;
+
+use kring_core::{ListDiff, LoginRequest, RoomSummary, Session, SessionInfo, SyncStatus, TimelineItem};
+use tauri::{State, ipc::Channel};
+
+use crate::{error::AppError, state::AppState};
+
+type CmdResult<T> = Result<T, AppError>;
+
+/// A channel-backed sink: stop streaming when the webview side is gone.
+fn sink<T: serde::Serialize + Clone + Send + 'static>(
+    channel: Channel<T>,
+) -> Box<dyn FnMut(T) -> bool + Send> {
+    Box::new(move |value| channel.send(value).is_ok())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn login(state: State<'_, AppState>, request: LoginRequest) -> CmdResult<SessionInfo> {
+    let session =
+        Session::login(state.data_dir()?, state.secrets.clone(), &state.profile, &request).await?;
+    let info = session.info().await;
+    if let Some(old) = state.set_session(Some(Arc::new(session))).await {
+        old.stop().await;
+    }
+    Ok(info)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn restore_session(state: State<'_, AppState>) -> CmdResult<Option<SessionInfo>> {
+    if let Ok(session) = state.session().await {
+        return Ok(Some(session.info().await));
+    }
+    let Some(session) = Session::restore(state.data_dir()?, state.secrets.clone(), &state.profile).await?
+    else {
+        return Ok(None);
+    };
+    let info = session.info().await;
+    state.set_session(Some(Arc::new(session))).await;
+    Ok(Some(info))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn logout(state: State<'_, AppState>) -> CmdResult<()> {
+    state.drop_all_subscriptions().await;
+    if let Some(session) = state.set_session(None).await {
+        session.logout().await?;
+    }
+    Ok(())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn watch_rooms(
+    state: State<'_, AppState>,
+    on_update: Channel<Vec<ListDiff<RoomSummary>>>,
+) -> CmdResult<String> {
+    let session = state.session().await?;
+    Ok(state.keep(session.watch_rooms(sink(on_update))).await)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn watch_timeline(
+    state: State<'_, AppState>,
+    room_id: String,
+    on_update: Channel<Vec<ListDiff<TimelineItem>>>,
+) -> CmdResult<String> {
+    let session = state.session().await?;
+    let subscription = session.watch_timeline(&room_id, sink(on_update)).await?;
+    Ok(state.keep(subscription).await)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn watch_sync(
+    state: State<'_, AppState>,
+    on_update: Channel<SyncStatus>,
+) -> CmdResult<String> {
+    let session = state.session().await?;
+    Ok(state.keep(session.watch_sync(sink(on_update))).await)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn unsubscribe(state: State<'_, AppState>, id: String) -> CmdResult<()> {
+    state.drop_subscription(&id).await;
+    Ok(())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn send_text(state: State<'_, AppState>, room_id: String, body: String) -> CmdResult<()> {
+    Ok(state.session().await?.send_text(&room_id, &body).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn paginate_back(
+    state: State<'_, AppState>,
+    room_id: String,
+    count: u32,
+) -> CmdResult<bool> {
+    let count = u16::try_from(count).unwrap_or(u16::MAX);
+    Ok(state.session().await?.paginate_back(&room_id, count).await?)
+}

@@ -1,0 +1,78 @@
+//! What the shell keeps between commands: the signed-in session and the live
+//! subscriptions the UI holds.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{
+        Arc,
+        OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use kring_core::{CoreError, SecretStore, Session, Subscription};
+use tokio::sync::{Mutex, RwLock};
+
+pub struct AppState {
+    /// Set once the platform's app data dir is known (in Tauri's setup).
+    data_dir: OnceLock<PathBuf>,
+    pub profile: String,
+    pub secrets: Arc<dyn SecretStore>,
+    session: RwLock<Option<Arc<Session>>>,
+    subscriptions: Mutex<HashMap<String, Subscription>>,
+    next_id: AtomicU64,
+}
+
+impl AppState {
+    pub fn new(profile: String, secrets: Arc<dyn SecretStore>) -> Self {
+        Self {
+            data_dir: OnceLock::new(),
+            profile,
+            secrets,
+            session: RwLock::new(None),
+            subscriptions: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Sets the data dir unless one is set already (tests set their own).
+    pub fn with_data_dir(self, dir: PathBuf) -> Self {
+        let _ = self.data_dir.set(dir);
+        self
+    }
+
+    pub fn set_data_dir(&self, dir: PathBuf) {
+        let _ = self.data_dir.set(dir);
+    }
+
+    pub fn data_dir(&self) -> Result<&std::path::Path, CoreError> {
+        self.data_dir.get().map(PathBuf::as_path).ok_or_else(|| CoreError::Storage("no data directory".into()))
+    }
+
+    pub async fn session(&self) -> Result<Arc<Session>, CoreError> {
+        self.session.read().await.clone().ok_or(CoreError::NotLoggedIn)
+    }
+
+    pub async fn set_session(&self, session: Option<Arc<Session>>) -> Option<Arc<Session>> {
+        std::mem::replace(&mut *self.session.write().await, session)
+    }
+
+    /// Keeps a subscription alive until `unsubscribe` (or sign-out) drops it.
+    pub async fn keep(&self, subscription: Subscription) -> String {
+        let id = format!("sub-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        let mut subs = self.subscriptions.lock().await;
+        // Streams whose channel closed (window reloaded) are finished: forget them.
+        subs.retain(|_, s| !s.is_finished());
+        subs.insert(id.clone(), subscription);
+        id
+    }
+
+    pub async fn drop_subscription(&self, id: &str) -> bool {
+        self.subscriptions.lock().await.remove(id).is_some()
+    }
+
+    pub async fn drop_all_subscriptions(&self) {
+        self.subscriptions.lock().await.clear();
+    }
+}
