@@ -1,0 +1,351 @@
+"""Smoke test of the running Kring test stack: real behaviour over plain HTTP.
+
+Run:  ~/.cache/kring/venv-tools/bin/python -m pytest tests/stack/test_stack.py
+It reads stack.json from $KRING_STACK_JSON (default <repo>/target/stack/stack.json).
+"""
+import base64
+import hashlib
+import json
+import os
+import re
+import secrets
+import time
+import uuid
+from html import unescape
+from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import pytest
+import requests
+
+STACK_JSON = Path(os.environ.get("KRING_STACK_JSON")
+                  or Path(__file__).resolve().parents[2] / "target" / "stack" / "stack.json")
+URA = "http://fhir.nl/fhir/NamingSystem/ura"
+UZI = "http://fhir.nl/fhir/NamingSystem/uzi-nr-pers"
+DESKTOP_REDIRECT = "http://127.0.0.1:53682/callback"  # any loopback port: RFC 8252 §7.3
+
+
+@pytest.fixture(scope="session")
+def stack():
+    if not STACK_JSON.exists():
+        pytest.fail(f"{STACK_JSON} missing: run `tests/stack/stackctl up`")
+    return json.loads(STACK_JSON.read_text())
+
+
+def user(stack, key):
+    return next(u for u in stack["users"] if u["key"] == key)
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt_claims(token):
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def wait_for(what, fn, timeout=20):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = fn()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+class Matrix:
+    """Just enough of the client-server API, with a password login."""
+
+    def __init__(self, hs, u):
+        self.base = hs["base_url"] + "/_matrix/client/v3"
+        r = requests.post(f"{self.base}/login", json={
+            "type": "m.login.password", "identifier": {"type": "m.id.user", "user": u["localpart"]},
+            "password": u["password"], "initial_device_display_name": "stack smoke test"})
+        assert r.status_code == 200, r.text
+        self.user_id, self.token = r.json()["user_id"], r.json()["access_token"]
+
+    def req(self, method, path, **kw):
+        r = requests.request(method, self.base + path, headers={"Authorization": f"Bearer {self.token}"}, **kw)
+        assert r.status_code == 200, f"{method} {path}: {r.status_code} {r.text}"
+        return r.json()
+
+    def has_event(self, room_id, event_id):
+        r = requests.get(f"{self.base}/rooms/{room_id}/event/{event_id}",
+                         headers={"Authorization": f"Bearer {self.token}"})
+        return r.json() if r.status_code == 200 else None
+
+    def send(self, room_id, body):
+        return self.req("PUT", f"/rooms/{room_id}/send/m.room.message/{uuid.uuid4().hex}",
+                        json={"msgtype": "m.text", "body": body})["event_id"]
+
+    def leave(self, room_id):
+        """Leaves and forgets a room, so smoke-test rooms do not clutter the demo accounts."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        requests.post(f"{self.base}/rooms/{room_id}/leave", json={}, headers=headers)
+        requests.post(f"{self.base}/rooms/{room_id}/forget", json={}, headers=headers)
+
+    def logout(self):
+        requests.post(f"{self.base}/logout", json={}, headers={"Authorization": f"Bearer {self.token}"})
+
+
+# ---------------------------------------------------------------- homeservers
+
+@pytest.mark.parametrize("key", ["a", "b"])
+def test_homeserver_healthy_with_simplified_sliding_sync(stack, key):
+    hs = stack["homeservers"][key]
+    assert requests.get(hs["base_url"] + "/health").text == "OK"
+    versions = requests.get(hs["base_url"] + "/_matrix/client/versions").json()
+    assert versions["unstable_features"].get("org.matrix.simplified_msc3575") is True
+    flows = {f["type"] for f in requests.get(hs["base_url"] + "/_matrix/client/v3/login").json()["flows"]}
+    assert {"m.login.password", "m.login.sso", "m.login.token"} <= flows
+
+
+def test_federation_both_ways(stack):
+    a = Matrix(stack["homeservers"]["a"], user(stack, "a-lead"))
+    b = Matrix(stack["homeservers"]["b"], user(stack, "b-gp"))
+    room = None
+    try:
+        t = time.monotonic()
+        room = a.req("POST", "/createRoom", json={"preset": "private_chat", "name": "smoke federation"})["room_id"]
+        a.req("POST", f"/rooms/{room}/invite", json={"user_id": b.user_id})
+        b.req("POST", f"/join/{room}", params={"server_name": stack["homeservers"]["a"]["server_name"]}, json={})
+        to_b = a.send(room, "van A naar B")
+        got = wait_for("A's message on B", lambda: b.has_event(room, to_b))
+        assert got["content"]["body"] == "van A naar B" and got["sender"] == a.user_id
+        to_a = b.send(room, "van B naar A")
+        got = wait_for("B's message on A", lambda: a.has_event(room, to_a))
+        assert got["content"]["body"] == "van B naar A" and got["sender"] == b.user_id
+        print(f"federation round trip {time.monotonic() - t:.2f}s")
+    finally:
+        if room:
+            b.leave(room)
+            a.leave(room)
+        a.logout()
+        b.logout()
+
+
+def test_demo_room_is_federated_and_unencrypted(stack):
+    b = Matrix(stack["homeservers"]["b"], user(stack, "b-gp"))
+    try:
+        room = stack["demo_room_id"]
+        members = b.req("GET", f"/rooms/{room}/joined_members")["joined"]
+        assert user(stack, "a-lead")["mxid"] in members and b.user_id in members
+        state = b.req("GET", f"/rooms/{room}/state")
+        assert not any(e["type"] == "m.room.encryption" for e in state)
+        assert any(e["type"] == "m.room.name" and e["content"]["name"] == "Welkom bij Kring" for e in state)
+        msgs = b.req("GET", f"/rooms/{room}/messages", params={"dir": "b", "limit": 50})["chunk"]
+        assert sum(e["type"] == "m.room.message" for e in msgs) >= 2
+    finally:
+        b.logout()
+
+
+# ---------------------------------------------------------------- IdP
+
+def idp_login(session, start_url, username, password, stop_prefix):
+    """Drive the IdP's HTML login with plain HTTP; returns the first redirect to stop_prefix."""
+    r = session.get(start_url, allow_redirects=False)
+    for _ in range(20):
+        if r.status_code in (301, 302, 303, 307):
+            location = urljoin(r.url, r.headers["Location"])
+            if location.startswith(stop_prefix):
+                return location
+            r = session.get(location, allow_redirects=False)
+        elif r.status_code == 200 and 'name="password"' in r.text:
+            action = unescape(re.search(r'<form method="post" action="([^"]+)"', r.text).group(1))
+            r = session.post(urljoin(r.url, action), data={"username": username, "password": password},
+                             allow_redirects=False)
+        else:
+            pytest.fail(f"unexpected IdP response {r.status_code} at {r.url}: {r.text[:300]}")
+    pytest.fail("too many redirects")
+
+
+def test_idp_discovery(stack):
+    issuer = stack["idp"]["issuer"]
+    meta = requests.get(issuer + "/.well-known/openid-configuration").json()
+    assert meta["issuer"] == issuer
+    assert "S256" in meta["code_challenge_methods_supported"]
+    assert {"openid", "profile", "uzi", "offline_access"} <= set(meta["scopes_supported"])
+    assert {"uzi", "ura", "role_code"} <= set(meta["claims_supported"])
+
+
+def test_desktop_client_pkce_flow(stack):
+    issuer, client_id = stack["idp"]["issuer"], stack["idp"]["desktop_client_id"]
+    meta = requests.get(issuer + "/.well-known/openid-configuration").json()
+    u = user(stack, "b-gp")
+    verifier = b64url(secrets.token_bytes(32))
+    state, nonce = secrets.token_urlsafe(8), secrets.token_urlsafe(8)
+    auth = requests.Request("GET", meta["authorization_endpoint"], params={
+        "client_id": client_id, "response_type": "code", "redirect_uri": DESKTOP_REDIRECT,
+        "scope": "openid profile uzi offline_access", "prompt": "consent", "state": state, "nonce": nonce,
+        "code_challenge": b64url(hashlib.sha256(verifier.encode()).digest()),
+        "code_challenge_method": "S256"}).prepare().url
+    # No listener on the loopback redirect: read the Location header instead.
+    callback = idp_login(requests.Session(), auth, u["localpart"], u["password"], DESKTOP_REDIRECT)
+    params = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
+    assert params["state"] == state and "code" in params, callback
+
+    token_url = meta["token_endpoint"]
+    bad = requests.post(token_url, data={"grant_type": "authorization_code", "code": params["code"],
+                                         "redirect_uri": DESKTOP_REDIRECT, "client_id": client_id,
+                                         "code_verifier": b64url(secrets.token_bytes(32))})
+    assert bad.status_code == 400  # PKCE is enforced (and the code is now spent)
+
+    state2 = secrets.token_urlsafe(8)
+    auth2 = auth.replace(f"state={state}", f"state={state2}")
+    callback = idp_login(requests.Session(), auth2, u["localpart"], u["password"], DESKTOP_REDIRECT)
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    r = requests.post(token_url, data={"grant_type": "authorization_code", "code": code,
+                                       "redirect_uri": DESKTOP_REDIRECT, "client_id": client_id,
+                                       "code_verifier": verifier})
+    assert r.status_code == 200, r.text
+    tokens = r.json()
+    claims = jwt_claims(tokens["id_token"])
+    ura_b = next(o["ura"] for o in stack["organisations"] if o["key"] == "b")
+    assert claims["iss"] == issuer and claims["aud"] == client_id and claims["nonce"] == nonce
+    assert (claims["uzi"], claims["ura"], claims["role_code"]) == (u["uzi"], ura_b, u["role_code"])
+    assert claims["preferred_username"] == u["localpart"]
+    me = requests.get(meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert me.json()["uzi"] == u["uzi"]
+    refreshed = requests.post(token_url, data={"grant_type": "refresh_token", "client_id": client_id,
+                                               "refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200 and "access_token" in refreshed.json(), refreshed.text
+
+
+def test_desktop_client_requires_pkce(stack):
+    r = requests.get(stack["idp"]["issuer"] + "/auth", allow_redirects=False, params={
+        "client_id": stack["idp"]["desktop_client_id"], "response_type": "code",
+        "redirect_uri": DESKTOP_REDIRECT, "scope": "openid"})
+    assert r.status_code in (302, 303) and r.headers["Location"].startswith(DESKTOP_REDIRECT)
+    assert parse_qs(urlsplit(r.headers["Location"]).query)["error"] == ["invalid_request"]
+
+
+def test_idp_rejects_wrong_password(stack):
+    issuer = stack["idp"]["issuer"]
+    s = requests.Session()
+    r = s.get(issuer + "/auth", params={"client_id": stack["idp"]["desktop_client_id"], "response_type": "code",
+                                        "redirect_uri": DESKTOP_REDIRECT, "scope": "openid",
+                                        "code_challenge": b64url(hashlib.sha256(b"x" * 43).digest()),
+                                        "code_challenge_method": "S256"})
+    action = unescape(re.search(r'action="([^"]+)"', r.text).group(1))
+    r = s.post(urljoin(r.url, action), data={"username": user(stack, "a-lead")["localpart"], "password": "fout"},
+               allow_redirects=False)
+    assert r.status_code == 401 and 'name="password"' in r.text
+
+
+# ---------------------------------------------------------------- SSO via the homeserver
+
+def sso_login(stack, hs_key, u):
+    """Synapse SSO as the desktop app does it; returns the final HTTP response from Synapse."""
+    hs = stack["homeservers"][hs_key]
+    redirect = "http://127.0.0.1:1/"  # nothing listens there: the loginToken is read from Location
+    s = requests.Session()
+    start = f"{hs['base_url']}/_matrix/client/v3/login/sso/redirect?redirectUrl={redirect}"
+    r = s.get(start, allow_redirects=False)
+    # Synapse marks its OIDC session cookie Secure; on http://127.0.0.1 requests will not send
+    # it back, so carry it by hand to the callback.
+    synapse_cookies = {c.name: c.value for c in s.cookies if c.name.startswith("oidc_session")}
+    assert synapse_cookies, r.headers
+    callback = idp_login(s, urljoin(start, r.headers["Location"]), u["localpart"], u["password"],
+                         f"{hs['base_url']}/_synapse/client/oidc/callback")
+    cookie = "; ".join(f"{k}={v}" for k, v in synapse_cookies.items())
+    return requests.get(callback, headers={"Cookie": cookie}, allow_redirects=False)
+
+
+def test_sso_round_trip_on_homeserver_a(stack):
+    hs, u = stack["homeservers"]["a"], user(stack, "a-internist")
+    r = sso_login(stack, "a", u)
+    assert r.status_code == 302, r.text[:500]
+    token = parse_qs(urlsplit(r.headers["Location"]).query)["loginToken"][0]
+    login = requests.post(hs["base_url"] + "/_matrix/client/v3/login", json={"type": "m.login.token", "token": token})
+    assert login.status_code == 200, login.text
+    body = login.json()
+    assert body["user_id"] == u["mxid"]  # SSO lands on the seeded account
+    ura_a = next(o["ura"] for o in stack["organisations"] if o["key"] == "a")
+    assert (body.get("uzi"), body.get("ura"), body.get("role_code")) == (u["uzi"], ura_a, u["role_code"])
+    requests.post(hs["base_url"] + "/_matrix/client/v3/logout", json={},
+                  headers={"Authorization": f"Bearer {body['access_token']}"})
+
+
+def test_sso_refuses_other_organisations_staff(stack):
+    r = sso_login(stack, "a", user(stack, "b-gp"))  # URA of B on homeserver A
+    assert r.status_code == 400 and "Authentication failed" in r.text  # attribute_requirements: own URA
+
+
+# ---------------------------------------------------------------- mCSD directories
+
+def fhir(url, **params):
+    r = requests.get(url, params=params)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/fhir+json"), r.text
+    return r.json()
+
+
+def test_directories_find_practitioners_by_uzi(stack):
+    for u in (u for u in stack["users"] if u["kind"] == "practitioner"):
+        base = stack["directories"][u["org"]]
+        found = fhir(f"{base}/Practitioner", identifier=f"{UZI}|{u['uzi']}")
+        assert len(found.get("entry", [])) == 1, (u["key"], found)
+        practitioner = found["entry"][0]["resource"]
+        roles = fhir(f"{base}/PractitionerRole", practitioner=f"Practitioner/{practitioner['id']}")["entry"]
+        role = roles[0]["resource"]
+        assert role["code"][0]["coding"][0]["code"] == u["role_code"]
+        assert any(t["system"] == "other" and t["value"] == u["mxid"] for t in role["telecom"])
+        endpoint = fhir(f"{base}/{role['endpoint'][0]['reference']}")
+        assert endpoint["connectionType"]["code"] == "matrix"
+        assert endpoint["address"] == stack["homeservers"][u["org"]]["base_url"]
+        # The other organisation's directory does not know this practitioner.
+        other = "b" if u["org"] == "a" else "a"
+        assert not fhir(f"{stack['directories'][other]}/Practitioner", identifier=f"{UZI}|{u['uzi']}").get("entry")
+
+
+def test_lrza_points_to_each_organisations_directory(stack):
+    lrza = stack["directories"]["lrza"]
+    for org in stack["organisations"]:
+        found = fhir(f"{lrza}/Organization", identifier=f"{URA}|{org['ura']}")
+        assert len(found["entry"]) == 1
+        organization = found["entry"][0]["resource"]
+        assert organization["name"] == org["name"]
+        endpoint = fhir(f"{lrza}/{organization['endpoint'][0]['reference']}")
+        assert endpoint["address"] == stack["directories"][org["key"]]
+        # ...and that directory knows the same URA.
+        assert fhir(f"{endpoint['address']}/Organization", identifier=f"{URA}|{org['ura']}")["entry"]
+
+
+# ---------------------------------------------------------------- push
+
+def test_push_receiver_records_posts(stack):
+    gw = stack["push_gateway"]
+    requests.delete(gw["recorded_url"])
+    body = {"notification": {"event_id": "$smoke", "room_id": "!smoke:localhost", "devices": []}}
+    r = requests.post(gw["notify_url"], json=body)
+    assert r.json() == {"rejected": []} and r.headers["Content-Length"]
+    assert body in requests.get(gw["recorded_url"]).json()
+
+
+def test_synapse_delivers_push_to_receiver(stack):
+    gw = stack["push_gateway"]
+    a, nurse = Matrix(stack["homeservers"]["a"], user(stack, "a-lead")), Matrix(stack["homeservers"]["a"], user(stack, "a-nurse"))
+    pushkey = f"smoke-{uuid.uuid4().hex}"
+    room = None
+    try:
+        a.req("POST", "/pushers/set", json={
+            "kind": "http", "app_id": "nl.kring.smoke", "pushkey": pushkey, "app_display_name": "smoke",
+            "device_display_name": "smoke", "lang": "nl", "data": {"url": gw["notify_url"], "format": "event_id_only"}})
+        room = nurse.req("POST", "/createRoom", json={"preset": "private_chat", "is_direct": True,
+                                                      "invite": [a.user_id]})["room_id"]
+        a.req("POST", f"/join/{room}", json={})
+        event_id = nurse.send(room, "push?")
+
+        def delivered():
+            return [n for n in requests.get(gw["recorded_url"]).json()
+                    if n.get("notification", {}).get("event_id") == event_id]
+        note = wait_for("push notification", delivered)[0]["notification"]
+        assert note["devices"][0]["pushkey"] == pushkey and "content" not in note  # content-free
+    finally:
+        if room:
+            a.leave(room)
+            nurse.leave(room)
+        a.logout()
+        nurse.logout()
