@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { amsterdamDay, formatDay, formatListTime, formatLongDate, formatTime } from "$lib/i18n/format";
+
+const labels = { today: "Vandaag", yesterday: "Gisteren" };
+
+describe("Dutch dates in the Europe/Amsterdam zone", () => {
+  it("shows times in Amsterdam time, winter and summer", () => {
+    expect(formatTime(Date.UTC(2025, 0, 15, 13, 5))).toBe("14:05"); // CET, UTC+1
+    expect(formatTime(Date.UTC(2025, 6, 15, 13, 5))).toBe("15:05"); // CEST, UTC+2
+    expect(formatTime(Date.UTC(2025, 0, 15, 23, 30))).toBe("00:30");
+  });
+
+  it("decides the calendar day in Amsterdam, not UTC", () => {
+    // 23:30 UTC on 15 January is already 16 January in Amsterdam.
+    expect(amsterdamDay(Date.UTC(2025, 0, 15, 23, 30))).toBe(amsterdamDay(Date.UTC(2025, 0, 16, 10, 0)));
+  });
+
+  it("writes long dates the Dutch way", () => {
+    const now = Date.UTC(2025, 5, 1, 10);
+    expect(formatLongDate(Date.UTC(2025, 2, 3, 10), now)).toBe("maandag 3 maart");
+    expect(formatLongDate(Date.UTC(2024, 2, 4, 10), now)).toBe("maandag 4 maart 2024");
+  });
+
+  it("labels day dividers Vandaag / Gisteren / the date", () => {
+    const now = Date.UTC(2025, 2, 5, 9, 0);
+    expect(formatDay(Date.UTC(2025, 2, 5, 7, 0), now, labels)).toBe("Vandaag");
+    expect(formatDay(Date.UTC(2025, 2, 4, 22, 0), now, labels)).toBe("Gisteren");
+    expect(formatDay(Date.UTC(2025, 2, 3, 10, 0), now, labels)).toBe("maandag 3 maart");
+  });
+
+  it("formats the room list's last activity compactly", () => {
+    const now = Date.UTC(2025, 2, 12, 9, 0); // Wednesday 12 March
+    expect(formatListTime(Date.UTC(2025, 2, 12, 7, 15), now, "gisteren")).toBe("08:15");
+    expect(formatListTime(Date.UTC(2025, 2, 11, 7, 15), now, "gisteren")).toBe("gisteren");
+    expect(formatListTime(Date.UTC(2025, 2, 9, 7, 15), now, "gisteren")).toBe("zondag");
+    expect(formatListTime(Date.UTC(2025, 1, 3, 7, 15), now, "gisteren")).toBe("3 feb");
+    expect(formatListTime(Date.UTC(2024, 1, 3, 7, 15), now, "gisteren")).toBe("3-2-2024");
+  });
+});

@@ -1,0 +1,57 @@
+import { ipc, type AppError, type LoginRequest, type Result, type SessionInfo } from "$lib/ipc";
+
+export type SessionPhase = "restoring" | "loggedOut" | "loggedIn";
+
+/** Who is signed in. Rust owns the session; this mirrors what it last said. */
+export class SessionStore {
+  phase = $state<SessionPhase>("restoring");
+  info = $state.raw<SessionInfo | null>(null);
+  /** Why the login screen is shown (restore failed, session lost), if not a plain start. */
+  notice = $state.raw<AppError | null>(null);
+
+  /** At start: ask Rust for a stored session; skip login when there is one. */
+  async restore(): Promise<void> {
+    this.phase = "restoring";
+    const res = await ipc.restoreSession();
+    if (res.status === "ok" && res.data) {
+      this.signedIn(res.data);
+    } else {
+      this.info = null;
+      this.notice = res.status === "error" ? res.error : null;
+      this.phase = "loggedOut";
+    }
+  }
+
+  async login(request: LoginRequest): Promise<Result<SessionInfo, AppError>> {
+    const res = await ipc.login(request);
+    if (res.status === "ok") this.signedIn(res.data);
+    return res;
+  }
+
+  async logout(): Promise<Result<null, AppError>> {
+    const res = await ipc.logout();
+    // A session Rust already forgot counts as signed out.
+    if (res.status === "ok" || res.error.code === "not_logged_in" || res.error.code === "session_lost") {
+      this.info = null;
+      this.notice = null;
+      this.phase = "loggedOut";
+      return { status: "ok", data: null };
+    }
+    return res;
+  }
+
+  /** Rust said the session is gone (e.g. a stream failed with session_lost): back to login. */
+  lost(error: AppError): void {
+    this.info = null;
+    this.notice = error;
+    this.phase = "loggedOut";
+  }
+
+  private signedIn(info: SessionInfo): void {
+    this.info = info;
+    this.notice = null;
+    this.phase = "loggedIn";
+  }
+}
+
+export const session = new SessionStore();
