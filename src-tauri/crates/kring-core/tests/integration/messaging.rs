@@ -41,78 +41,84 @@ fn has_message(items: &[TimelineItem], text: &str, state: Option<&SendState>) ->
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_message_reaches_a_colleague_on_the_federated_homeserver() {
-    let stack = Stack::load();
-    let alice_user = stack.practitioner("a", 0);
-    let bob_user = stack.practitioner("b", 0);
-    let (pa, pb) = (Profile::new("fed-a"), Profile::new("fed-b"));
-    let alice = pa.login(&stack, &alice_user).await;
-    let bob = pb.login(&stack, &bob_user).await;
+    crate::stack::bounded(async {
+        let stack = Stack::load();
+        let alice_user = stack.fresh_user("a", "alice").await;
+        let bob_user = stack.fresh_user("b", "bob").await;
+        let (pa, pb) = (Profile::new("fed-a"), Profile::new("fed-b"));
+        let alice = pa.login(&stack, &alice_user).await;
+        let bob = pb.login(&stack, &bob_user).await;
 
-    let mut request = CreateRoomRequest::new();
-    request.name = Some("Foundation test".into());
-    request.invite = vec![OwnedUserId::try_from(bob_user.mxid.as_str()).unwrap()];
-    let room = alice.client().create_room(request).await.expect("create room");
-    let room_id = room.room_id().to_owned();
+        let mut request = CreateRoomRequest::new();
+        request.name = Some("Foundation test".into());
+        request.invite = vec![OwnedUserId::try_from(bob_user.mxid.as_str()).unwrap()];
+        let room = alice.client().create_room(request).await.expect("create room");
+        let room_id = room.room_id().to_owned();
 
-    // Bob joins over federation (his server learns the room from the invite).
-    let server = stack.homeserver("a").server_name.clone();
-    let server = matrix_sdk::ruma::OwnedServerName::try_from(server).unwrap();
-    let mut joined = None;
-    for _ in 0..40 {
-        let target: &matrix_sdk::ruma::RoomOrAliasId = (&*room_id).into();
-        match bob.client().join_room_by_id_or_alias(target, &[server.clone()]).await {
-            Ok(room) => {
-                joined = Some(room);
-                break;
+        // Bob joins over federation (his server learns the room from the invite).
+        let server = stack.homeserver("a").server_name.clone();
+        let server = matrix_sdk::ruma::OwnedServerName::try_from(server).unwrap();
+        let mut joined = None;
+        for _ in 0..40 {
+            let target: &matrix_sdk::ruma::RoomOrAliasId = (&*room_id).into();
+            match bob.client().join_room_by_id_or_alias(target, &[server.clone()]).await {
+                Ok(room) => {
+                    joined = Some(room);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
             }
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
         }
-    }
-    joined.expect("bob could not join over federation");
+        joined.expect("bob could not join over federation");
 
-    let (tx, rx) = mpsc::unbounded_channel();
-    let _bob_sub = bob
-        .watch_timeline(room_id.as_str(), Box::new(move |b| tx.send(b).is_ok()))
-        .await
-        .expect("bob's timeline");
-    let mut bob_view = Watched { items: Vec::new(), rx };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _bob_sub = bob
+            .watch_timeline(room_id.as_str(), Box::new(move |b| tx.send(b).is_ok()))
+            .await
+            .expect("bob's timeline");
+        let mut bob_view = Watched { items: Vec::new(), rx };
 
-    let (tx, rx) = mpsc::unbounded_channel();
-    let _alice_sub = alice
-        .watch_timeline(room_id.as_str(), Box::new(move |b| tx.send(b).is_ok()))
-        .await
-        .expect("alice's timeline");
-    let mut alice_view = Watched { items: Vec::new(), rx };
-    alice_view.until("alice's initial timeline", |_| true).await;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _alice_sub = alice
+            .watch_timeline(room_id.as_str(), Box::new(move |b| tx.send(b).is_ok()))
+            .await
+            .expect("alice's timeline");
+        let mut alice_view = Watched { items: Vec::new(), rx };
+        alice_view.until("alice's initial timeline", |_| true).await;
 
-    let text = format!("Overdracht mevrouw K., kamer 12 ({})", std::process::id());
-    alice.send_text(room_id.as_str(), &text).await.expect("queued");
-    // The local echo comes from the SDK's send queue, then turns into Sent.
-    alice_view.until("alice's local echo", |items| has_message(items, &text, None)).await;
-    alice_view.until("alice's message confirmed", |items| has_message(items, &text, Some(&SendState::Sent))).await;
-    bob_view.until("the message at bob", |items| has_message(items, &text, Some(&SendState::Sent))).await;
+        let text = format!("Overdracht mevrouw K., kamer 12 ({})", std::process::id());
+        alice.send_text(room_id.as_str(), &text).await.expect("queued");
+        // The local echo comes from the SDK's send queue, then turns into Sent.
+        alice_view.until("alice's local echo", |items| has_message(items, &text, None)).await;
+        alice_view.until("alice's message confirmed", |items| has_message(items, &text, Some(&SendState::Sent))).await;
+        bob_view.until("the message at bob", |items| has_message(items, &text, Some(&SendState::Sent))).await;
 
-    let received = bob_view
-        .items
-        .iter()
-        .find_map(|i| match &i.content {
-            TimelineContent::Message { body, sender, is_own, .. } if body == &text => Some((sender.clone(), *is_own)),
-            _ => None,
-        })
-        .unwrap();
-    assert_eq!(received, (alice_user.mxid.clone(), false));
-    alice.stop().await;
-    bob.stop().await;
+        let received = bob_view
+            .items
+            .iter()
+            .find_map(|i| match &i.content {
+                TimelineContent::Message { body, sender, is_own, .. } if body == &text => Some((sender.clone(), *is_own)),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(received, (alice_user.mxid.clone(), false));
+        alice.stop().await;
+        bob.stop().await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sending_to_an_unknown_room_says_so() {
-    let stack = Stack::load();
-    let profile = Profile::new("unknown-room");
-    let session = profile.login(&stack, &stack.practitioner("a", 1)).await;
-    let err = session.send_text("!doesnotexist:localhost", "hallo").await.unwrap_err();
-    assert_eq!(err.code(), ErrorCode::UnknownRoom);
-    let err = session.send_text("not-a-room-id", "hallo").await.unwrap_err();
-    assert_eq!(err.code(), ErrorCode::UnknownRoom);
-    session.stop().await;
+    crate::stack::bounded(async {
+        let stack = Stack::load();
+        let profile = Profile::new("unknown-room");
+        let session = profile.login(&stack, &stack.practitioner("a", 1)).await;
+        let err = session.send_text("!doesnotexist:localhost", "hallo").await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::UnknownRoom);
+        let err = session.send_text("not-a-room-id", "hallo").await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::UnknownRoom);
+        session.stop().await;
+    })
+    .await;
 }

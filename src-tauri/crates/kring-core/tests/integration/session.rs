@@ -8,73 +8,82 @@ use crate::stack::{Profile, Stack};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn login_then_restore_from_the_keychain_without_a_password() {
-    let stack = Stack::load();
-    let user = stack.practitioner("a", 0);
-    let profile = Profile::new("restore");
-    let session = profile.login(&stack, &user).await;
-    let info = session.info().await;
-    assert_eq!(info.user_id, user.mxid);
-    assert!(!info.device_id.is_empty());
-    session.stop().await;
-    drop(session);
+    crate::stack::bounded(async {
+        let stack = Stack::load();
+        let user = stack.practitioner("a", 0);
+        let profile = Profile::new("restore");
+        let session = profile.login(&stack, &user).await;
+        let info = session.info().await;
+        assert_eq!(info.user_id, user.mxid);
+        assert!(!info.device_id.is_empty());
+        session.stop().await;
+        drop(session);
 
-    let stored = profile.secrets.load(&profile.name).unwrap().expect("session kept in the keychain");
-    assert_eq!(stored.session.meta.user_id.as_str(), user.mxid);
-    assert_eq!(stored.store_passphrase.len(), 64);
+        let stored = profile.secrets.load(&profile.name).unwrap().expect("session kept in the keychain");
+        assert_eq!(stored.session.meta.user_id.as_str(), user.mxid);
+        assert_eq!(stored.store_passphrase.len(), 64);
 
-    let restored = Session::restore(profile.dir.path(), profile.secrets.clone(), &profile.name)
-        .await
-        .unwrap()
-        .expect("a stored session");
-    let again = restored.info().await;
-    assert_eq!(again.user_id, info.user_id);
-    assert_eq!(again.device_id, info.device_id, "restore must reuse the device, not make a new one");
-    assert!(restored.wait_until_synced(Duration::from_secs(30)).await, "sync did not start");
+        let restored = Session::restore(profile.dir.path(), profile.secrets.clone(), &profile.name)
+            .await
+            .unwrap()
+            .expect("a stored session");
+        let again = restored.info().await;
+        assert_eq!(again.user_id, info.user_id);
+        assert_eq!(again.device_id, info.device_id, "restore must reuse the device, not make a new one");
+        assert!(restored.wait_until_synced(Duration::from_secs(30)).await, "sync did not start");
 
-    restored.logout().await.unwrap();
-    assert!(profile.secrets.load(&profile.name).unwrap().is_none(), "logout leaves no secret");
-    assert!(
-        Session::restore(profile.dir.path(), profile.secrets.clone(), &profile.name).await.unwrap().is_none()
-    );
+        restored.logout().await.unwrap();
+        assert!(profile.secrets.load(&profile.name).unwrap().is_none(), "logout leaves no secret");
+        assert!(
+            Session::restore(profile.dir.path(), profile.secrets.clone(), &profile.name).await.unwrap().is_none()
+        );
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_password_is_reported_as_such_and_nothing_is_stored() {
-    let stack = Stack::load();
-    let user = stack.practitioner("a", 0);
-    let profile = Profile::new("wrongpw");
-    let request = LoginRequest {
-        homeserver: stack.homeserver("a").base_url.clone(),
-        username: user.localpart.clone(),
-        password: format!("{}-wrong", user.password),
-    };
-    let err = Session::login(profile.dir.path(), profile.secrets.clone(), &profile.name, &request)
-        .await
-        .err()
-        .expect("login must fail");
-    assert_eq!(err.code(), ErrorCode::WrongCredentials, "{err}");
-    assert!(profile.secrets.load(&profile.name).unwrap().is_none());
+    crate::stack::bounded(async {
+        let stack = Stack::load();
+        let user = stack.practitioner("a", 0);
+        let profile = Profile::new("wrongpw");
+        let request = LoginRequest {
+            homeserver: stack.homeserver("a").base_url.clone(),
+            username: user.localpart.clone(),
+            password: format!("{}-wrong", user.password),
+        };
+        let err = Session::login(profile.dir.path(), profile.secrets.clone(), &profile.name, &request)
+            .await
+            .err()
+            .expect("login must fail");
+        assert_eq!(err.code(), ErrorCode::WrongCredentials, "{err}");
+        assert!(profile.secrets.load(&profile.name).unwrap().is_none());
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_or_invalid_homeserver_is_named_clearly() {
-    let profile = Profile::new("unreachable");
-    // Port 9 (discard) is closed on loopback.
-    let request = LoginRequest {
-        homeserver: "http://127.0.0.1:9".into(),
-        username: "nobody".into(),
-        password: "x".into(),
-    };
-    let err = Session::login(profile.dir.path(), profile.secrets.clone(), &profile.name, &request)
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(err.code(), ErrorCode::HomeserverUnreachable, "{err}");
+    crate::stack::bounded(async {
+        let profile = Profile::new("unreachable");
+        // Port 9 (discard) is closed on loopback.
+        let request = LoginRequest {
+            homeserver: "http://127.0.0.1:9".into(),
+            username: "nobody".into(),
+            password: "x".into(),
+        };
+        let err = Session::login(profile.dir.path(), profile.secrets.clone(), &profile.name, &request)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.code(), ErrorCode::HomeserverUnreachable, "{err}");
 
-    let request = LoginRequest { homeserver: "not a url".into(), ..request };
-    let err = Session::login(profile.dir.path(), profile.secrets.clone(), &profile.name, &request)
-        .await
-        .err()
-        .unwrap();
-    assert!(matches!(err, CoreError::InvalidHomeserver(_)), "{err}");
+        let request = LoginRequest { homeserver: "not a url".into(), ..request };
+        let err = Session::login(profile.dir.path(), profile.secrets.clone(), &profile.name, &request)
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, CoreError::InvalidHomeserver(_)), "{err}");
+    })
+    .await;
 }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 pub struct Homeserver {
     pub base_url: String,
     pub server_name: String,
+    pub registration_shared_secret: String,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -25,6 +26,14 @@ pub struct User {
 pub struct Stack {
     pub homeservers: std::collections::HashMap<String, Homeserver>,
     pub users: Vec<User>,
+}
+
+/// Fails a test that takes longer than two minutes instead of letting it
+/// hang CI (a stopped homeserver makes some SDK calls wait a long time).
+pub async fn bounded<F: std::future::Future<Output = ()>>(test: F) {
+    tokio::time::timeout(std::time::Duration::from_secs(120), test)
+        .await
+        .expect("test did not finish within 120 s");
 }
 
 fn stack_json() -> PathBuf {
@@ -46,6 +55,40 @@ impl Stack {
         &self.homeservers[org]
     }
 
+    /// A fresh account on an organisation's homeserver, so tests that create
+    /// rooms neither clutter the demo accounts nor depend on each other.
+    pub async fn fresh_user(&self, org: &str, prefix: &str) -> User {
+        use hmac::{KeyInit, Mac};
+        let hs = self.homeserver(org);
+        let http = matrix_sdk::reqwest::Client::new();
+        let url = format!("{}/_synapse/admin/v1/register", hs.base_url);
+        let nonce: serde_json::Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+        let nonce = nonce["nonce"].as_str().unwrap().to_owned();
+        let localpart = format!("{prefix}-{}-{}", std::process::id(), rand_suffix());
+        let password = format!("pw-{}", rand_suffix());
+        let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(hs.registration_shared_secret.as_bytes()).unwrap();
+        for (i, part) in [nonce.as_str(), &localpart, &password, "notadmin"].iter().enumerate() {
+            if i > 0 {
+                mac.update(b"\0");
+            }
+            mac.update(part.as_bytes());
+        }
+        let body = serde_json::json!({
+            "nonce": nonce, "username": localpart, "password": password, "admin": false,
+            "mac": hex::encode(mac.finalize().into_bytes()),
+        });
+        let response = http.post(&url).json(&body).send().await.unwrap();
+        assert!(response.status().is_success(), "registering {localpart}: {}", response.text().await.unwrap());
+        User {
+            key: localpart.clone(),
+            org: org.to_owned(),
+            mxid: format!("@{localpart}:{}", hs.server_name),
+            localpart,
+            password,
+            kind: "practitioner".into(),
+        }
+    }
+
     /// The n-th practitioner of an organisation.
     pub fn practitioner(&self, org: &str, n: usize) -> User {
         self.users
@@ -55,6 +98,12 @@ impl Stack {
             .unwrap_or_else(|| panic!("stack has no practitioner #{n} at {org}"))
             .clone()
     }
+}
+
+fn rand_suffix() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{nanos:x}")
 }
 
 /// A temporary app data dir plus a keychain profile unique to one test.

@@ -1,0 +1,89 @@
+"""Shared fixtures for the Python-driven tests: the running stack, the built
+binaries, and Matrix helpers over plain HTTP (an independent path to the
+homeserver, so a test never checks Kring with Kring alone)."""
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+
+
+@pytest.fixture(scope="session")
+def stack():
+    path = Path(os.environ.get("KRING_STACK_JSON", TARGET / "stack" / "stack.json"))
+    if not path.exists():
+        pytest.fail(f"{path} missing: start the stack with tests/stack/stackctl up")
+    return json.loads(path.read_text())
+
+
+def user(stack, org, n=0, kind="practitioner"):
+    found = [u for u in stack["users"] if u["org"] == org and u["kind"] == kind]
+    assert len(found) > n, f"stack has no {kind} #{n} at {org}"
+    return found[n]
+
+
+@pytest.fixture(scope="session")
+def cli_bin():
+    path = TARGET / "debug" / "kring-cli"
+    if not path.exists():
+        pytest.fail(f"{path} missing: build with cargo build --workspace --all-targets")
+    return path
+
+
+@pytest.fixture(scope="session")
+def app_bin():
+    path = TARGET / "debug" / "kring"
+    if not path.exists():
+        pytest.fail(f"{path} missing: build with cargo build --workspace --all-targets")
+    return path
+
+
+class Matrix:
+    """A minimal client-server API client: the test's own view of the homeserver."""
+
+    def __init__(self, base_url, localpart, password):
+        self.base = base_url
+        r = requests.post(f"{base_url}/_matrix/client/v3/login", json={
+            "type": "m.login.password", "identifier": {"type": "m.id.user", "user": localpart},
+            "password": password}, timeout=10)
+        r.raise_for_status()
+        self.token = r.json()["access_token"]
+        self.user_id = r.json()["user_id"]
+
+    def _h(self):
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def get(self, path, **params):
+        r = requests.get(f"{self.base}/_matrix/client/v3{path}", headers=self._h(), params=params, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def post(self, path, body):
+        r = requests.post(f"{self.base}/_matrix/client/v3{path}", headers=self._h(), json=body, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def put(self, path, body):
+        r = requests.put(f"{self.base}/_matrix/client/v3{path}", headers=self._h(), json=body, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def send_text(self, room_id, text):
+        txn = uuid.uuid4().hex
+        return self.put(f"/rooms/{room_id}/send/m.room.message/{txn}", {"msgtype": "m.text", "body": text})["event_id"]
+
+    def recent_bodies(self, room_id, limit=50):
+        chunk = self.get(f"/rooms/{room_id}/messages", dir="b", limit=limit)["chunk"]
+        return [e["content"].get("body") for e in chunk if e["type"] == "m.room.message"]
+
+
+@pytest.fixture
+def matrix_as(stack):
+    def login(u):
+        return Matrix(stack["homeservers"][u["org"]]["base_url"], u["localpart"], u["password"])
+    return login
