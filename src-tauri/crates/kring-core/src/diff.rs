@@ -75,6 +75,25 @@ impl<T> ListDiff<T> {
     }
 }
 
+/// Forwards a stream of SDK diff batches to a sink, mapping each value,
+/// until the stream ends or the sink reports that its consumer is gone.
+pub(crate) async fn forward<S, T>(
+    stream: impl futures_util::Stream<Item = Vec<VectorDiff<S>>>,
+    map: impl Fn(S) -> T,
+    sink: &mut crate::subscription::Sink<Vec<ListDiff<T>>>,
+) where
+    S: Clone,
+{
+    use futures_util::StreamExt;
+    futures_util::pin_mut!(stream);
+    while let Some(diffs) = stream.next().await {
+        let batch = diffs.into_iter().map(|d| ListDiff::from_vector_diff(d, &map)).collect();
+        if !sink(batch) {
+            break;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

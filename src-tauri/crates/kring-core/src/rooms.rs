@@ -1,11 +1,10 @@
 //! The room list: matrix-sdk-ui's `RoomListService`, streamed as Reset-then-diffs.
 
-use futures_util::{StreamExt, pin_mut};
 use matrix_sdk_ui::room_list_service::{RoomListItem, filters::new_filter_non_left};
 use serde::Serialize;
 use tracing::warn;
 
-use crate::{ListDiff, Session, Subscription, subscription::Sink};
+use crate::{ListDiff, Session, Subscription, diff::forward, subscription::Sink};
 
 /// Rooms shown at once; the SDK pages further on request.
 const PAGE_SIZE: usize = 500;
@@ -53,16 +52,7 @@ impl Session {
             };
             let (stream, controller) = room_list.entries_with_dynamic_adapters(PAGE_SIZE);
             controller.set_filter(Box::new(new_filter_non_left()));
-            pin_mut!(stream);
-            while let Some(diffs) = stream.next().await {
-                let batch = diffs
-                    .into_iter()
-                    .map(|d| ListDiff::from_vector_diff(d, |item| RoomSummary::from_item(&item)))
-                    .collect();
-                if !sink(batch) {
-                    break;
-                }
-            }
+            forward(stream, |item| RoomSummary::from_item(&item), &mut sink).await;
         }))
     }
 }

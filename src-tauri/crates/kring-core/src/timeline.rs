@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use futures_util::{StreamExt, pin_mut};
 use matrix_sdk::{
     Room,
     ruma::events::room::message::RoomMessageEventContent,
@@ -16,7 +15,7 @@ use matrix_sdk_ui::timeline::{
 };
 use serde::Serialize;
 
-use crate::{CoreError, ListDiff, Session, Subscription, subscription::Sink};
+use crate::{CoreError, ListDiff, Session, Subscription, diff::forward, subscription::Sink};
 
 #[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -135,16 +134,7 @@ impl Session {
             if !sink(vec![reset]) {
                 return;
             }
-            pin_mut!(stream);
-            while let Some(diffs) = stream.next().await {
-                let batch = diffs
-                    .into_iter()
-                    .map(|d| ListDiff::from_vector_diff(d, |item| TimelineItem::from_sdk(&item)))
-                    .collect();
-                if !sink(batch) {
-                    break;
-                }
-            }
+            forward(stream, |item| TimelineItem::from_sdk(&item), &mut sink).await;
         })))
     }
 
