@@ -17,7 +17,7 @@ use matrix_sdk::{
 use matrix_sdk_ui::{sync_service::SyncService, timeline::Timeline};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::{
@@ -269,13 +269,29 @@ impl Session {
 
     /// Stops syncing, without forgetting the session (app shutdown).
     pub async fn stop(&self) {
-        self.sync_service.stop().await;
+        // matrix-sdk-ui 0.18's SyncService::stop can wait forever when called
+        // before the room list's sliding sync has started its loop ("internal
+        // channel is broken"). Let it leave Init first, and never hang on quit.
+        let mut list_state = self.sync_service.room_list_service().state();
+        let _ = tokio::time::timeout(Duration::from_secs(3), async {
+            use matrix_sdk_ui::room_list_service::State as ListState;
+            while matches!(list_state.get(), ListState::Init) {
+                if list_state.next().await.is_none() {
+                    break;
+                }
+            }
+        })
+        .await;
+        if tokio::time::timeout(Duration::from_secs(5), self.sync_service.stop()).await.is_err() {
+            warn!("sync did not stop within 5 s; abandoning it");
+        }
+        debug!("sync stopped");
     }
 
     /// Signs out on the homeserver (best effort) and removes every local trace:
     /// keychain entry and stores.
     pub async fn logout(&self) -> Result<(), CoreError> {
-        self.sync_service.stop().await;
+        self.stop().await;
         if let Err(e) = self.client.logout().await {
             // Offline logout still clears this device locally.
             warn!("server-side logout failed: {e}");

@@ -87,3 +87,22 @@ async fn an_unreachable_or_invalid_homeserver_is_named_clearly() {
     })
     .await;
 }
+
+/// Quitting right after signing in must return: the SDK's SyncService::stop
+/// can wait forever when the first sync is still being set up.
+#[tokio::test(flavor = "multi_thread")]
+async fn stopping_right_after_sign_in_returns() {
+    crate::stack::bounded(async {
+        let stack = Stack::load();
+        let user = stack.practitioner("a", 1);
+        for round in 0..3 {
+            let profile = Profile::new(&format!("quickstop{round}"));
+            let session = profile.login(&stack, &user).await;
+            let started = std::time::Instant::now();
+            session.stop().await;
+            assert!(started.elapsed() < Duration::from_secs(10), "stop took {:?}", started.elapsed());
+            session.logout().await.unwrap();
+        }
+    })
+    .await;
+}

@@ -31,6 +31,10 @@ pub struct Stack {
 /// Fails a test that takes longer than two minutes instead of letting it
 /// hang CI (a stopped homeserver makes some SDK calls wait a long time).
 pub async fn bounded<F: std::future::Future<Output = ()>>(test: F) {
+    // KRING_LOG=kring_core=debug shows what a slow test waits for.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("KRING_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    }
     tokio::time::timeout(std::time::Duration::from_secs(120), test)
         .await
         .expect("test did not finish within 120 s");
