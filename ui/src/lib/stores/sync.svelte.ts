@@ -1,10 +1,10 @@
-import { ipc, type AppError, type Subscription, type SyncStatus } from "$lib/ipc";
+import { ipc, type AppError, type SyncStatus } from "$lib/ipc";
+import { LatestStream } from "./stream.svelte";
 
 /** The sync service's state, for the offline banner. */
 export class SyncStore {
   status = $state<SyncStatus | null>(null);
-  #sub: Subscription | null = null;
-  #generation = 0;
+  #stream = new LatestStream<SyncStatus>();
 
   apply(status: SyncStatus): void {
     this.status = status;
@@ -15,27 +15,13 @@ export class SyncStore {
   }
 
   async start(onError?: (e: AppError) => void): Promise<void> {
-    const generation = ++this.#generation;
-    const res = await ipc.watchSync((status) => {
-      if (generation === this.#generation) this.apply(status);
-    });
-    if (generation !== this.#generation) {
-      if (res.status === "ok") void res.data.close();
-      return;
-    }
-    if (res.status === "error") {
-      onError?.(res.error);
-      return;
-    }
-    this.#sub = res.data;
+    await this.#stream.open((onStatus) => ipc.watchSync(onStatus), (status) => this.apply(status), onError);
   }
 
   async stop(): Promise<void> {
-    this.#generation++;
-    const sub = this.#sub;
-    this.#sub = null;
+    const closing = this.#stream.close();
     this.status = null;
-    if (sub) await sub.close();
+    await closing;
   }
 }
 

@@ -1,5 +1,5 @@
-import { applyDiffs, DiffError } from "$lib/diff";
-import { ipc, type AppError, type ListDiff, type Subscription, type TimelineItem } from "$lib/ipc";
+import { ipc, type AppError, type TimelineItem } from "$lib/ipc";
+import { DiffListStream } from "./stream.svelte";
 
 export const PAGE_SIZE = 20;
 
@@ -7,97 +7,55 @@ export const PAGE_SIZE = 20;
  * The timeline of the one open room. Items come only from Rust, including the
  * local echo of what we send (sendState "sending"); nothing is fabricated here.
  */
-export class TimelineStore {
+export class TimelineStore extends DiffListStream<TimelineItem> {
   roomId = $state<string | null>(null);
-  items = $state.raw<TimelineItem[]>([]);
-  loaded = $state(false);
   /** Rust said pagination reached the room's first event. */
   reachedStart = $state(false);
   paginating = $state(false);
-  /** Opening the room failed. */
-  error = $state.raw<AppError | null>(null);
   /** The last "load older" failed. */
   paginateError = $state.raw<AppError | null>(null);
 
-  #sub: Subscription | null = null;
-  #generation = 0;
-  #onError: ((e: AppError) => void) | null = null;
-
-  apply(diffs: ListDiff<TimelineItem>[]): void {
-    this.items = applyDiffs(this.items, diffs);
-    this.loaded = true;
-  }
-
   /** Show `roomId`: unsubscribe the previous room's stream, subscribe to this one. */
-  async open(roomId: string, onError?: (e: AppError) => void): Promise<void> {
-    this.#onError = onError ?? null;
-    const generation = ++this.#generation;
-    const previous = this.#sub;
-    this.#sub = null;
+  open(roomId: string, onError?: (e: AppError) => void): Promise<void> {
     this.roomId = roomId;
-    this.items = [];
-    this.loaded = false;
-    this.reachedStart = false;
-    this.paginating = false;
-    this.error = null;
-    this.paginateError = null;
-    if (previous) void previous.close();
-
-    const res = await ipc.watchTimeline(roomId, (diffs) => this.#receive(generation, roomId, diffs));
-    if (generation !== this.#generation) {
-      // The user moved on while we were subscribing.
-      if (res.status === "ok") void res.data.close();
-      return;
-    }
-    if (res.status === "error") {
-      this.error = res.error;
-      this.#onError?.(res.error);
-      return;
-    }
-    this.#sub = res.data;
+    this.clearList();
+    this.#resetPaging();
+    return this.subscribe((onBatch) => ipc.watchTimeline(roomId, onBatch), onError);
   }
 
   /** Close the open room (back to the list, logout). */
-  async close(): Promise<void> {
-    this.#generation++;
-    const sub = this.#sub;
-    this.#sub = null;
+  close(): Promise<void> {
     this.roomId = null;
-    this.items = [];
-    this.loaded = false;
-    this.reachedStart = false;
-    this.paginating = false;
-    this.error = null;
-    this.paginateError = null;
-    if (sub) await sub.close();
+    this.#resetPaging();
+    return this.unsubscribe();
   }
 
   /** Ask Rust for older events; they arrive through the stream as diffs. */
   async loadOlder(count = PAGE_SIZE): Promise<void> {
     const roomId = this.roomId;
     if (!roomId || this.paginating || this.reachedStart) return;
-    const generation = this.#generation;
+    const generation = this.generation;
     this.paginating = true;
     this.paginateError = null;
     const res = await ipc.paginateBack(roomId, count);
-    if (generation !== this.#generation) return;
+    if (generation !== this.generation) return;
     this.paginating = false;
     if (res.status === "ok") this.reachedStart = res.data;
     else {
       this.paginateError = res.error;
-      this.#onError?.(res.error);
+      this.onError?.(res.error);
     }
   }
 
-  #receive(generation: number, roomId: string, diffs: ListDiff<TimelineItem>[]): void {
-    if (generation !== this.#generation) return;
-    try {
-      this.apply(diffs);
-    } catch (e) {
-      if (!(e instanceof DiffError)) throw e;
-      console.error(e);
-      void this.open(roomId, this.#onError ?? undefined);
-    }
+  /** Out of step with Rust: reopen the room from scratch, pagination state included. */
+  protected override resync(): void {
+    if (this.roomId) void this.open(this.roomId, this.onError ?? undefined);
+  }
+
+  #resetPaging(): void {
+    this.reachedStart = false;
+    this.paginating = false;
+    this.paginateError = null;
   }
 }
 
