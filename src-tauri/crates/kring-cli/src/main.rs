@@ -114,11 +114,6 @@ async fn open_store(data_dir: &std::path::Path, profile: &str) -> Result<Store, 
         .map_err(|e| CoreError::Storage(e.to_string()))
 }
 
-async fn audit(store: &Store, session: &Session, action: &str, subject: Option<&str>) -> Result<(), CoreError> {
-    let actor = session.info().await.user_id;
-    store.audit(&actor, action, subject).await.map_err(|e| CoreError::Storage(e.to_string()))
-}
-
 async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
     let data_dir = cli.data_dir.clone().unwrap_or_else(default_data_dir);
     let store = open_store(&data_dir, &cli.profile).await?;
@@ -135,7 +130,6 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             };
             let request = LoginRequest { homeserver: homeserver.clone(), username: user.clone(), password };
             let session = Session::login(&data_dir, secrets, &cli.profile, &request).await?;
-            audit(&store, &session, "login", None).await?;
             out.session(&session.info().await);
             session.stop().await;
         }
@@ -155,7 +149,6 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             session.wait_until_synced(timeout).await;
             let room_id = resolve_room(&session, room)?;
             let event_id = send_and_confirm(&session, &room_id, text, timeout).await?;
-            audit(&store, &session, "send", Some(&room_id)).await?;
             out.sent(&room_id, &event_id);
             session.stop().await;
         }
@@ -168,7 +161,6 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         }
         Command::Logout => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
-            audit(&store, &session, "logout", None).await?;
             session.logout().await?;
             out.logged_out();
         }

@@ -27,6 +27,30 @@ pub enum ErrorCode {
     KeychainUnavailable,
     /// Kring's local storage failed (disk full, corrupt database).
     Storage,
+    /// A care team needs the client's name and pseudo-BSN.
+    ClientIncomplete,
+    /// Not a valid Matrix user id.
+    UnknownUser,
+    /// This space is not a care team known on this device.
+    NotACareTeam,
+    /// The user's role does not allow this (power levels).
+    NotPermitted,
+    /// A conversation needs a subject.
+    SubjectMissing,
+    /// The subject has more than 50 characters.
+    SubjectTooLong,
+    /// A conversation needs a message.
+    BodyMissing,
+    /// A conversation needs at least one recipient besides the sender.
+    RecipientsMissing,
+    /// A recipient is not in the client's care team.
+    RecipientNotInCareTeam,
+    /// Clients and related persons cannot take part in a professional-only conversation.
+    NotInProfessionalConversation,
+    /// A message carries at most 5 attachments.
+    TooManyAttachments,
+    /// This Kring version cannot do that yet.
+    NotYetSupported,
     /// A bug or an unexpected server answer; details are in the log.
     Internal,
 }
@@ -51,6 +75,30 @@ pub enum CoreError {
     Keychain(String),
     #[error("local storage failed: {0}")]
     Storage(String),
+    #[error("the client's name and pseudo-BSN are both needed")]
+    ClientIncomplete,
+    #[error("not a valid user: {0}")]
+    UnknownUser(String),
+    #[error("not a care team on this device: {0}")]
+    NotACareTeam(String),
+    #[error("not permitted: {0}")]
+    NotPermitted(String),
+    #[error("a subject is required")]
+    SubjectMissing,
+    #[error("the subject has {length} characters; at most 50 are allowed")]
+    SubjectTooLong { length: usize },
+    #[error("a message is required")]
+    BodyMissing,
+    #[error("choose at least one recipient")]
+    RecipientsMissing,
+    #[error("{0} is not in this client's care team")]
+    RecipientNotInCareTeam(String),
+    #[error("{0} cannot take part in a professional-only conversation")]
+    NotInProfessionalConversation(String),
+    #[error("{count} attachments; at most 5 are allowed")]
+    TooManyAttachments { count: usize },
+    #[error("not supported yet: {0}")]
+    NotYetSupported(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -67,6 +115,18 @@ impl CoreError {
             Self::SendFailed(_) => ErrorCode::SendFailed,
             Self::Keychain(_) => ErrorCode::KeychainUnavailable,
             Self::Storage(_) => ErrorCode::Storage,
+            Self::ClientIncomplete => ErrorCode::ClientIncomplete,
+            Self::UnknownUser(_) => ErrorCode::UnknownUser,
+            Self::NotACareTeam(_) => ErrorCode::NotACareTeam,
+            Self::NotPermitted(_) => ErrorCode::NotPermitted,
+            Self::SubjectMissing => ErrorCode::SubjectMissing,
+            Self::SubjectTooLong { .. } => ErrorCode::SubjectTooLong,
+            Self::BodyMissing => ErrorCode::BodyMissing,
+            Self::RecipientsMissing => ErrorCode::RecipientsMissing,
+            Self::RecipientNotInCareTeam(_) => ErrorCode::RecipientNotInCareTeam,
+            Self::NotInProfessionalConversation(_) => ErrorCode::NotInProfessionalConversation,
+            Self::TooManyAttachments { .. } => ErrorCode::TooManyAttachments,
+            Self::NotYetSupported(_) => ErrorCode::NotYetSupported,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -5,8 +5,11 @@
 // query depth (measured; see TEST-STACK.md).
 #![recursion_limit = "256"]
 
+pub mod care_team;
+pub mod conversation;
 pub mod diff;
 pub mod error;
+pub mod power_levels;
 pub mod rooms;
 pub mod secrets;
 pub mod session;
@@ -14,7 +17,10 @@ pub mod subscription;
 pub mod sync;
 pub mod timeline;
 
+pub use care_team::{CareTeam, CareTeamInvite, ClientRef, Member};
+pub use conversation::{ConversationKind, ConversationStatus, ConversationSummary, NewConversation};
 pub use diff::ListDiff;
+pub use power_levels::{Role, RolePolicy};
 pub use error::{CoreError, ErrorCode};
 pub use rooms::RoomSummary;
 pub use secrets::{KeyringSecretStore, SecretStore, StoredSession};

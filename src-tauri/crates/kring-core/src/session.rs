@@ -60,6 +60,7 @@ pub struct Session {
     profile: String,
     store_dir: PathBuf,
     secrets: Arc<dyn SecretStore>,
+    pub(crate) store: kring_store::Store,
     timelines: Mutex<HashMap<OwnedRoomId, Arc<Timeline>>>,
     background: std::sync::Mutex<Vec<Subscription>>,
 }
@@ -67,6 +68,11 @@ pub struct Session {
 /// Where one profile's SDK stores live under the app's data directory.
 fn store_dir(data_dir: &Path, profile: &str) -> PathBuf {
     data_dir.join("profiles").join(profile).join("matrix")
+}
+
+/// Kring's own database of a profile, next to the SDK's stores.
+pub fn database_path(data_dir: &Path, profile: &str) -> PathBuf {
+    data_dir.join("profiles").join(profile).join("kring.db")
 }
 
 fn parse_homeserver(raw: &str) -> Result<Url, CoreError> {
@@ -137,7 +143,9 @@ impl Session {
         };
         secrets.save(profile, &stored)?;
         info!(user_id = %stored.session.meta.user_id, "signed in");
-        Self::start(client, homeserver.to_string(), profile, dir, secrets).await
+        let session = Self::start(client, homeserver.to_string(), profile, data_dir, secrets).await?;
+        session.audit("login", None).await;
+        Ok(session)
     }
 
     /// Restores the session kept in `secrets`, without any network round trip
@@ -153,16 +161,19 @@ impl Session {
         let client = build_client(&homeserver, &dir, &stored.store_passphrase).await?;
         client.restore_session(stored.session.clone()).await?;
         info!(user_id = %stored.session.meta.user_id, "session restored");
-        Self::start(client, stored.homeserver.clone(), profile, dir, secrets).await.map(Some)
+        Self::start(client, stored.homeserver.clone(), profile, data_dir, secrets).await.map(Some)
     }
 
     async fn start(
         client: Client,
         homeserver: String,
         profile: &str,
-        store_dir: PathBuf,
+        data_dir: &Path,
         secrets: Arc<dyn SecretStore>,
     ) -> Result<Self, CoreError> {
+        let store = kring_store::Store::open(&database_path(data_dir, profile))
+            .await
+            .map_err(|e| CoreError::Storage(e.to_string()))?;
         let sync_service = Arc::new(
             SyncService::builder(client.clone())
                 .with_offline_mode()
@@ -187,8 +198,9 @@ impl Session {
             sync_service,
             homeserver,
             profile: profile.to_owned(),
-            store_dir,
+            store_dir: store_dir(data_dir, profile),
             secrets,
+            store,
             timelines: Mutex::new(HashMap::new()),
             background: std::sync::Mutex::new(background),
         })
@@ -213,6 +225,19 @@ impl Session {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    pub fn store(&self) -> &kring_store::Store {
+        &self.store
+    }
+
+    /// Records what this user did on this device (UC8). Never a message body
+    /// or a patient identifier: `subject` is a room id.
+    pub async fn audit(&self, action: &str, subject: Option<&str>) {
+        let actor = self.client.user_id().map(|u| u.to_string()).unwrap_or_default();
+        if let Err(e) = self.store.audit(&actor, action, subject).await {
+            warn!("audit log write failed: {e}");
+        }
     }
 
     /// Streams the sync status, current value first.
@@ -291,12 +316,15 @@ impl Session {
     /// Signs out on the homeserver (best effort) and removes every local trace:
     /// keychain entry and stores.
     pub async fn logout(&self) -> Result<(), CoreError> {
+        self.audit("logout", None).await;
         self.stop().await;
         if let Err(e) = self.client.logout().await {
             // Offline logout still clears this device locally.
             warn!("server-side logout failed: {e}");
         }
         self.secrets.delete(&self.profile)?;
+        // Which client each care team is about is patient data: it leaves with the user.
+        self.store.forget_client_links().await.map_err(|e| CoreError::Storage(e.to_string()))?;
         self.background.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.timelines.lock().await.clear();
         if self.store_dir.exists() {

@@ -148,8 +148,9 @@ impl Session {
         timeline
             .send(RoomMessageEventContent::text_plain(body).into())
             .await
-            .map(|_| ())
-            .map_err(|e| CoreError::SendFailed(e.to_string()))
+            .map_err(|e| CoreError::SendFailed(e.to_string()))?;
+        self.audit("send", Some(room_id)).await;
+        Ok(())
     }
 
     /// Loads older items; `true` when the start of the room is reached.

@@ -28,6 +28,21 @@ pub struct AuditEntry {
     pub subject: Option<String>,
 }
 
+/// The client (patient) a care-team space is about, as known on this device.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct ClientLink {
+    pub space_id: String,
+    pub display_name: String,
+    pub pseudo_bsn: String,
+}
+
+impl std::fmt::Debug for ClientLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Patient identifiers stay out of logs and panic messages.
+        f.debug_struct("ClientLink").field("space_id", &self.space_id).finish_non_exhaustive()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
@@ -91,6 +106,43 @@ impl Store {
         Ok(())
     }
 
+    /// Records (or updates) which client a care-team space is about.
+    pub async fn link_client_space(&self, link: &ClientLink) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO client_spaces(space_id, display_name, pseudo_bsn, linked_at_ms) VALUES (?, ?, ?, ?) \
+             ON CONFLICT(space_id) DO UPDATE SET display_name = excluded.display_name, pseudo_bsn = excluded.pseudo_bsn",
+        )
+        .bind(&link.space_id)
+        .bind(&link.display_name)
+        .bind(&link.pseudo_bsn)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn client_for_space(&self, space_id: &str) -> Result<Option<ClientLink>, StoreError> {
+        let row = sqlx::query("SELECT space_id, display_name, pseudo_bsn FROM client_spaces WHERE space_id = ?")
+            .bind(space_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| ClientLink { space_id: r.get(0), display_name: r.get(1), pseudo_bsn: r.get(2) }))
+    }
+
+    /// Forgets every client link (at sign-out).
+    pub async fn forget_client_links(&self) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM client_spaces").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Every client known on this device, by name.
+    pub async fn client_links(&self) -> Result<Vec<ClientLink>, StoreError> {
+        let rows = sqlx::query("SELECT space_id, display_name, pseudo_bsn FROM client_spaces ORDER BY display_name")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| ClientLink { space_id: r.get(0), display_name: r.get(1), pseudo_bsn: r.get(2) }).collect())
+    }
+
     /// The newest `limit` audit entries, newest first.
     pub async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(
@@ -135,6 +187,20 @@ mod tests {
         assert_eq!(entries[0].subject.as_deref(), Some("!b:x"));
         assert_eq!(entries[1].action, "login");
         assert!(entries[1].at_ms > 1_600_000_000_000);
+    }
+
+    #[tokio::test]
+    async fn client_links_are_kept_and_updated_per_space() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("kring.db")).await.unwrap();
+        assert_eq!(store.client_for_space("!s:x").await.unwrap(), None);
+        let link = ClientLink { space_id: "!s:x".into(), display_name: "J. Kok".into(), pseudo_bsn: "123".into() };
+        store.link_client_space(&link).await.unwrap();
+        let renamed = ClientLink { display_name: "Jan Kok".into(), ..link.clone() };
+        store.link_client_space(&renamed).await.unwrap();
+        assert_eq!(store.client_for_space("!s:x").await.unwrap(), Some(renamed.clone()));
+        assert_eq!(store.client_links().await.unwrap(), vec![renamed]);
+        assert!(!format!("{link:?}").contains("123"), "Debug must not print the pseudo-BSN");
     }
 
     #[tokio::test]

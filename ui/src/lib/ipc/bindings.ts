@@ -47,6 +47,30 @@ export type ErrorCode =
 "keychain_unavailable" | 
 /**  Kring's local storage failed (disk full, corrupt database). */
 "storage" | 
+/**  A care team needs the client's name and pseudo-BSN. */
+"client_incomplete" | 
+/**  Not a valid Matrix user id. */
+"unknown_user" | 
+/**  This space is not a care team known on this device. */
+"not_a_care_team" | 
+/**  The user's role does not allow this (power levels). */
+"not_permitted" | 
+/**  A conversation needs a subject. */
+"subject_missing" | 
+/**  The subject has more than 50 characters. */
+"subject_too_long" | 
+/**  A conversation needs a message. */
+"body_missing" | 
+/**  A conversation needs at least one recipient besides the sender. */
+"recipients_missing" | 
+/**  A recipient is not in the client's care team. */
+"recipient_not_in_care_team" | 
+/**  Clients and related persons cannot take part in a professional-only conversation. */
+"not_in_professional_conversation" | 
+/**  A message carries at most 5 attachments. */
+"too_many_attachments" | 
+/**  This Kring version cannot do that yet. */
+"not_yet_supported" | 
 /**  A bug or an unexpected server answer; details are in the log. */
 "internal";
 

@@ -39,6 +39,18 @@ export const ERROR_CODES = [
   "send_failed",
   "keychain_unavailable",
   "storage",
+  "client_incomplete",
+  "unknown_user",
+  "not_a_care_team",
+  "not_permitted",
+  "subject_missing",
+  "subject_too_long",
+  "body_missing",
+  "recipients_missing",
+  "recipient_not_in_care_team",
+  "not_in_professional_conversation",
+  "too_many_attachments",
+  "not_yet_supported",
   "internal",
 ] as const satisfies readonly ErrorCode[];
 

@@ -6,6 +6,7 @@
 //! costs minutes to link on the CI machine.
 #![recursion_limit = "256"]
 
+mod care_team;
 mod messaging;
 mod session;
 mod stack;

@@ -1,0 +1,315 @@
+//! A client's care team: a Matrix space whose members are the people involved.
+//!
+//! The space itself carries no client data: its name is neutral. Who the
+//! client is travels only in the invite (`nl-ta-chat.invite.context`, 001
+//! §4), sent as the invitee's `m.room.member` state event because the plain
+//! invite API carries only a reason. Each Kring keeps the space↔client link
+//! in its own database.
+
+use std::collections::BTreeMap;
+
+use kring_store::ClientLink;
+use matrix_sdk::{
+    Room, RoomMemberships,
+    deserialized_responses::RawAnySyncOrStrippedState,
+    ruma::{
+        OwnedUserId, UserId,
+        api::client::room::{Visibility, create_room::v3::{Request as CreateRoomRequest, RoomPreset}},
+        events::{StateEventType, room::power_levels::UserPowerLevel},
+        serde::Raw,
+    },
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::{CoreError, Session, power_levels::{Role, room_power_levels}};
+
+pub const INVITE_CONTEXT: &str = "nl-ta-chat.invite.context";
+pub const PSEUDO_BSN_SYSTEM: &str = "http://fhir.nl/fhir/NamingSystem/pseudo-bsn";
+/// The name every care-team space has on the server: never the client's.
+pub const SPACE_NAME: &str = "Zorgteam";
+
+/// The client as the user knows them. Never logged (the Debug is redacted).
+#[derive(Clone, PartialEq, Eq, serde::Deserialize, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientRef {
+    pub display_name: String,
+    pub pseudo_bsn: String,
+}
+
+impl std::fmt::Debug for ClientRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientRef { .. }")
+    }
+}
+
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CareTeam {
+    pub space_id: String,
+    pub client_name: String,
+}
+
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CareTeamInvite {
+    pub space_id: String,
+    pub inviter: Option<String>,
+    pub client: ClientRef,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    pub user_id: String,
+    pub display_name: String,
+    pub role: Role,
+    pub joined: bool,
+}
+
+/// The invite context of 001 §4, with the client's name so the receiving
+/// Kring can show the client without asking anyone. 001's example has
+/// `"version": 1.0`, but Matrix canonical JSON forbids floats (Synapse
+/// rejects the event with M_BAD_JSON), so the version is the string "1.0".
+pub fn invite_context(client: &ClientRef) -> Value {
+    json!({
+        "version": "1.0",
+        "room.subject": {
+            "resourceType": "Patient",
+            "identifier": [{ "system": PSEUDO_BSN_SYSTEM, "value": client.pseudo_bsn }],
+            "name": [{ "text": client.display_name }],
+        }
+    })
+}
+
+/// Reads a client from an `m.room.member` content carrying an invite context.
+pub fn client_from_member_content(content: &Value) -> Option<ClientRef> {
+    let subject = content.get(INVITE_CONTEXT)?.get("room.subject")?;
+    if subject.get("resourceType")?.as_str()? != "Patient" {
+        return None;
+    }
+    let pseudo_bsn = subject
+        .get("identifier")?
+        .as_array()?
+        .iter()
+        .find(|i| i.get("system").and_then(Value::as_str) == Some(PSEUDO_BSN_SYSTEM))?
+        .get("value")?
+        .as_str()?
+        .to_owned();
+    let display_name = subject
+        .get("name")
+        .and_then(|n| n.get(0))
+        .and_then(|n| n.get("text"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| "Cliënt".to_owned());
+    Some(ClientRef { display_name, pseudo_bsn })
+}
+
+pub(crate) fn raw<T>(value: &Value) -> Result<Raw<T>, CoreError> {
+    Raw::new(value).map(Raw::cast_unchecked).map_err(|e| CoreError::Internal(e.to_string()))
+}
+
+/// The room's power levels as the homeserver has them now. The local store
+/// may lag (a room created a moment ago has none yet), and writing back a
+/// stale copy would undo someone else's change.
+pub(crate) async fn fetch_power_levels(room: &Room) -> Result<Value, CoreError> {
+    use matrix_sdk::ruma::api::client::state::get_state_event_for_key::v3::Request;
+    let request = Request::new(room.room_id().to_owned(), StateEventType::RoomPowerLevels, String::new());
+    let response = room.client().send(request).await?;
+    serde_json::from_str(response.event_or_content.get()).map_err(|e| CoreError::Internal(e.to_string()))
+}
+
+pub(crate) fn role_of(level: UserPowerLevel) -> Role {
+    match level {
+        UserPowerLevel::Infinite => Role::Lead,
+        UserPowerLevel::Int(l) => Role::from_level(i64::from(l)),
+        _ => Role::Client,
+    }
+}
+
+impl Session {
+    pub(crate) fn joined_room(&self, room_id: &str) -> Result<Room, CoreError> {
+        let room_id = matrix_sdk::ruma::OwnedRoomId::try_from(room_id)
+            .map_err(|_| CoreError::UnknownRoom(room_id.to_owned()))?;
+        self.client
+            .get_room(&room_id)
+            .filter(|r| r.state() == matrix_sdk::RoomState::Joined)
+            .ok_or_else(|| CoreError::UnknownRoom(room_id.to_string()))
+    }
+
+    pub(crate) fn own_user_id(&self) -> Result<OwnedUserId, CoreError> {
+        self.client.user_id().map(ToOwned::to_owned).ok_or(CoreError::NotLoggedIn)
+    }
+
+    /// Creates the care team of a client, with this user as its lead.
+    pub async fn create_care_team(&self, client: &ClientRef) -> Result<CareTeam, CoreError> {
+        if client.display_name.trim().is_empty() || client.pseudo_bsn.trim().is_empty() {
+            return Err(CoreError::ClientIncomplete);
+        }
+        let mut request = CreateRoomRequest::new();
+        request.name = Some(SPACE_NAME.to_owned());
+        request.preset = Some(RoomPreset::PrivateChat);
+        request.visibility = Visibility::Private;
+        request.creation_content = Some(raw(&json!({ "type": "m.space" }))?);
+        // The creator leads with unlimited power (room version 12) and must not be listed.
+        request.power_level_content_override = Some(raw(&room_power_levels(&BTreeMap::new(), false))?);
+        let space = self.client.create_room(request).await?;
+        let link = ClientLink {
+            space_id: space.room_id().to_string(),
+            display_name: client.display_name.trim().to_owned(),
+            pseudo_bsn: client.pseudo_bsn.trim().to_owned(),
+        };
+        self.store.link_client_space(&link).await.map_err(store_err)?;
+        self.audit("create_care_team", Some(space.room_id().as_str())).await;
+        Ok(CareTeam { space_id: link.space_id, client_name: link.display_name })
+    }
+
+    /// Invites someone into a client's care team with a role. Their level is
+    /// set before the invite, so they hold their role from the moment they join.
+    pub async fn invite_to_care_team(&self, space_id: &str, user_id: &str, role: Role) -> Result<(), CoreError> {
+        let space = self.joined_room(space_id)?;
+        let client = self.client_of(space_id).await?;
+        let user = UserId::parse(user_id).map_err(|_| CoreError::UnknownUser(user_id.to_owned()))?;
+        let mut levels = fetch_power_levels(&space).await?;
+        levels["users"][user.as_str()] = json!(role.level());
+        space.send_state_event_raw("m.room.power_levels", "", levels).await.map_err(permission_err)?;
+        let content = json!({
+            "membership": "invite",
+            "reason": "Uitgenodigd voor een zorgteam",
+            INVITE_CONTEXT: invite_context(&client),
+        });
+        space.send_state_event_raw("m.room.member", user.as_str(), content).await.map_err(permission_err)?;
+        self.audit("invite_to_care_team", Some(space_id)).await;
+        Ok(())
+    }
+
+    /// The client a care-team space is about, on this device.
+    pub async fn client_of(&self, space_id: &str) -> Result<ClientRef, CoreError> {
+        self.store
+            .client_for_space(space_id)
+            .await
+            .map_err(store_err)?
+            .map(|l| ClientRef { display_name: l.display_name, pseudo_bsn: l.pseudo_bsn })
+            .ok_or_else(|| CoreError::NotACareTeam(space_id.to_owned()))
+    }
+
+    /// Care-team invites waiting for this user, with the client they are about.
+    pub async fn care_team_invites(&self) -> Result<Vec<CareTeamInvite>, CoreError> {
+        let mut invites = Vec::new();
+        for room in self.client.invited_rooms() {
+            if let Some(client) = self.invited_client(&room).await? {
+                let inviter = room.invite_details().await.ok().and_then(|d| d.inviter).map(|m| m.user_id().to_string());
+                invites.push(CareTeamInvite { space_id: room.room_id().to_string(), inviter, client });
+            }
+        }
+        Ok(invites)
+    }
+
+    async fn invited_client(&self, room: &Room) -> Result<Option<ClientRef>, CoreError> {
+        let me = self.own_user_id()?;
+        let Some(event) = room.get_state_event(StateEventType::RoomMember, me.as_str()).await? else {
+            return Ok(None);
+        };
+        let json: Value = match event {
+            RawAnySyncOrStrippedState::Stripped(raw) => raw.deserialize_as_unchecked(),
+            RawAnySyncOrStrippedState::Sync(raw) => raw.deserialize_as_unchecked(),
+        }
+        .map_err(|e| CoreError::Internal(e.to_string()))?;
+        Ok(json.get("content").and_then(client_from_member_content))
+    }
+
+    /// Joins a care team and remembers which client it is about.
+    pub async fn accept_care_team_invite(&self, space_id: &str) -> Result<CareTeam, CoreError> {
+        let room_id = matrix_sdk::ruma::OwnedRoomId::try_from(space_id)
+            .map_err(|_| CoreError::UnknownRoom(space_id.to_owned()))?;
+        let room = self.client.get_room(&room_id).ok_or_else(|| CoreError::UnknownRoom(space_id.to_owned()))?;
+        let client = self.invited_client(&room).await?.ok_or_else(|| CoreError::NotACareTeam(space_id.to_owned()))?;
+        room.join().await?;
+        // The join replaced the invite, but Synapse still serves the invite's
+        // content as the `prev_content` of this member's current state event.
+        // One more own-membership update pushes the client's identity out of
+        // the current state (it stays only in the invite event's history).
+        let me = self.own_user_id()?;
+        let name = self.client.account().get_display_name().await.ok().flatten();
+        let content = json!({ "membership": "join", "displayname": name, "nl.kring.invite_context_consumed": true });
+        room.send_state_event_raw("m.room.member", me.as_str(), content).await?;
+        self.store
+            .link_client_space(&ClientLink {
+                space_id: space_id.to_owned(),
+                display_name: client.display_name.clone(),
+                pseudo_bsn: client.pseudo_bsn.clone(),
+            })
+            .await
+            .map_err(store_err)?;
+        self.audit("accept_care_team_invite", Some(space_id)).await;
+        Ok(CareTeam { space_id: space_id.to_owned(), client_name: client.display_name })
+    }
+
+    /// The care teams this user is in, named by their client.
+    pub async fn care_teams(&self) -> Result<Vec<CareTeam>, CoreError> {
+        let links = self.store.client_links().await.map_err(store_err)?;
+        Ok(links
+            .into_iter()
+            .filter(|l| self.joined_room(&l.space_id).is_ok())
+            .map(|l| CareTeam { space_id: l.space_id, client_name: l.display_name })
+            .collect())
+    }
+
+    /// Everyone in a care team (joined or invited), with their role.
+    pub async fn care_team_members(&self, space_id: &str) -> Result<Vec<Member>, CoreError> {
+        members_of(&self.joined_room(space_id)?).await
+    }
+}
+
+pub(crate) async fn members_of(room: &Room) -> Result<Vec<Member>, CoreError> {
+    let members = room.members(RoomMemberships::JOIN | RoomMemberships::INVITE).await?;
+    Ok(members
+        .iter()
+        .map(|m| Member {
+            user_id: m.user_id().to_string(),
+            display_name: m.display_name().unwrap_or(m.user_id().localpart()).to_owned(),
+            role: role_of(m.power_level()),
+            joined: *m.membership() == matrix_sdk::ruma::events::room::member::MembershipState::Join,
+        })
+        .collect())
+}
+
+pub(crate) fn store_err(e: kring_store::StoreError) -> CoreError {
+    CoreError::Storage(e.to_string())
+}
+
+/// A refusal by the homeserver's auth rules is "not permitted", not a bug.
+pub(crate) fn permission_err(e: matrix_sdk::Error) -> CoreError {
+    use matrix_sdk::ruma::api::error::ErrorKind;
+    match e.client_api_error_kind() {
+        Some(ErrorKind::Forbidden { .. }) => CoreError::NotPermitted(e.to_string()),
+        _ => e.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_invite_context_has_the_shape_of_the_specification_and_reads_back() {
+        let client = ClientRef { display_name: "J. Kok".into(), pseudo_bsn: "90000000202".into() };
+        let content = json!({ "membership": "invite", INVITE_CONTEXT: invite_context(&client) });
+        let ctx = &content[INVITE_CONTEXT];
+        assert_eq!(ctx["version"], "1.0");
+        assert_eq!(ctx["room.subject"]["resourceType"], "Patient");
+        assert_eq!(ctx["room.subject"]["identifier"][0]["system"], PSEUDO_BSN_SYSTEM);
+        assert_eq!(client_from_member_content(&content), Some(client));
+    }
+
+    #[test]
+    fn an_invite_without_a_patient_subject_is_not_a_care_team_invite() {
+        assert_eq!(client_from_member_content(&json!({ "membership": "invite" })), None);
+        let other = json!({ INVITE_CONTEXT: { "room.subject": { "resourceType": "Practitioner" } } });
+        assert_eq!(client_from_member_content(&other), None);
+        let no_bsn = json!({ INVITE_CONTEXT: { "room.subject": { "resourceType": "Patient", "identifier": [
+            { "system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": "1" }] } } });
+        assert_eq!(client_from_member_content(&no_bsn), None);
+    }
+}

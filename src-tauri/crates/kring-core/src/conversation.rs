@@ -1,0 +1,326 @@
+//! Conversations (001 UC2, UC3, UC6): encrypted rooms inside a care-team
+//! space, with a subject, a type and a shared status.
+
+use std::collections::BTreeMap;
+
+use matrix_sdk::{
+    Room,
+    ruma::{
+        OwnedUserId,
+        api::client::room::{Visibility, create_room::v3::{Request as CreateRoomRequest, RoomPreset}},
+        events::{StateEventType, room::message::RoomMessageEventContent},
+    },
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::{
+    CoreError, Session,
+    care_team::{Member, fetch_power_levels, members_of, permission_err, raw},
+    power_levels::{CONVERSATION_EVENT, Role, STATUS_EVENT, room_power_levels},
+};
+
+pub const SUBJECT_MAX_CHARS: usize = 50;
+pub const MAX_ATTACHMENTS: usize = 5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationKind {
+    /// Professionals only: the client and related persons are not members.
+    Professional,
+    /// The client and related persons take part with their levels.
+    ClientInclusive,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationStatus {
+    Active,
+    Archived,
+}
+
+#[derive(Clone, Debug, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct NewConversation {
+    pub space_id: String,
+    pub subject: String,
+    pub body: String,
+    pub recipients: Vec<String>,
+    pub kind: ConversationKind,
+    /// Files to attach (paths on this device), at most five.
+    #[serde(default)]
+    pub attachments: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationSummary {
+    pub room_id: String,
+    pub subject: String,
+    pub kind: ConversationKind,
+    pub status: ConversationStatus,
+    pub participants: Vec<Member>,
+    pub unread_count: u32,
+    pub last_activity_ms: Option<f64>,
+}
+
+/// Checks a new conversation against the care team before anything is sent.
+pub fn validate(new: &NewConversation, team: &BTreeMap<String, Role>, me: &str) -> Result<(), CoreError> {
+    let subject = new.subject.trim();
+    if subject.is_empty() {
+        return Err(CoreError::SubjectMissing);
+    }
+    let length = subject.chars().count();
+    if length > SUBJECT_MAX_CHARS {
+        return Err(CoreError::SubjectTooLong { length });
+    }
+    if new.body.trim().is_empty() {
+        return Err(CoreError::BodyMissing);
+    }
+    if new.attachments.len() > MAX_ATTACHMENTS {
+        return Err(CoreError::TooManyAttachments { count: new.attachments.len() });
+    }
+    let others: Vec<&String> = new.recipients.iter().filter(|r| r.as_str() != me).collect();
+    if others.is_empty() {
+        return Err(CoreError::RecipientsMissing);
+    }
+    for recipient in others {
+        let role = team.get(recipient).ok_or_else(|| CoreError::RecipientNotInCareTeam(recipient.clone()))?;
+        if new.kind == ConversationKind::Professional && !role.is_professional() {
+            return Err(CoreError::NotInProfessionalConversation(recipient.clone()));
+        }
+    }
+    Ok(())
+}
+
+fn state_field(content: Option<Value>, field: &str) -> Option<String> {
+    content?.get(field)?.as_str().map(str::to_owned)
+}
+
+impl Session {
+    /// The content of one of Kring's own state events. matrix-sdk-ui's room
+    /// list syncs a fixed set of state types, never custom ones, so the
+    /// homeserver is asked; offline, the local copy (if any) answers.
+    async fn state_content(&self, room: &Room, event_type: &str) -> Option<Value> {
+        use matrix_sdk::ruma::api::client::state::get_state_event_for_key::v3::Request;
+        let request = Request::new(room.room_id().to_owned(), StateEventType::from(event_type), String::new());
+        match room.client().send(request).await {
+            Ok(response) => return serde_json::from_str(response.event_or_content.get()).ok(),
+            Err(e) if e.client_api_error_kind().is_some() => return None, // e.g. M_NOT_FOUND
+            Err(_) => {}                                                  // offline: fall back
+        }
+        let raw = room.get_state_event(StateEventType::from(event_type), "").await.ok()??;
+        let event: Value = match raw {
+            matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Sync(r) => r.deserialize_as_unchecked().ok(),
+            matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Stripped(r) => r.deserialize_as_unchecked().ok(),
+        }?;
+        event.get("content").cloned()
+    }
+
+    /// Starts a conversation in a client's care team: validates everything
+    /// first, then creates the encrypted room as a child of the space, invites
+    /// the recipients and queues the first message.
+    pub async fn start_conversation(&self, new: &NewConversation) -> Result<String, CoreError> {
+        let space = self.joined_room(&new.space_id)?;
+        self.client_of(&new.space_id).await?;
+        let me = self.own_user_id()?;
+        let team: BTreeMap<String, Role> =
+            members_of(&space).await?.into_iter().map(|m| (m.user_id, m.role)).collect();
+        validate(new, &team, me.as_str())?;
+        if !new.attachments.is_empty() {
+            return Err(CoreError::NotYetSupported("attachments".into()));
+        }
+
+        let recipients: Vec<OwnedUserId> = new
+            .recipients
+            .iter()
+            .filter(|r| r.as_str() != me.as_str())
+            .map(|r| OwnedUserId::try_from(r.as_str()).map_err(|_| CoreError::UnknownUser(r.clone())))
+            .collect::<Result<_, _>>()?;
+        // Each participant keeps their care-team level; the creator leads (room v12).
+        let levels: BTreeMap<String, Role> =
+            recipients.iter().map(|r| (r.to_string(), team[r.as_str()])).collect();
+        let server = me.server_name().to_string();
+
+        let mut request = CreateRoomRequest::new();
+        request.name = Some(new.subject.trim().to_owned());
+        request.preset = Some(RoomPreset::PrivateChat);
+        request.visibility = Visibility::Private;
+        request.invite = recipients;
+        request.power_level_content_override = Some(raw(&room_power_levels(&levels, false))?);
+        request.initial_state = vec![
+            raw(&json!({"type": "m.room.encryption", "state_key": "",
+                        "content": {"algorithm": "m.megolm.v1.aes-sha2"}}))?,
+            raw(&json!({"type": "m.space.parent", "state_key": new.space_id,
+                        "content": {"via": [server], "canonical": true}}))?,
+            raw(&json!({"type": CONVERSATION_EVENT, "state_key": "",
+                        "content": {"version": 1, "kind": new.kind}}))?,
+            raw(&json!({"type": STATUS_EVENT, "state_key": "", "content": {"status": ConversationStatus::Active}}))?,
+        ];
+        let room = self.client.create_room(request).await?;
+        let room_id = room.room_id().to_string();
+        space
+            .send_state_event_raw("m.space.child", &room_id, json!({"via": [server], "suggested": false}))
+            .await
+            .map_err(permission_err)?;
+        // The first message goes through the persistent send queue: once
+        // queued it survives a crash and is sent exactly once.
+        let timeline = self.timeline(&room_id).await?;
+        timeline
+            .send(RoomMessageEventContent::text_plain(new.body.trim_end()).into())
+            .await
+            .map_err(|e| CoreError::SendFailed(e.to_string()))?;
+        self.audit("start_conversation", Some(&room_id)).await;
+        Ok(room_id)
+    }
+
+    /// The conversations of a client's care team, active ones first.
+    pub async fn conversations(&self, space_id: &str) -> Result<Vec<ConversationSummary>, CoreError> {
+        let space = self.joined_room(space_id)?;
+        let children = space.get_state_events(StateEventType::SpaceChild).await?;
+        let mut out = Vec::new();
+        for child in children {
+            let json: Value = match child {
+                matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Sync(r) => r.deserialize_as_unchecked(),
+                matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Stripped(r) => r.deserialize_as_unchecked(),
+            }
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
+            // A removed child has empty content.
+            if json.get("content").and_then(|c| c.get("via")).is_none() {
+                continue;
+            }
+            let Some(room_id) = json.get("state_key").and_then(Value::as_str) else { continue };
+            let Ok(room) = self.joined_room(room_id) else { continue };
+            out.push(self.summary(&room).await?);
+        }
+        out.sort_by(|a, b| {
+            (a.status == ConversationStatus::Archived)
+                .cmp(&(b.status == ConversationStatus::Archived))
+                .then(b.last_activity_ms.partial_cmp(&a.last_activity_ms).unwrap_or(std::cmp::Ordering::Equal))
+        });
+        Ok(out)
+    }
+
+    async fn summary(&self, room: &Room) -> Result<ConversationSummary, CoreError> {
+        let kind = match state_field(self.state_content(room, CONVERSATION_EVENT).await, "kind").as_deref() {
+            Some("client_inclusive") => ConversationKind::ClientInclusive,
+            _ => ConversationKind::Professional,
+        };
+        let status = match state_field(self.state_content(room, STATUS_EVENT).await, "status").as_deref() {
+            Some("archived") => ConversationStatus::Archived,
+            _ => ConversationStatus::Active,
+        };
+        Ok(ConversationSummary {
+            room_id: room.room_id().to_string(),
+            subject: room.name().unwrap_or_default(),
+            kind,
+            status,
+            participants: members_of(room).await?,
+            unread_count: u32::try_from(room.num_unread_messages()).unwrap_or(u32::MAX),
+            last_activity_ms: room.latest_event_timestamp().map(|ts| u64::from(ts.0) as f64),
+        })
+    }
+
+    pub async fn conversation(&self, room_id: &str) -> Result<ConversationSummary, CoreError> {
+        self.summary(&self.joined_room(room_id)?).await
+    }
+
+    /// Archives or reopens a conversation for everyone. Archived rooms are
+    /// read-only through their power levels; reopening restores them.
+    pub async fn set_conversation_status(&self, room_id: &str, status: ConversationStatus) -> Result<(), CoreError> {
+        let room = self.joined_room(room_id)?;
+        room.send_state_event_raw(STATUS_EVENT, "", json!({"status": status})).await.map_err(permission_err)?;
+        let current = fetch_power_levels(&room).await?;
+        let levels: BTreeMap<String, Role> = current
+            .get("users")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(u, l)| (u.clone(), Role::from_level(l.as_i64().unwrap_or(0))))
+            .collect();
+        let content = room_power_levels(&levels, status == ConversationStatus::Archived);
+        room.send_state_event_raw("m.room.power_levels", "", content).await.map_err(permission_err)?;
+        let action = match status {
+            ConversationStatus::Archived => "archive_conversation",
+            ConversationStatus::Active => "reopen_conversation",
+        };
+        self.audit(action, Some(room_id)).await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn team() -> BTreeMap<String, Role> {
+        BTreeMap::from([
+            ("@lead:a".to_owned(), Role::Lead),
+            ("@gp:b".to_owned(), Role::Practitioner),
+            ("@mz:a".to_owned(), Role::RelatedPerson),
+            ("@client:a".to_owned(), Role::Client),
+        ])
+    }
+
+    fn new(subject: &str, recipients: &[&str], kind: ConversationKind) -> NewConversation {
+        NewConversation {
+            space_id: "!s:a".into(),
+            subject: subject.into(),
+            body: "Graag overleg".into(),
+            recipients: recipients.iter().map(|r| r.to_string()).collect(),
+            kind,
+            attachments: vec![],
+        }
+    }
+
+    #[test]
+    fn a_subject_must_be_present_and_at_most_fifty_characters() {
+        let t = team();
+        let ok = "é".repeat(50); // characters, not bytes
+        assert!(validate(&new(&ok, &["@gp:b"], ConversationKind::Professional), &t, "@lead:a").is_ok());
+        let long = "x".repeat(51);
+        assert!(matches!(
+            validate(&new(&long, &["@gp:b"], ConversationKind::Professional), &t, "@lead:a"),
+            Err(CoreError::SubjectTooLong { length: 51 })
+        ));
+        assert!(matches!(
+            validate(&new("  ", &["@gp:b"], ConversationKind::Professional), &t, "@lead:a"),
+            Err(CoreError::SubjectMissing)
+        ));
+    }
+
+    #[test]
+    fn recipients_come_from_the_care_team_and_respect_the_conversation_type() {
+        let t = team();
+        assert!(matches!(
+            validate(&new("Medicatie", &[], ConversationKind::Professional), &t, "@lead:a"),
+            Err(CoreError::RecipientsMissing)
+        ));
+        assert!(matches!(
+            validate(&new("Medicatie", &["@lead:a"], ConversationKind::Professional), &t, "@lead:a"),
+            Err(CoreError::RecipientsMissing)
+        ));
+        assert!(matches!(
+            validate(&new("Medicatie", &["@stranger:c"], ConversationKind::Professional), &t, "@lead:a"),
+            Err(CoreError::RecipientNotInCareTeam(u)) if u == "@stranger:c"
+        ));
+        assert!(matches!(
+            validate(&new("Medicatie", &["@gp:b", "@mz:a"], ConversationKind::Professional), &t, "@lead:a"),
+            Err(CoreError::NotInProfessionalConversation(u)) if u == "@mz:a"
+        ));
+        assert!(validate(&new("Zorgplan", &["@gp:b", "@mz:a", "@client:a"], ConversationKind::ClientInclusive), &t, "@lead:a").is_ok());
+    }
+
+    #[test]
+    fn a_body_is_required_and_at_most_five_attachments() {
+        let t = team();
+        let mut n = new("Wond", &["@gp:b"], ConversationKind::Professional);
+        n.body = "\n ".into();
+        assert!(matches!(validate(&n, &t, "@lead:a"), Err(CoreError::BodyMissing)));
+        n.body = "Foto's van de wond".into();
+        n.attachments = (0..6).map(|i| format!("/tmp/{i}.jpg")).collect();
+        assert!(matches!(validate(&n, &t, "@lead:a"), Err(CoreError::TooManyAttachments { count: 6 })));
+        n.attachments.pop();
+        assert!(validate(&n, &t, "@lead:a").is_ok());
+    }
+}

@@ -1,0 +1,211 @@
+//! UC2, UC3, UC5, UC6 against two federating homeservers: a care team that
+//! spans both organisations, the client travelling only in the invite, and
+//! conversations with a subject, recipients, type and shared status.
+
+use std::{future::Future, time::Duration};
+
+use kring_core::{
+    ClientRef, ConversationKind, ConversationStatus, ErrorCode, NewConversation, Role, Session,
+    TimelineContent,
+};
+use matrix_sdk::ruma::{UserId, events::MessageLikeEventType};
+use tokio::sync::mpsc;
+
+use crate::stack::{Profile, Stack, User};
+
+/// Polls until `check` yields a value (sync takes a moment across federation).
+async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
+    for _ in 0..150 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn client(tag: &str) -> ClientRef {
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000;
+    ClientRef { display_name: format!("Mw. J. Kok ({tag})"), pseudo_bsn: format!("9{n:010}") }
+}
+
+/// The raw current state of a room as one homeserver serves it.
+async fn current_state(stack: &Stack, org: &str, session: &Session, room_id: &str) -> String {
+    let url = format!("{}/_matrix/client/v3/rooms/{room_id}/state", stack.homeserver(org).base_url);
+    let token = session.client().access_token().unwrap();
+    let response = matrix_sdk::reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap();
+    assert!(response.status().is_success());
+    response.text().await.unwrap()
+}
+
+struct Team {
+    lead: Session,
+    gp: Session,
+    lead_user: User,
+    gp_user: User,
+    space_id: String,
+    client: ClientRef,
+    _profiles: (Profile, Profile),
+}
+
+/// A lead at organisation A with a GP of organisation B in the care team.
+async fn team(stack: &Stack, tag: &str) -> Team {
+    let (lead_user, gp_user) = (stack.fresh_user("a", "lead").await, stack.fresh_user("b", "gp").await);
+    let (pa, pb) = (Profile::new(&format!("{tag}-lead")), Profile::new(&format!("{tag}-gp")));
+    let lead = pa.login(stack, &lead_user).await;
+    let gp = pb.login(stack, &gp_user).await;
+    let client = client(tag);
+    let team = lead.create_care_team(&client).await.expect("create care team");
+    lead.invite_to_care_team(&team.space_id, &gp_user.mxid, Role::Practitioner).await.expect("invite");
+    let invite = eventually("the invite at B", || async {
+        gp.care_team_invites().await.unwrap().into_iter().find(|i| i.space_id == team.space_id)
+    })
+    .await;
+    assert_eq!(invite.client, client, "the invite context must arrive intact over federation");
+    assert_eq!(invite.inviter.as_deref(), Some(lead_user.mxid.as_str()));
+    let joined = gp.accept_care_team_invite(&team.space_id).await.expect("accept");
+    assert_eq!(joined.client_name, client.display_name);
+    Team { lead, gp, lead_user, gp_user, space_id: team.space_id, client, _profiles: (pa, pb) }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_care_team_spans_both_organisations_and_the_client_travels_only_in_the_invite() {
+    crate::stack::bounded(async {
+        let stack = Stack::load();
+        let t = team(&stack, "ct").await;
+
+        // B's Kring now shows the space under the client, from its own database.
+        assert_eq!(t.gp.client_of(&t.space_id).await.unwrap(), t.client);
+        assert!(t.gp.care_teams().await.unwrap().iter().any(|c| c.space_id == t.space_id));
+
+        let members = eventually("B's join seen at A", || async {
+            let m = t.lead.care_team_members(&t.space_id).await.unwrap();
+            m.iter().any(|m| m.user_id == t.gp_user.mxid && m.joined).then_some(m)
+        })
+        .await;
+        let role = |u: &str| members.iter().find(|m| m.user_id == u).map(|m| m.role);
+        assert_eq!(role(&t.lead_user.mxid), Some(Role::Lead));
+        assert_eq!(role(&t.gp_user.mxid), Some(Role::Practitioner));
+
+        // Neither homeserver holds the client's identity in the space's current state.
+        // (The join's clean-up reaches A over federation a moment later.)
+        for (org, session) in [("a", &t.lead), ("b", &t.gp)] {
+            let mut leaks = Vec::new();
+            for _ in 0..50 {
+                let state = current_state(&stack, org, session, &t.space_id).await;
+                assert!(state.contains("m.space"));
+                let events: Vec<serde_json::Value> = serde_json::from_str(&state).unwrap();
+                leaks = events
+                    .into_iter()
+                    .filter(|e| {
+                        let text = e.to_string();
+                        text.contains(&t.client.pseudo_bsn) || text.contains("Kok")
+                    })
+                    .collect();
+                if leaks.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            assert!(leaks.is_empty(), "client identity in {org}'s current state: {leaks:#?}");
+        }
+        // Inviting into a care team needs a care team: a plain room is refused.
+        let err = t.gp.invite_to_care_team("!nietbestaand:localhost", &t.lead_user.mxid, Role::Practitioner).await;
+        assert_eq!(err.unwrap_err().code(), ErrorCode::UnknownRoom);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conversation_is_validated_created_delivered_encrypted_and_archived() {
+    crate::stack::bounded(async {
+        let stack = Stack::load();
+        let t = team(&stack, "conv").await;
+        eventually("B joined", || async {
+            let m = t.lead.care_team_members(&t.space_id).await.unwrap();
+            m.iter().any(|m| m.user_id == t.gp_user.mxid && m.joined).then_some(())
+        })
+        .await;
+        let outsider = stack.fresh_user("b", "outsider").await;
+        let new = |subject: &str, recipients: Vec<String>| NewConversation {
+            space_id: t.space_id.clone(),
+            subject: subject.into(),
+            body: "Graag een medicatiereview voor mevrouw, zie de lijst van de apotheek.".into(),
+            recipients,
+            kind: ConversationKind::Professional,
+            attachments: vec![],
+        };
+
+        // Refusals come before anything is sent: no room is created.
+        let too_long = "x".repeat(51);
+        for (request, code) in [
+            (new(&too_long, vec![t.gp_user.mxid.clone()]), ErrorCode::SubjectTooLong),
+            (new("", vec![t.gp_user.mxid.clone()]), ErrorCode::SubjectMissing),
+            (new("Medicatiereview", vec![outsider.mxid.clone()]), ErrorCode::RecipientNotInCareTeam),
+            (new("Medicatiereview", vec![]), ErrorCode::RecipientsMissing),
+        ] {
+            assert_eq!(t.lead.start_conversation(&request).await.unwrap_err().code(), code);
+        }
+        assert!(t.lead.conversations(&t.space_id).await.unwrap().is_empty());
+
+        let subject = "Medicatiereview"; // the room's name
+        let room_id = t.lead.start_conversation(&new(subject, vec![t.gp_user.mxid.clone()])).await.unwrap();
+
+        // B is invited to the child room and joins it.
+        let server = matrix_sdk::ruma::OwnedServerName::try_from(stack.homeserver("a").server_name.clone()).unwrap();
+        let target: &matrix_sdk::ruma::RoomOrAliasId = <&matrix_sdk::ruma::RoomId>::try_from(room_id.as_str()).unwrap().into();
+        eventually("B can join the conversation", || async {
+            t.gp.client().join_room_by_id_or_alias(target, &[server.clone()]).await.ok()
+        })
+        .await;
+        let listed = eventually("the conversation in B's list", || async {
+            t.gp.conversations(&t.space_id).await.unwrap().into_iter().find(|c| c.room_id == room_id)
+        })
+        .await;
+        assert_eq!(listed.subject, subject);
+        assert_eq!(listed.kind, ConversationKind::Professional);
+        assert_eq!(listed.status, ConversationStatus::Active);
+
+        // The first message arrives, encrypted on the wire and decrypted at B.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _sub = t.gp.watch_timeline(&room_id, Box::new(move |b| tx.send(b).is_ok())).await.unwrap();
+        let mut items = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !items.iter().any(|i: &kring_core::TimelineItem| {
+            matches!(&i.content, TimelineContent::Message { body, .. } if body.starts_with("Graag een medicatiereview"))
+        }) {
+            let batch = tokio::time::timeout_at(deadline, rx.recv()).await.expect("first message at B").unwrap();
+            batch.into_iter().for_each(|d| d.apply(&mut items));
+        }
+        let gp_room = t.gp.client().get_room(<&matrix_sdk::ruma::RoomId>::try_from(room_id.as_str()).unwrap()).unwrap();
+        assert!(gp_room.encryption_state().is_encrypted());
+
+        // A practitioner (50) may not archive; the lead may, for everyone.
+        assert_eq!(
+            t.gp.set_conversation_status(&room_id, ConversationStatus::Archived).await.unwrap_err().code(),
+            ErrorCode::NotPermitted
+        );
+        t.lead.set_conversation_status(&room_id, ConversationStatus::Archived).await.unwrap();
+        let gp_id = UserId::parse(&t.gp_user.mxid).unwrap();
+        eventually("archived at B, read-only", || async {
+            let summary = t.gp.conversation(&room_id).await.unwrap();
+            let pl = gp_room.power_levels().await.ok()?;
+            (summary.status == ConversationStatus::Archived
+                && !pl.user_can_send_message(&gp_id, MessageLikeEventType::RoomEncrypted))
+            .then_some(())
+        })
+        .await;
+        t.lead.set_conversation_status(&room_id, ConversationStatus::Active).await.unwrap();
+        eventually("reopened at B", || async {
+            let pl = gp_room.power_levels().await.ok()?;
+            pl.user_can_send_message(&gp_id, MessageLikeEventType::RoomEncrypted).then_some(())
+        })
+        .await;
+
+        // The client's identity is in no conversation state either.
+        let state = current_state(&stack, "b", &t.gp, &room_id).await;
+        assert!(!state.contains(&t.client.pseudo_bsn));
+        assert!(state.contains("nl.kring.conversation.status"));
+    })
+    .await;
+}
