@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use kring_core::{ListDiff, LoginRequest, RoomSummary, Session, SessionInfo, SyncStatus, TimelineItem};
+use kring_core::{
+    CareTeam, CareTeamInvite, ClientRef, ConversationStatus, ConversationSummary, ListDiff, LoginRequest,
+    Member, NewConversation, Role, RoomSummary, Session, SessionInfo, SyncStatus, TimelineItem,
+};
 use tauri::{State, ipc::Channel};
 
 use crate::{error::AppError, state::AppState};
@@ -107,4 +110,73 @@ pub async fn paginate_back(
 ) -> CmdResult<bool> {
     let count = u16::try_from(count).unwrap_or(u16::MAX);
     Ok(state.session().await?.paginate_back(&room_id, count).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn care_teams(state: State<'_, AppState>) -> CmdResult<Vec<CareTeam>> {
+    Ok(state.session().await?.care_teams().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn create_care_team(state: State<'_, AppState>, client: ClientRef) -> CmdResult<CareTeam> {
+    Ok(state.session().await?.create_care_team(&client).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn care_team_invites(state: State<'_, AppState>) -> CmdResult<Vec<CareTeamInvite>> {
+    Ok(state.session().await?.care_team_invites().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn accept_care_team_invite(state: State<'_, AppState>, space_id: String) -> CmdResult<CareTeam> {
+    Ok(state.session().await?.accept_care_team_invite(&space_id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn care_team_members(state: State<'_, AppState>, space_id: String) -> CmdResult<Vec<Member>> {
+    Ok(state.session().await?.care_team_members(&space_id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn invite_to_care_team(
+    state: State<'_, AppState>,
+    space_id: String,
+    user_id: String,
+    role: Role,
+) -> CmdResult<()> {
+    Ok(state.session().await?.invite_to_care_team(&space_id, &user_id, role).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn conversations(state: State<'_, AppState>, space_id: String) -> CmdResult<Vec<ConversationSummary>> {
+    Ok(state.session().await?.conversations(&space_id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn start_conversation(state: State<'_, AppState>, request: NewConversation) -> CmdResult<String> {
+    Ok(state.session().await?.start_conversation(&request).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn join_conversation(state: State<'_, AppState>, room_id: String) -> CmdResult<()> {
+    Ok(state.session().await?.join_conversation(&room_id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn set_conversation_status(
+    state: State<'_, AppState>,
+    room_id: String,
+    status: ConversationStatus,
+) -> CmdResult<()> {
+    Ok(state.session().await?.set_conversation_status(&room_id, status).await?)
 }

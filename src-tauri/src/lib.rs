@@ -28,6 +28,16 @@ pub fn specta_builder<R: Runtime>() -> SpectaBuilder<R> {
         commands::unsubscribe,
         commands::send_text,
         commands::paginate_back,
+        commands::care_teams,
+        commands::create_care_team,
+        commands::care_team_invites,
+        commands::accept_care_team_invite,
+        commands::care_team_members,
+        commands::invite_to_care_team,
+        commands::conversations,
+        commands::start_conversation,
+        commands::join_conversation,
+        commands::set_conversation_status,
     ])
 }
 

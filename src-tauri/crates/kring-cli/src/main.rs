@@ -12,8 +12,8 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use clap::{Parser, Subcommand};
 use kring_core::{
-    CoreError, KeyringSecretStore, ListDiff, LoginRequest, RoomSummary, SendState, Session,
-    TimelineContent, TimelineItem,
+    ClientRef, ConversationKind, ConversationStatus, CoreError, KeyringSecretStore, ListDiff,
+    LoginRequest, NewConversation, Role, RoomSummary, SendState, Session, TimelineContent, TimelineItem,
 };
 use kring_store::Store;
 use output::Output;
@@ -72,14 +72,106 @@ enum Command {
         /// With --follow: stop after this many new messages.
         #[arg(long)]
         count: Option<usize>,
+        /// Also print notices (membership, settings, undecryptable messages).
+        #[arg(long)]
+        all: bool,
     },
     /// Sign out and remove the session from this machine.
     Logout,
+    /// Care teams: one per client (list, create, invite, invites, accept, members).
+    #[command(name = "care-team", subcommand)]
+    CareTeam(CareTeamCommand),
+    /// Conversations in a client's care team.
+    #[command(subcommand)]
+    Conversation(ConversationCommand),
     /// Show this machine's audit log for the profile (newest first).
     Audit {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+}
+
+#[derive(Subcommand)]
+enum CareTeamCommand {
+    /// The care teams of the signed-in user, named by client.
+    List,
+    /// Create the care team of a client, with yourself as lead.
+    Create {
+        #[arg(long)]
+        client_name: String,
+        #[arg(long)]
+        pseudo_bsn: String,
+    },
+    /// Invite someone with a role: lead, senior, practitioner, related_person, client.
+    Invite {
+        #[arg(long)]
+        space: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_parser = parse_role, default_value = "practitioner")]
+        role: Role,
+    },
+    /// Care-team invites waiting for you, with the client they are about.
+    Invites,
+    /// Join a care team you were invited to.
+    Accept {
+        #[arg(long)]
+        space: String,
+    },
+    /// The members of a care team and their roles.
+    Members {
+        #[arg(long)]
+        space: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConversationCommand {
+    /// The conversations of a client's care team.
+    List {
+        #[arg(long)]
+        space: String,
+    },
+    /// Start a conversation: subject (at most 50 characters), recipients, first message.
+    Start {
+        #[arg(long)]
+        space: String,
+        #[arg(long)]
+        subject: String,
+        /// A recipient from the care team; repeat for more.
+        #[arg(long = "to", required = true)]
+        recipients: Vec<String>,
+        /// professional (default) or client_inclusive.
+        #[arg(long, value_parser = parse_kind, default_value = "professional")]
+        kind: ConversationKind,
+        /// A file to attach; repeat for more (at most 5).
+        #[arg(long = "attach")]
+        attachments: Vec<String>,
+        body: String,
+    },
+    /// Take part in a conversation you were invited to.
+    Join {
+        #[arg(long)]
+        room: String,
+    },
+    /// Archive a conversation for everyone (read-only).
+    Archive {
+        #[arg(long)]
+        room: String,
+    },
+    /// Reopen an archived conversation.
+    Reopen {
+        #[arg(long)]
+        room: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|e| e.to_string())
+}
+
+fn parse_kind(s: &str) -> Result<ConversationKind, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|e| e.to_string())
 }
 
 fn default_data_dir() -> PathBuf {
@@ -96,7 +188,9 @@ async fn main() {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KRING_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // The SDK logs expected 404s (unset account data) as errors;
+                // failures that matter reach the user as Kring's own error.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,matrix_sdk=off,matrix_sdk_base=off,matrix_sdk_crypto=off,matrix_sdk_ui=off")),
         )
         .init();
     let cli = Cli::parse();
@@ -152,11 +246,11 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             out.sent(&room_id, &event_id);
             session.stop().await;
         }
-        Command::Tail { room, follow, count } => {
+        Command::Tail { room, follow, count, all } => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
             session.wait_until_synced(timeout).await;
             let room_id = resolve_room(&session, room)?;
-            tail(&session, &room_id, *follow, *count, timeout, out).await?;
+            tail(&session, &room_id, *follow, *count, *all, timeout, out).await?;
             session.stop().await;
         }
         Command::Logout => {
@@ -164,9 +258,72 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             session.logout().await?;
             out.logged_out();
         }
+        Command::CareTeam(command) => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            session.wait_until_synced(timeout).await;
+            care_team(&session, command, out).await?;
+            session.stop().await;
+        }
+        Command::Conversation(command) => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            session.wait_until_synced(timeout).await;
+            conversation(&session, command, out).await?;
+            session.stop().await;
+        }
         Command::Audit { limit } => {
             let entries = store.audit_entries(*limit).await.map_err(|e| CoreError::Storage(e.to_string()))?;
             out.audit(&entries);
+        }
+    }
+    Ok(())
+}
+
+async fn care_team(session: &Session, command: &CareTeamCommand, out: &Output) -> Result<(), CoreError> {
+    match command {
+        CareTeamCommand::List => out.value(&session.care_teams().await?),
+        CareTeamCommand::Create { client_name, pseudo_bsn } => {
+            let client = ClientRef { display_name: client_name.clone(), pseudo_bsn: pseudo_bsn.clone() };
+            out.value(&session.create_care_team(&client).await?)
+        }
+        CareTeamCommand::Invite { space, user, role } => {
+            session.invite_to_care_team(space, user, *role).await?;
+            out.value(&serde_json::json!({"invited": user, "role": role}))
+        }
+        CareTeamCommand::Invites => out.value(&session.care_team_invites().await?),
+        CareTeamCommand::Accept { space } => out.value(&session.accept_care_team_invite(space).await?),
+        CareTeamCommand::Members { space } => out.value(&session.care_team_members(space).await?),
+    }
+    Ok(())
+}
+
+async fn conversation(session: &Session, command: &ConversationCommand, out: &Output) -> Result<(), CoreError> {
+    match command {
+        ConversationCommand::List { space } => out.value(&session.conversations(space).await?),
+        ConversationCommand::Start { space, subject, recipients, kind, attachments, body } => {
+            let request = NewConversation {
+                space_id: space.clone(),
+                subject: subject.clone(),
+                body: body.clone(),
+                recipients: recipients.clone(),
+                kind: *kind,
+                attachments: attachments.clone(),
+            };
+            let room_id = session.start_conversation(&request).await?;
+            // Wait until the first message has left the send queue.
+            session.wait_for_send_queue(&room_id, Duration::from_secs(30)).await;
+            out.value(&serde_json::json!({"room_id": room_id}))
+        }
+        ConversationCommand::Join { room } => {
+            session.join_conversation(room).await?;
+            out.value(&serde_json::json!({"joined": room}))
+        }
+        ConversationCommand::Archive { room } => {
+            session.set_conversation_status(room, ConversationStatus::Archived).await?;
+            out.value(&serde_json::json!({"archived": room}))
+        }
+        ConversationCommand::Reopen { room } => {
+            session.set_conversation_status(room, ConversationStatus::Active).await?;
+            out.value(&serde_json::json!({"reopened": room}))
         }
     }
     Ok(())
@@ -263,6 +420,7 @@ async fn tail(
     room_id: &str,
     follow: bool,
     count: Option<usize>,
+    all: bool,
     timeout: Duration,
     out: &Output,
 ) -> Result<(), CoreError> {
@@ -272,31 +430,41 @@ async fn tail(
     let mut printed = std::collections::HashSet::new();
     let mut new_messages = 0usize;
     let quiet = if follow { timeout } else { Duration::from_millis(700) };
-    let mut first = true;
+    // History keeps arriving after the first batch (the room subscription),
+    // so "new" means sent after this command started.
+    let started_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as f64)
+        .unwrap_or(0.0);
+    if !follow {
+        // Recent history, also in a room just joined.
+        session.paginate_back(room_id, 20).await?;
+    }
     while let Ok(Some(batch)) = tokio::time::timeout(quiet, rx.recv()).await {
         batch.into_iter().for_each(|d| d.apply(&mut items));
         if !follow {
             continue;
         }
         for item in &items {
-            if let TimelineContent::Message { event_id: Some(event_id), .. } = &item.content {
+            if let TimelineContent::Message { event_id: Some(event_id), timestamp_ms, .. } = &item.content {
                 if printed.insert(event_id.clone()) {
                     out.message(item);
-                    if !first {
+                    if *timestamp_ms >= started_ms {
                         new_messages += 1;
                     }
                 }
             }
         }
-        first = false;
         if count.is_some_and(|c| new_messages >= c) {
             return Ok(());
         }
     }
     if !follow {
         for item in &items {
-            if matches!(item.content, TimelineContent::Message { .. }) {
-                out.message(item);
+            match item.content {
+                TimelineContent::Message { .. } => out.message(item),
+                TimelineContent::Notice { .. } if all => out.value(item),
+                _ => {}
             }
         }
     }

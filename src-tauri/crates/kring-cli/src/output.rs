@@ -57,6 +57,16 @@ impl Output {
         }
     }
 
+    /// Any result: JSON as is, or pretty JSON for people.
+    pub fn value(&self, value: &impl serde::Serialize) {
+        let json = json!(value);
+        if self.json {
+            println!("{json}");
+        } else {
+            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        }
+    }
+
     pub fn logged_out(&self) {
         self.emit(json!({"logged_out": true}), "signed out".into());
     }

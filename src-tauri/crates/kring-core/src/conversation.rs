@@ -60,6 +60,8 @@ pub struct ConversationSummary {
     pub kind: ConversationKind,
     pub status: ConversationStatus,
     pub participants: Vec<Member>,
+    /// False for a conversation this user is invited to but has not opened yet.
+    pub joined: bool,
     pub unread_count: u32,
     pub last_activity_ms: Option<f64>,
 }
@@ -190,8 +192,11 @@ impl Session {
                 continue;
             }
             let Some(room_id) = json.get("state_key").and_then(Value::as_str) else { continue };
-            let Ok(room) = self.joined_room(room_id) else { continue };
-            out.push(self.summary(&room).await?);
+            let Ok(room_id) = matrix_sdk::ruma::OwnedRoomId::try_from(room_id) else { continue };
+            let Some(room) = self.client.get_room(&room_id) else { continue };
+            if matches!(room.state(), matrix_sdk::RoomState::Joined | matrix_sdk::RoomState::Invited) {
+                out.push(self.summary(&room).await?);
+            }
         }
         out.sort_by(|a, b| {
             (a.status == ConversationStatus::Archived)
@@ -216,9 +221,21 @@ impl Session {
             kind,
             status,
             participants: members_of(room).await?,
+            joined: room.state() == matrix_sdk::RoomState::Joined,
             unread_count: u32::try_from(room.num_unread_messages()).unwrap_or(u32::MAX),
             last_activity_ms: room.latest_event_timestamp().map(|ts| u64::from(ts.0) as f64),
         })
+    }
+
+    /// Takes part in a conversation this user was invited to.
+    pub async fn join_conversation(&self, room_id: &str) -> Result<(), CoreError> {
+        let id = matrix_sdk::ruma::OwnedRoomId::try_from(room_id)
+            .map_err(|_| CoreError::UnknownRoom(room_id.to_owned()))?;
+        let room = self.client.get_room(&id).ok_or_else(|| CoreError::UnknownRoom(room_id.to_owned()))?;
+        if room.state() != matrix_sdk::RoomState::Joined {
+            room.join().await?;
+        }
+        Ok(())
     }
 
     pub async fn conversation(&self, room_id: &str) -> Result<ConversationSummary, CoreError> {

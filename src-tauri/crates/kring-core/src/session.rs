@@ -269,6 +269,9 @@ impl Session {
             .client
             .get_room(&room_id)
             .ok_or_else(|| CoreError::UnknownRoom(room_id.to_string()))?;
+        // The room list syncs one event per room; an open room is subscribed
+        // so the sliding sync brings its recent history and live events.
+        self.sync_service.room_list_service().subscribe_to_rooms(&[&room_id]).await;
         let timeline = Arc::new(crate::timeline::build(&room).await?);
         timelines.insert(room_id, timeline.clone());
         Ok(timeline)

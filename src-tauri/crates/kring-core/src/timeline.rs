@@ -153,6 +153,27 @@ impl Session {
         Ok(())
     }
 
+    /// Waits (at most `timeout`) until a room's send queue holds no local echo
+    /// that is still being sent: what a short-lived process needs before it exits.
+    pub async fn wait_for_send_queue(&self, room_id: &str, timeout: std::time::Duration) -> bool {
+        let Ok(timeline) = self.timeline(room_id).await else { return false };
+        tokio::time::timeout(timeout, async {
+            loop {
+                let pending = timeline.items().await.iter().any(|item| {
+                    item.as_event().and_then(|e| e.send_state()).is_some_and(|s| {
+                        matches!(s, EventSendState::NotSentYet { .. })
+                    })
+                });
+                if !pending {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .is_ok()
+    }
+
     /// Loads older items; `true` when the start of the room is reached.
     pub async fn paginate_back(&self, room_id: &str, count: u16) -> Result<bool, CoreError> {
         let timeline = self.timeline(room_id).await?;

@@ -16,12 +16,59 @@ export const commands = {
 	unsubscribe: (id: string) => typedError<null, AppError>(__TAURI_INVOKE("unsubscribe", { id })),
 	sendText: (roomId: string, body: string) => typedError<null, AppError>(__TAURI_INVOKE("send_text", { roomId, body })),
 	paginateBack: (roomId: string, count: number) => typedError<boolean, AppError>(__TAURI_INVOKE("paginate_back", { roomId, count })),
+	careTeams: () => typedError<CareTeam[], AppError>(__TAURI_INVOKE("care_teams")),
+	createCareTeam: (client: ClientRef) => typedError<CareTeam, AppError>(__TAURI_INVOKE("create_care_team", { client })),
+	careTeamInvites: () => typedError<CareTeamInvite[], AppError>(__TAURI_INVOKE("care_team_invites")),
+	acceptCareTeamInvite: (spaceId: string) => typedError<CareTeam, AppError>(__TAURI_INVOKE("accept_care_team_invite", { spaceId })),
+	careTeamMembers: (spaceId: string) => typedError<Member[], AppError>(__TAURI_INVOKE("care_team_members", { spaceId })),
+	inviteToCareTeam: (spaceId: string, userId: string, role: Role) => typedError<null, AppError>(__TAURI_INVOKE("invite_to_care_team", { spaceId, userId, role })),
+	conversations: (spaceId: string) => typedError<ConversationSummary[], AppError>(__TAURI_INVOKE("conversations", { spaceId })),
+	startConversation: (request: NewConversation) => typedError<string, AppError>(__TAURI_INVOKE("start_conversation", { request })),
+	joinConversation: (roomId: string) => typedError<null, AppError>(__TAURI_INVOKE("join_conversation", { roomId })),
+	setConversationStatus: (roomId: string, status: ConversationStatus) => typedError<null, AppError>(__TAURI_INVOKE("set_conversation_status", { roomId, status })),
 };
 
 /* Types */
 export type AppError = {
 	code: ErrorCode,
 	detail: string,
+};
+
+export type CareTeam = {
+	spaceId: string,
+	clientName: string,
+};
+
+export type CareTeamInvite = {
+	spaceId: string,
+	inviter: string | null,
+	client: ClientRef,
+};
+
+/**  The client as the user knows them. Never logged (the Debug is redacted). */
+export type ClientRef = {
+	displayName: string,
+	pseudoBsn: string,
+};
+
+export type ConversationKind = 
+/**  Professionals only: the client and related persons are not members. */
+"professional" | 
+/**  The client and related persons take part with their levels. */
+"client_inclusive";
+
+export type ConversationStatus = "active" | "archived";
+
+export type ConversationSummary = {
+	roomId: string,
+	subject: string,
+	kind: ConversationKind,
+	status: ConversationStatus,
+	participants: Member[],
+	/**  False for a conversation this user is invited to but has not opened yet. */
+	joined: boolean,
+	unreadCount: number,
+	lastActivityMs: number | null,
 };
 
 /**
@@ -81,6 +128,26 @@ export type LoginRequest = {
 	username: string,
 	password: string,
 };
+
+export type Member = {
+	userId: string,
+	displayName: string,
+	role: Role,
+	joined: boolean,
+};
+
+export type NewConversation = {
+	spaceId: string,
+	subject: string,
+	body: string,
+	recipients: string[],
+	kind: ConversationKind,
+	/**  Files to attach (paths on this device), at most five. */
+	attachments?: string[],
+};
+
+/**  A care-team role, ordered by authority. */
+export type Role = "client" | "related_person" | "practitioner" | "senior" | "lead";
 
 export type RoomSummary = {
 	roomId: string,
