@@ -144,6 +144,7 @@ impl Session {
         secrets.save(profile, &stored)?;
         info!(user_id = %stored.session.meta.user_id, "signed in");
         let session = Self::start(client, homeserver.to_string(), profile, data_dir, secrets).await?;
+        session.wait_until_device_published(Duration::from_secs(15)).await;
         session.audit("login", None).await;
         Ok(session)
     }
@@ -275,6 +276,31 @@ impl Session {
         let timeline = Arc::new(crate::timeline::build(&room).await?);
         timelines.insert(room_id, timeline.clone());
         Ok(timeline)
+    }
+
+    /// Waits until the homeserver lists this device's encryption keys. The
+    /// sync loop uploads them; a process that signed in and quit before that
+    /// would leave a device nobody can share room keys with.
+    pub async fn wait_until_device_published(&self, timeout: Duration) -> bool {
+        use matrix_sdk::ruma::api::client::keys::get_keys::v3::Request;
+        let Some(meta) = self.client.session_meta().cloned() else { return false };
+        let published = async {
+            loop {
+                let mut request = Request::new();
+                request.device_keys.insert(meta.user_id.clone(), vec![meta.device_id.clone()]);
+                if let Ok(response) = self.client.send(request).await
+                    && response.device_keys.get(&meta.user_id).is_some_and(|d| d.contains_key(&meta.device_id))
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        let ok = tokio::time::timeout(timeout, published).await.is_ok();
+        if !ok {
+            warn!("this device's keys are not on the homeserver yet");
+        }
+        ok
     }
 
     /// Waits until the first sync response is in, or `timeout` passes.
