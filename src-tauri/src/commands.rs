@@ -180,3 +180,9 @@ pub async fn set_conversation_status(
 ) -> CmdResult<()> {
     Ok(state.session().await?.set_conversation_status(&room_id, status).await?)
 }
+
+#[tauri::command]
+#[specta::specta]
+pub async fn redact(state: State<'_, AppState>, room_id: String, event_id: String) -> CmdResult<()> {
+    Ok(state.session().await?.redact(&room_id, &event_id).await?)
+}

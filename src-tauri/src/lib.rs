@@ -38,6 +38,7 @@ pub fn specta_builder<R: Runtime>() -> SpectaBuilder<R> {
         commands::start_conversation,
         commands::join_conversation,
         commands::set_conversation_status,
+        commands::redact,
     ])
 }
 

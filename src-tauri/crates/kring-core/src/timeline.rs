@@ -13,9 +13,10 @@ use matrix_sdk_ui::timeline::{
     EventSendState, EventTimelineItem, RoomExt, Timeline, TimelineDetails,
     TimelineItem as SdkItem, TimelineItemContent, TimelineItemKind, VirtualTimelineItem,
 };
+use matrix_sdk::ruma::{OwnedUserId, UserId, events::room::power_levels::RoomPowerLevels};
 use serde::Serialize;
 
-use crate::{CoreError, ListDiff, Session, Subscription, diff::forward, subscription::Sink};
+use crate::{CoreError, ListDiff, Role, Session, Subscription, diff::forward, subscription::Sink};
 
 #[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -32,10 +33,21 @@ pub enum TimelineContent {
         event_id: Option<String>,
         sender: String,
         sender_name: String,
+        /// The sender's role in this conversation (from its power levels).
+        sender_role: Role,
         body: String,
         timestamp_ms: f64,
         is_own: bool,
         send_state: SendState,
+        /// May this user redact it (UC3 `allow_destroy`), from the power levels.
+        allow_destroy: bool,
+    },
+    /// A message that was redacted: shown as such, its content gone.
+    Redacted {
+        event_id: Option<String>,
+        sender: String,
+        sender_name: String,
+        timestamp_ms: f64,
     },
     DayDivider {
         timestamp_ms: f64,
@@ -64,8 +76,31 @@ fn millis(ts: matrix_sdk::ruma::MilliSecondsSinceUnixEpoch) -> f64 {
     u64::from(ts.0) as f64
 }
 
+/// What mapping an item needs to know about the room and the user.
+#[derive(Clone, Debug)]
+pub struct ItemContext {
+    pub own_user: OwnedUserId,
+    pub power_levels: Option<RoomPowerLevels>,
+}
+
+impl ItemContext {
+    fn role_of(&self, user: &UserId) -> Role {
+        self.power_levels.as_ref().map_or(Role::Client, |pl| crate::care_team::role_of(pl.for_user(user)))
+    }
+
+    fn may_redact(&self, sender: &UserId) -> bool {
+        self.power_levels.as_ref().is_some_and(|pl| {
+            if sender == self.own_user {
+                pl.user_can_redact_own_event(&self.own_user)
+            } else {
+                pl.user_can_redact_event_of_other(&self.own_user)
+            }
+        })
+    }
+}
+
 impl TimelineItem {
-    pub fn from_sdk(item: &Arc<SdkItem>) -> Self {
+    pub fn from_sdk(item: &Arc<SdkItem>, ctx: &ItemContext) -> Self {
         let content = match item.kind() {
             TimelineItemKind::Virtual(VirtualTimelineItem::DateDivider(ts)) => {
                 TimelineContent::DayDivider { timestamp_ms: millis(*ts) }
@@ -74,21 +109,29 @@ impl TimelineItem {
             TimelineItemKind::Virtual(VirtualTimelineItem::TimelineStart) => {
                 TimelineContent::Notice { text: "start of the conversation".into() }
             }
-            TimelineItemKind::Event(event) => event_content(event),
+            TimelineItemKind::Event(event) => event_content(event, ctx),
         };
         Self { id: item.unique_id().0.clone(), content }
     }
 }
 
-fn event_content(event: &EventTimelineItem) -> TimelineContent {
-    let Some(message) = event.content().as_message() else {
-        return TimelineContent::Notice { text: describe(event.content()) };
-    };
+fn event_content(event: &EventTimelineItem, ctx: &ItemContext) -> TimelineContent {
     let sender_name = match event.sender_profile() {
         TimelineDetails::Ready(profile) => profile.display_name.clone(),
         _ => None,
     }
     .unwrap_or_else(|| event.sender().to_string());
+    if event.content().is_redacted() {
+        return TimelineContent::Redacted {
+            event_id: event.event_id().map(ToString::to_string),
+            sender: event.sender().to_string(),
+            sender_name,
+            timestamp_ms: millis(event.timestamp()),
+        };
+    }
+    let Some(message) = event.content().as_message() else {
+        return TimelineContent::Notice { text: describe(event.content()) };
+    };
     let send_state = match event.send_state() {
         None | Some(EventSendState::Sent { .. }) => SendState::Sent,
         Some(EventSendState::NotSentYet { .. }) => SendState::Sending,
@@ -100,10 +143,13 @@ fn event_content(event: &EventTimelineItem) -> TimelineContent {
         event_id: event.event_id().map(ToString::to_string),
         sender: event.sender().to_string(),
         sender_name,
+        sender_role: ctx.role_of(event.sender()),
         body: message.body().to_owned(),
         timestamp_ms: millis(event.timestamp()),
         is_own: event.is_own(),
         send_state,
+        // Only a message the server has can be redacted.
+        allow_destroy: event.event_id().is_some() && ctx.may_redact(event.sender()),
     }
 }
 
@@ -115,7 +161,6 @@ fn describe(content: &TimelineItemContent) -> String {
         TimelineItemContent::ProfileChange(change) => format!("{} changed their profile", change.user_id()),
         TimelineItemContent::OtherState(state) => format!("room setting changed ({})", state.content().event_type()),
         c if c.is_unable_to_decrypt() => "encrypted message that cannot be decrypted yet".into(),
-        c if c.is_redacted() => "message deleted".into(),
         _ => "unsupported event".into(),
     }
 }
@@ -128,14 +173,35 @@ impl Session {
         mut sink: Sink<Vec<ListDiff<TimelineItem>>>,
     ) -> Result<Subscription, CoreError> {
         let timeline = self.timeline(room_id).await?;
+        let ctx = self.item_context(room_id).await?;
         Ok(Subscription::new(tokio::spawn(async move {
             let (initial, stream) = timeline.subscribe().await;
-            let reset = ListDiff::Reset { values: initial.iter().map(TimelineItem::from_sdk).collect() };
+            let reset = ListDiff::Reset { values: initial.iter().map(|i| TimelineItem::from_sdk(i, &ctx)).collect() };
             if !sink(vec![reset]) {
                 return;
             }
-            forward(stream, |item| TimelineItem::from_sdk(&item), &mut sink).await;
+            forward(stream, |item| TimelineItem::from_sdk(&item, &ctx), &mut sink).await;
         })))
+    }
+
+    /// The power levels as the room has them when a view opens. (A change of
+    /// levels while the view is open shows after reopening it.)
+    async fn item_context(&self, room_id: &str) -> Result<ItemContext, CoreError> {
+        // The SDK's view knows room v12 creators (unlimited power); power
+        // levels are in the room list's required state, so they are synced.
+        let power_levels = self.joined_room(room_id)?.power_levels().await.ok();
+        Ok(ItemContext { own_user: self.own_user_id()?, power_levels })
+    }
+
+    /// Redacts a message or attachment, if the power levels allow it.
+    pub async fn redact(&self, room_id: &str, event_id: &str) -> Result<(), CoreError> {
+        let event_id = matrix_sdk::ruma::OwnedEventId::try_from(event_id)
+            .map_err(|_| CoreError::Internal(format!("not an event id: {event_id}")))?;
+        let room = self.joined_room(room_id)?;
+        // The timeline marks the item redacted when the server echoes it back.
+        room.redact(&event_id, None, None).await.map_err(|e| crate::care_team::permission_err(e.into()))?;
+        self.audit("redact", Some(room_id)).await;
+        Ok(())
     }
 
     /// Queues a text message; it is persisted before this returns and sent by

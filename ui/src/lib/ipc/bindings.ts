@@ -26,6 +26,7 @@ export const commands = {
 	startConversation: (request: NewConversation) => typedError<string, AppError>(__TAURI_INVOKE("start_conversation", { request })),
 	joinConversation: (roomId: string) => typedError<null, AppError>(__TAURI_INVOKE("join_conversation", { roomId })),
 	setConversationStatus: (roomId: string, status: ConversationStatus) => typedError<null, AppError>(__TAURI_INVOKE("set_conversation_status", { roomId, status })),
+	redact: (roomId: string, eventId: string) => typedError<null, AppError>(__TAURI_INVOKE("redact", { roomId, eventId })),
 };
 
 /* Types */
@@ -176,7 +177,13 @@ export type SyncStatus =
 /**  Sync stopped on an error; Kring restarts it. */
 "error";
 
-export type TimelineContent = { type: "message"; eventId: string | null; sender: string; senderName: string; body: string; timestampMs: number | null; isOwn: boolean; sendState: SendState } | { type: "dayDivider"; timestampMs: number | null } | { type: "readMarker" } | 
+export type TimelineContent = { type: "message"; eventId: string | null; sender: string; senderName: string; 
+/**  The sender's role in this conversation (from its power levels). */
+senderRole: Role; body: string; timestampMs: number | null; isOwn: boolean; sendState: SendState; 
+/**  May this user redact it (UC3 `allow_destroy`), from the power levels. */
+allowDestroy: boolean } | 
+/**  A message that was redacted: shown as such, its content gone. */
+{ type: "redacted"; eventId: string | null; sender: string; senderName: string; timestampMs: number | null } | { type: "dayDivider"; timestampMs: number | null } | { type: "readMarker" } | 
 /**
  *  Anything else (membership, room settings, undecryptable): a short
  *  English description for a muted line.

@@ -180,6 +180,29 @@ async fn a_conversation_is_validated_created_delivered_encrypted_and_archived() 
         let gp_room = t.gp.client().get_room(<&matrix_sdk::ruma::RoomId>::try_from(room_id.as_str()).unwrap()).unwrap();
         assert!(gp_room.encryption_state().is_encrypted());
 
+        // Each reply carries its sender's role and whether this user may
+        // redact it: 001's levels let a practitioner (50) redact (redact: 50).
+        let first = items
+            .iter()
+            .find_map(|i| match &i.content {
+                TimelineContent::Message { body, sender_role, allow_destroy, event_id, .. }
+                    if body.starts_with("Graag een medicatiereview") =>
+                {
+                    Some((*sender_role, *allow_destroy, event_id.clone().unwrap()))
+                }
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!((first.0, first.1), (Role::Lead, true));
+        t.gp.redact(&room_id, &first.2).await.expect("redact");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !items.iter().any(|i| matches!(&i.content,
+            TimelineContent::Redacted { event_id: Some(e), .. } if *e == first.2))
+        {
+            let batch = tokio::time::timeout_at(deadline, rx.recv()).await.expect("redaction at B").unwrap();
+            batch.into_iter().for_each(|d| d.apply(&mut items));
+        }
+
         // A practitioner (50) may not archive; the lead may, for everyone.
         assert_eq!(
             t.gp.set_conversation_status(&room_id, ConversationStatus::Archived).await.unwrap_err().code(),
