@@ -87,3 +87,11 @@ def matrix_as(stack):
     def login(u):
         return Matrix(stack["homeservers"][u["org"]]["base_url"], u["localpart"], u["password"])
     return login
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Lets fixtures see whether the test failed (the app fixture then keeps a screenshot)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

@@ -36,7 +36,7 @@ def _tauri_driver():
 
 
 @pytest.fixture
-def app(app_bin, tmp_path):
+def app(app_bin, tmp_path, request):
     """A fresh app instance with its own data dir and keychain profile."""
     if not os.environ.get("DISPLAY"):
         pytest.fail("no DISPLAY: run under xvfb-run (scripts/test does)")
@@ -58,6 +58,8 @@ def app(app_bin, tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:
         yield driver
+        if getattr(request.node, "rep_call", None) and request.node.rep_call.failed:
+            driver.save_screenshot(str(SHOTS / f"FAILED-{request.node.name}.png"))
     finally:
         driver.quit()
         driver_proc.terminate()

@@ -5,7 +5,12 @@ import { vi } from "vitest";
 import type { Channel } from "@tauri-apps/api/core";
 import type {
   AppError,
+  CareTeam,
+  CareTeamInvite,
+  ConversationSummary,
   ErrorCode,
+  Member,
+  Role,
   ListDiff,
   Result,
   RoomSummary,
@@ -50,8 +55,40 @@ export function message(
       timestampMs: Date.UTC(2025, 2, 3, 13, 5), // 14:05 in Amsterdam
       isOwn: false,
       sendState: { state: "sent" },
+      senderRole: "practitioner",
+      allowDestroy: extra.isOwn ?? false,
       ...extra,
     },
+  };
+}
+
+export function careTeam(spaceId: string, clientName: string): CareTeam {
+  return { spaceId, clientName };
+}
+
+export function invite(spaceId: string, displayName: string, inviter: string | null = "@lead:zorg.example"): CareTeamInvite {
+  return { spaceId, inviter, client: { displayName, pseudoBsn: "123456782" } };
+}
+
+export function member(userId: string, displayName: string, role: Role, joined = true): Member {
+  return { userId, displayName, role, joined };
+}
+
+export function conversation(
+  roomId: string,
+  subject: string,
+  extra: Partial<ConversationSummary> = {},
+): ConversationSummary {
+  return {
+    roomId,
+    subject,
+    kind: "professional",
+    status: "active",
+    participants: [],
+    joined: true,
+    unreadCount: 0,
+    lastActivityMs: null,
+    ...extra,
   };
 }
 
@@ -74,6 +111,16 @@ function createBackend() {
     unsubscribe: vi.fn(),
     sendText: vi.fn(),
     paginateBack: vi.fn(),
+    careTeams: vi.fn(),
+    createCareTeam: vi.fn(),
+    careTeamInvites: vi.fn(),
+    acceptCareTeamInvite: vi.fn(),
+    careTeamMembers: vi.fn(),
+    inviteToCareTeam: vi.fn(),
+    conversations: vi.fn(),
+    startConversation: vi.fn(),
+    joinConversation: vi.fn(),
+    setConversationStatus: vi.fn(),
   };
 
   function reset() {
@@ -101,6 +148,18 @@ function createBackend() {
     commands.unsubscribe.mockResolvedValue(ok(null));
     commands.sendText.mockResolvedValue(ok(null));
     commands.paginateBack.mockResolvedValue(ok(false));
+    commands.careTeams.mockResolvedValue(ok([]));
+    commands.careTeamInvites.mockResolvedValue(ok([]));
+    commands.createCareTeam.mockImplementation(async (client: { displayName: string }) =>
+      ok(careTeam(`!space-${++nextSub}`, client.displayName)),
+    );
+    commands.acceptCareTeamInvite.mockImplementation(async (spaceId: string) => ok(careTeam(spaceId, "")));
+    commands.careTeamMembers.mockResolvedValue(ok([]));
+    commands.inviteToCareTeam.mockResolvedValue(ok(null));
+    commands.conversations.mockResolvedValue(ok([]));
+    commands.startConversation.mockImplementation(async () => ok(`!conversation-${++nextSub}`));
+    commands.joinConversation.mockResolvedValue(ok(null));
+    commands.setConversationStatus.mockResolvedValue(ok(null));
   }
 
   function last<T>(list: T[], what: string): T {

@@ -115,4 +115,39 @@ describe("Timeline", () => {
     await view.rerender(props([]));
     expect(screen.getByText(/Nog geen berichten/)).toBeInTheDocument();
   });
+
+  it("shows each sender's role and offers delete only where allowDestroy says so", async () => {
+    const onredact = vi.fn();
+    render(
+      Timeline,
+      props(
+        [
+          message("1", "mag weg", { senderRole: "lead", allowDestroy: true }),
+          message("2", "mag niet weg", { senderRole: "related_person", allowDestroy: false }),
+        ],
+        { onredact },
+      ),
+    );
+    const [first, second] = screen.getAllByTestId("timeline-message");
+    expect(within(first).getByTestId("sender-role")).toHaveTextContent("Hoofdbehandelaar");
+    expect(within(second).getByTestId("sender-role")).toHaveTextContent("Naaste");
+    expect(within(second).queryByTestId("redact-message")).toBeNull();
+    await userEvent.click(within(first).getByTestId("redact-message"));
+    expect(onredact).toHaveBeenCalledWith("$1");
+  });
+
+  it("marks a redacted message without its content", () => {
+    render(
+      Timeline,
+      props([
+        {
+          id: "r",
+          content: { type: "redacted", eventId: "$r", sender: "@b:x", senderName: "Bob Jansen", timestampMs: 0 },
+        },
+      ]),
+    );
+    const item = screen.getByTestId("timeline-redacted");
+    expect(item).toHaveTextContent("Dit bericht is verwijderd.");
+    expect(item).toHaveTextContent("Bob Jansen");
+  });
 });

@@ -2,7 +2,7 @@
 // Channels and the in-memory mock backend of `npm run dev:mock`. Checks that
 // both the browser demo mode and the channel plumbing work as a whole.
 import { beforeEach, describe, expect, it } from "vitest";
-import { render, screen } from "@testing-library/svelte";
+import { render, screen, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import App from "../../App.svelte";
 import { installMockBackend } from "../../mock/backend";
@@ -45,4 +45,41 @@ describe("the app against the mock backend", () => {
     expect(li).toHaveAttribute("data-send-state", "sending");
     await expect.poll(() => li.getAttribute("data-send-state"), slow).toBe("sent");
   }, 15_000);
+
+  it("shows care teams: accepts an invitation, opens a conversation and refuses attachments readably", async () => {
+    const user = userEvent.setup();
+    render(App);
+    await user.type(await screen.findByTestId("login-homeserver", {}, slow), "https://kring.test");
+    await user.type(screen.getByTestId("login-username"), "demo");
+    await user.type(screen.getByTestId("login-password"), "goed");
+    await user.click(screen.getByTestId("login-submit"));
+    await user.click(await screen.findByTestId("tab-clients", {}, slow));
+
+    const invite = await screen.findByTestId("care-team-invite", {}, slow);
+    expect(invite).toHaveTextContent("Mevr. L. Smit");
+    await user.click(within(invite).getByTestId("care-team-accept"));
+    await expect
+      .poll(() => screen.queryAllByTestId("client-item").map((i) => i.textContent?.trim()), slow)
+      .toEqual(["Dhr. P. de Boer", "Mevr. L. Smit", "Mw. A. Jansen"]);
+    expect(screen.queryByTestId("care-team-invite")).not.toBeInTheDocument();
+
+    await user.click(screen.getAllByTestId("client-item")[2]!);
+    await expect
+      .poll(() => screen.queryAllByTestId("conversation-item").map((i) => i.getAttribute("data-status")), slow)
+      .toEqual(["active", "active", "archived"]);
+    const [first] = screen.getAllByTestId("conversation-item");
+    await user.click(first!);
+    expect(screen.getByTestId("timeline-title")).toHaveTextContent("Onrustige nachten");
+    expect(await screen.findByTestId("archive-conversation", {}, slow)).toBeInTheDocument();
+
+    await user.click(screen.getByTestId("new-conversation"));
+    await user.type(screen.getByTestId("subject-input"), "Wondfoto");
+    await user.type(screen.getByTestId("body-input"), "Zie bijlage");
+    const fatima = screen.getAllByTestId("recipient-option").find((o) => o.getAttribute("data-user-id") === "@fatima:kring.test")!;
+    await user.click(within(fatima).getByRole("checkbox"));
+    await user.upload(screen.getByTestId("attachment-input") as HTMLInputElement, new File(["x"], "wond.jpg"));
+    await user.click(screen.getByTestId("new-conversation-submit"));
+    expect(await screen.findByTestId("new-conversation-error", {}, slow)).toHaveTextContent("Dit kan Kring nog niet.");
+    expect(screen.getByTestId("subject-input")).toHaveValue("Wondfoto");
+  }, 20_000);
 });

@@ -6,8 +6,17 @@ import { Channel } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
 import type {
   AppError,
+  CareTeam,
+  CareTeamInvite,
+  ClientRef,
+  ConversationKind,
+  ConversationStatus,
+  ConversationSummary,
   ListDiff,
   LoginRequest,
+  Member,
+  NewConversation,
+  Role,
   RoomSummary,
   SessionInfo,
   SyncStatus,
@@ -15,7 +24,24 @@ import type {
 } from "./bindings";
 
 export { commands };
-export type { AppError, ListDiff, LoginRequest, RoomSummary, SessionInfo, SyncStatus, TimelineItem };
+export type {
+  AppError,
+  CareTeam,
+  CareTeamInvite,
+  ClientRef,
+  ConversationKind,
+  ConversationStatus,
+  ConversationSummary,
+  ListDiff,
+  LoginRequest,
+  Member,
+  NewConversation,
+  Role,
+  RoomSummary,
+  SessionInfo,
+  SyncStatus,
+  TimelineItem,
+};
 
 /** What every generated command resolves to (tauri-specta's error mode "Result"). */
 export type Result<T, E> = { status: "ok"; data: T } | { status: "error"; error: E };
@@ -27,6 +53,21 @@ export type TimelineContent = TimelineItem["content"];
 export type MessageContent = Extract<TimelineContent, { type: "message" }>;
 export type SendState = MessageContent["sendState"];
 export type SubscriptionId = string;
+
+/** Care-team roles, lowest authority first (as Rust orders them). */
+export const ROLES = ["client", "related_person", "practitioner", "senior", "lead"] as const satisfies readonly Role[];
+type MissingRoles = Exclude<Role, (typeof ROLES)[number]>;
+export const ROLES_COMPLETE: [MissingRoles] extends [never] ? true : MissingRoles = true;
+
+/** Roles that may take part in a professionals-only conversation. */
+export function isProfessional(role: Role): boolean {
+  return role !== "client" && role !== "related_person";
+}
+
+/** The most characters a conversation subject may have (Rust counts Unicode scalar values). */
+export const SUBJECT_MAX = 50;
+/** The most attachments one message may carry. */
+export const ATTACHMENTS_MAX = 5;
 
 /** All error codes the Rust side can send, for exhaustive translations. */
 export const ERROR_CODES = [
@@ -139,6 +180,20 @@ export const ipc = {
     openStream<ListDiff<RoomSummary>[]>((ch) => commands.watchRooms(ch), onBatch),
   watchTimeline: (roomId: string, onBatch: (diffs: ListDiff<TimelineItem>[]) => void) =>
     openStream<ListDiff<TimelineItem>[]>((ch) => commands.watchTimeline(roomId, ch), onBatch),
+  // Care teams and conversations: request/response for now (the stores poll).
+  careTeams: () => call(() => commands.careTeams()),
+  createCareTeam: (client: ClientRef) => call(() => commands.createCareTeam(client)),
+  careTeamInvites: () => call(() => commands.careTeamInvites()),
+  acceptCareTeamInvite: (spaceId: string) => call(() => commands.acceptCareTeamInvite(spaceId)),
+  careTeamMembers: (spaceId: string) => call(() => commands.careTeamMembers(spaceId)),
+  inviteToCareTeam: (spaceId: string, userId: string, role: Role) =>
+    call(() => commands.inviteToCareTeam(spaceId, userId, role)),
+  conversations: (spaceId: string) => call(() => commands.conversations(spaceId)),
+  startConversation: (request: NewConversation) => call(() => commands.startConversation(request)),
+  joinConversation: (roomId: string) => call(() => commands.joinConversation(roomId)),
+  setConversationStatus: (roomId: string, status: ConversationStatus) =>
+    call(() => commands.setConversationStatus(roomId, status)),
+  redact: (roomId: string, eventId: string) => call(() => commands.redact(roomId, eventId)),
   watchSync: (onStatus: (status: SyncStatus) => void) =>
     openStream<SyncStatus>((ch) => commands.watchSync(ch), onStatus),
 };

@@ -1,0 +1,146 @@
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { render, screen, within } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+
+vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => m.bindingsModule));
+
+import App from "../../App.svelte";
+import { session } from "$lib/stores/session.svelte";
+import { aSession, backend, careTeam, conversation, member, message, ok, room } from "../../test/fakeBackend";
+
+beforeEach(() => {
+  backend.reset();
+  session.phase = "restoring";
+  session.info = null;
+  session.notice = null;
+});
+
+async function startSignedIn() {
+  backend.commands.restoreSession.mockResolvedValueOnce(ok(aSession));
+  const user = userEvent.setup();
+  render(App);
+  await screen.findByTestId("main-view");
+  await vi.waitFor(() => expect(backend.channels.rooms).toHaveLength(1));
+  return user;
+}
+
+describe("navigation tabs", () => {
+  it("shows 'Alle gesprekken' by default and polls care teams only on the clients tab", async () => {
+    const user = await startSignedIn();
+    expect(screen.getByTestId("tab-rooms")).toHaveAttribute("aria-selected", "true");
+    expect(screen.getByTestId("tab-rooms")).toHaveTextContent("Alle gesprekken");
+    expect(screen.getByTestId("room-list")).toBeInTheDocument();
+    expect(backend.commands.careTeams).not.toHaveBeenCalled();
+
+    await user.click(screen.getByTestId("tab-clients"));
+    expect(screen.getByTestId("tab-clients")).toHaveAttribute("aria-selected", "true");
+    expect(screen.getByTestId("client-list")).toBeInTheDocument();
+    expect(screen.queryByTestId("room-list")).not.toBeInTheDocument();
+    expect(backend.commands.careTeams).toHaveBeenCalledTimes(1);
+    expect(backend.commands.careTeamInvites).toHaveBeenCalledTimes(1);
+
+    // Arrow keys move between the tabs.
+    await user.keyboard("{ArrowLeft}");
+    expect(screen.getByTestId("tab-rooms")).toHaveFocus();
+    expect(screen.getByTestId("room-list")).toBeInTheDocument();
+  });
+
+  it("refreshes care teams every 5 seconds while the clients tab is shown", async () => {
+    const user = await startSignedIn();
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    try {
+      await user.click(screen.getByTestId("tab-clients"));
+      expect(backend.commands.careTeams).toHaveBeenCalledTimes(1);
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(backend.commands.careTeams).toHaveBeenCalledTimes(2);
+      await user.click(screen.getByTestId("tab-rooms"));
+      await vi.advanceTimersByTimeAsync(15_000);
+      expect(backend.commands.careTeams).toHaveBeenCalledTimes(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe("a client's conversations", () => {
+  const bram = member("@bram:zorg.example", "Bram Visser", "practitioner");
+
+  async function openClient() {
+    backend.commands.careTeams.mockResolvedValue(ok([careTeam("!space", "Mw. Jansen")]));
+    backend.commands.careTeamMembers.mockResolvedValue(ok([member(aSession.userId, "An de Vries", "lead"), bram]));
+    backend.commands.conversations.mockResolvedValue(
+      ok([
+        conversation("!old", "Valpreventie", { status: "archived" }),
+        conversation("!a", "Medicatie", { participants: [bram], unreadCount: 1 }),
+      ]),
+    );
+    const user = await startSignedIn();
+    backend.pushRooms([{ op: "reset", values: [room("!a", "Medicatie")] }]);
+    await user.click(screen.getByTestId("tab-clients"));
+    await user.click(await screen.findByTestId("client-item"));
+    expect(backend.commands.conversations).toHaveBeenCalledWith("!space");
+    await screen.findAllByTestId("conversation-item");
+    return user;
+  }
+
+  it("opens a conversation on the right with its status, kind, participants and archive button", async () => {
+    const user = await openClient();
+    expect(screen.getByText("Gesprekken over Mw. Jansen")).toBeInTheDocument();
+    expect(screen.getByTestId("members-panel")).toHaveTextContent("Bram Visser");
+    const [active] = screen.getAllByTestId("conversation-item");
+    await user.click(active!);
+    expect(backend.commands.watchTimeline).toHaveBeenCalledWith("!a", expect.anything());
+    expect(screen.getByTestId("timeline-title")).toHaveTextContent("Medicatie");
+    const details = screen.getByTestId("conversation-details");
+    expect(details).toHaveTextContent("Actief");
+    expect(details).toHaveTextContent("Alleen professionals");
+    expect(details).toHaveTextContent("Bram Visser");
+    backend.pushTimeline([{ op: "reset", values: [message("m1", "Graag een review")] }]);
+    expect(await screen.findByTestId("timeline-message")).toHaveTextContent("Graag een review");
+
+    backend.commands.conversations.mockResolvedValue(
+      ok([conversation("!old", "Valpreventie", { status: "archived" }), conversation("!a", "Medicatie", { status: "archived" })]),
+    );
+    await user.click(screen.getByTestId("archive-conversation"));
+    expect(backend.commands.setConversationStatus).toHaveBeenCalledWith("!a", "archived");
+    expect(await screen.findByTestId("reopen-conversation")).toBeInTheDocument();
+    expect(screen.getByTestId("conversation-details")).toHaveTextContent("Gearchiveerd");
+    const items = screen.getAllByTestId("conversation-item");
+    expect(items.map((i) => i.getAttribute("data-status"))).toEqual(["archived", "archived"]);
+  });
+
+  it("starts a new conversation and opens it", async () => {
+    const user = await openClient();
+    await user.click(screen.getByTestId("new-conversation"));
+    expect(screen.getByTestId("subject-input")).toHaveFocus();
+    await user.type(screen.getByTestId("subject-input"), "Overdracht");
+    await user.type(screen.getByTestId("body-input"), "Zie dossier.");
+    await user.click(within(screen.getAllByTestId("recipient-option")[0]!).getByRole("checkbox"));
+    backend.commands.startConversation.mockResolvedValueOnce(ok("!new"));
+    await user.click(screen.getByTestId("new-conversation-submit"));
+    expect(backend.commands.startConversation).toHaveBeenCalledWith({
+      spaceId: "!space",
+      subject: "Overdracht",
+      body: "Zie dossier.",
+      recipients: ["@bram:zorg.example"],
+      kind: "professional",
+      attachments: [],
+    });
+    await vi.waitFor(() => expect(backend.commands.watchTimeline).toHaveBeenCalledWith("!new", expect.anything()));
+    expect(screen.queryByTestId("subject-input")).not.toBeInTheDocument();
+  });
+
+  it("closes the open conversation when another client is chosen", async () => {
+    const user = await openClient();
+    await user.click(screen.getAllByTestId("conversation-item")[0]!);
+    await vi.waitFor(() => expect(backend.channels.timeline).toHaveLength(1));
+    backend.commands.careTeams.mockResolvedValue(ok([careTeam("!space", "Mw. Jansen"), careTeam("!other", "Dhr. Bos")]));
+    await user.click(screen.getByTestId("tab-rooms"));
+    await user.click(screen.getByTestId("tab-clients"));
+    const other = (await screen.findAllByTestId("client-item")).find((i) => i.getAttribute("data-space-id") === "!other")!;
+    await user.click(other);
+    expect(backend.commands.unsubscribe).toHaveBeenCalledWith(backend.channels.timeline[0]!.id);
+    expect(screen.queryByTestId("timeline")).not.toBeInTheDocument();
+    expect(backend.commands.conversations).toHaveBeenLastCalledWith("!other");
+  });
+});

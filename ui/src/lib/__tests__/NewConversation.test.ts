@@ -1,0 +1,247 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { render, screen, within } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+
+vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => m.bindingsModule));
+
+import NewConversation from "$lib/components/NewConversation.svelte";
+import { ConversationsStore } from "$lib/stores/conversations.svelte";
+import { conversationDrafts } from "$lib/stores/drafts";
+import { aSession, backend, err, member, ok } from "../../test/fakeBackend";
+
+const me = aSession.userId;
+const team = [
+  member(me, "An de Vries", "lead"),
+  member("@bram:zorg.example", "Bram Visser", "practitioner"),
+  member("@sara:zorg.example", "Sara Bakker", "senior"),
+  member("@henk:zorg.example", "Henk Jansen", "related_person"),
+  member("@jansen:zorg.example", "Mw. Jansen", "client", false),
+];
+
+let store: ConversationsStore;
+
+beforeEach(async () => {
+  backend.reset();
+  conversationDrafts.clear();
+  backend.commands.careTeamMembers.mockResolvedValue(ok(team));
+  store = new ConversationsStore();
+  await store.open("!space");
+});
+
+afterEach(() => store.close());
+
+function setup(extra: { onstarted?: (roomId: string) => void } = {}) {
+  const onstarted = extra.onstarted ?? vi.fn();
+  const user = userEvent.setup();
+  const view = render(NewConversation, {
+    store,
+    spaceId: "!space",
+    clientName: "Mw. Jansen",
+    ownUserId: me,
+    onstarted,
+    oncancel: vi.fn(),
+  });
+  return { user, onstarted, unmount: view.unmount };
+}
+
+function checkbox(userId: string): HTMLInputElement {
+  const option = screen
+    .getAllByTestId("recipient-option")
+    .find((o) => o.getAttribute("data-user-id") === userId);
+  if (!option) throw new Error(`no recipient option for ${userId}`);
+  return within(option).getByRole("checkbox") as HTMLInputElement;
+}
+
+describe("NewConversation: subject", () => {
+  it("counts characters live and refuses 51 with an explanation and a disabled submit", async () => {
+    const { user } = setup();
+    const subject = screen.getByTestId("subject-input");
+    expect(subject).toHaveFocus();
+    expect(screen.getByTestId("subject-counter")).toHaveTextContent("0 / 50");
+
+    await user.type(subject, "Medicatie");
+    expect(screen.getByTestId("subject-counter")).toHaveTextContent("9 / 50");
+
+    await user.clear(subject);
+    await user.click(subject);
+    await user.paste("x".repeat(50));
+    expect(screen.getByTestId("subject-counter")).toHaveTextContent("50 / 50");
+    expect(subject).not.toHaveAttribute("aria-invalid");
+    expect(screen.getByTestId("new-conversation-submit")).toBeEnabled();
+
+    await user.type(subject, "y");
+    expect(screen.getByTestId("subject-counter")).toHaveTextContent("51 / 50");
+    expect(screen.getByTestId("subject-counter")).toHaveClass("over");
+    expect(subject).toHaveAttribute("aria-invalid", "true");
+    const reason = screen.getByTestId("subject-error");
+    expect(reason).toHaveTextContent("Het onderwerp is 51 tekens lang; er mogen hoogstens 50.");
+    const submit = screen.getByTestId("new-conversation-submit");
+    expect(submit).toBeDisabled();
+    expect(submit).toHaveAttribute("aria-describedby", reason.id);
+    await user.click(submit);
+    expect(backend.commands.startConversation).not.toHaveBeenCalled();
+
+    await user.type(subject, "{Backspace}");
+    expect(screen.getByTestId("subject-counter")).toHaveTextContent("50 / 50");
+    expect(screen.queryByTestId("subject-error")).not.toBeInTheDocument();
+    expect(screen.getByTestId("new-conversation-submit")).toBeEnabled();
+  });
+
+  it("counts an accented letter or an emoji as one character, as Rust does", async () => {
+    const { user } = setup();
+    await user.type(screen.getByTestId("subject-input"), "Cliënt 👍");
+    expect(screen.getByTestId("subject-counter")).toHaveTextContent("8 / 50");
+    // A plain Enter in the subject does not send a half-written conversation.
+    await user.keyboard("{Enter}");
+    expect(backend.commands.startConversation).not.toHaveBeenCalled();
+  });
+});
+
+describe("NewConversation: recipients", () => {
+  it("offers only the care team's members, never yourself", () => {
+    setup();
+    const ids = screen.getAllByTestId("recipient-option").map((o) => o.getAttribute("data-user-id"));
+    expect(ids).toEqual(["@bram:zorg.example", "@sara:zorg.example", "@henk:zorg.example", "@jansen:zorg.example"]);
+    expect(screen.getAllByTestId("recipient-option")[0]).toHaveTextContent("Bram Visser");
+    expect(screen.getAllByTestId("recipient-option")[0]).toHaveTextContent("Zorgverlener");
+  });
+
+  it("disables clients and related persons, with the reason, in a professionals-only conversation", async () => {
+    const { user } = setup();
+    expect(screen.getByTestId("kind-professional")).toBeChecked();
+    expect(checkbox("@bram:zorg.example")).toBeEnabled();
+    expect(checkbox("@sara:zorg.example")).toBeEnabled();
+    for (const lay of ["@henk:zorg.example", "@jansen:zorg.example"]) {
+      expect(checkbox(lay)).toBeDisabled();
+      expect(checkbox(lay)).toHaveAccessibleDescription(
+        "kan niet meedoen aan een gesprek alleen voor professionals",
+      );
+    }
+
+    await user.click(screen.getByTestId("kind-client-inclusive"));
+    expect(checkbox("@henk:zorg.example")).toBeEnabled();
+    await user.click(checkbox("@henk:zorg.example"));
+    await user.click(checkbox("@bram:zorg.example"));
+    expect(checkbox("@henk:zorg.example")).toBeChecked();
+
+    // Back to professionals only: Henk is left out (and ticked again if the kind changes back).
+    await user.click(screen.getByTestId("kind-professional"));
+    expect(checkbox("@henk:zorg.example")).toBeDisabled();
+    expect(checkbox("@henk:zorg.example")).not.toBeChecked();
+
+    await user.type(screen.getByTestId("subject-input"), "Valpreventie");
+    await user.type(screen.getByTestId("body-input"), "Graag overleg.");
+    await user.click(screen.getByTestId("new-conversation-submit"));
+    expect(backend.commands.startConversation).toHaveBeenCalledWith({
+      spaceId: "!space",
+      subject: "Valpreventie",
+      body: "Graag overleg.",
+      recipients: ["@bram:zorg.example"],
+      kind: "professional",
+      attachments: [],
+    });
+  });
+
+  it("sends related persons along in a conversation with the client", async () => {
+    const onstarted = vi.fn();
+    const { user } = setup({ onstarted });
+    await user.click(screen.getByTestId("kind-client-inclusive"));
+    await user.click(checkbox("@henk:zorg.example"));
+    await user.type(screen.getByTestId("subject-input"), "Thuissituatie");
+    await user.type(screen.getByTestId("body-input"), "Hoe gaat het thuis?");
+    await user.keyboard("{Control>}{Enter}{/Control}");
+    expect(backend.commands.startConversation).toHaveBeenCalledWith(
+      expect.objectContaining({ kind: "client_inclusive", recipients: ["@henk:zorg.example"] }),
+    );
+    await vi.waitFor(() => expect(onstarted).toHaveBeenCalledWith(expect.stringMatching(/^!conversation-/)));
+    // The conversations are read again after the start.
+    expect(backend.commands.conversations).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe("NewConversation: attachments", () => {
+  const file = (name: string) => new File(["x"], name, { type: "application/pdf" });
+
+  it("shows n / 5 and refuses a sixth file with a message", async () => {
+    const { user } = setup();
+    const input = screen.getByTestId("attachment-input") as HTMLInputElement;
+    expect(screen.getByTestId("attachment-counter")).toHaveTextContent("0 / 5");
+
+    await user.upload(input, [file("a.pdf"), file("b.pdf"), file("c.pdf")]);
+    expect(screen.getByTestId("attachment-counter")).toHaveTextContent("3 / 5");
+    await user.upload(input, [file("d.pdf"), file("e.pdf")]);
+    expect(screen.getByTestId("attachment-counter")).toHaveTextContent("5 / 5");
+    expect(screen.queryByTestId("attachment-refused")).not.toBeInTheDocument();
+
+    await user.upload(input, file("f.pdf"));
+    expect(screen.getByTestId("attachment-counter")).toHaveTextContent("5 / 5");
+    expect(screen.getByTestId("attachment-refused")).toHaveTextContent(
+      "Hoogstens 5 bijlagen: f.pdf is niet toegevoegd.",
+    );
+    expect(screen.getAllByTestId("attachment-item").map((i) => i.textContent?.trim())).toEqual(
+      expect.arrayContaining([expect.stringContaining("a.pdf"), expect.stringContaining("e.pdf")]),
+    );
+    expect(screen.queryByText("f.pdf")).not.toBeInTheDocument();
+
+    // Removing one makes room again.
+    await user.click(screen.getByRole("button", { name: "a.pdf verwijderen" }));
+    expect(screen.getByTestId("attachment-counter")).toHaveTextContent("4 / 5");
+    expect(screen.queryByTestId("attachment-refused")).not.toBeInTheDocument();
+    await user.upload(input, [file("f.pdf"), file("g.pdf")]);
+    expect(screen.getByTestId("attachment-counter")).toHaveTextContent("5 / 5");
+    expect(screen.getByTestId("attachment-refused")).toHaveTextContent("g.pdf");
+  });
+
+  it("passes the files on and shows Rust's not_yet_supported as text, keeping everything", async () => {
+    backend.commands.startConversation.mockResolvedValueOnce(err("not_yet_supported", "attachments"));
+    const { user, onstarted } = setup();
+    await user.type(screen.getByTestId("subject-input"), "Wondfoto");
+    await user.type(screen.getByTestId("body-input"), "Zie bijlage.");
+    await user.click(checkbox("@bram:zorg.example"));
+    await user.upload(screen.getByTestId("attachment-input") as HTMLInputElement, file("wond.jpg"));
+    await user.click(screen.getByTestId("new-conversation-submit"));
+
+    expect(backend.commands.startConversation).toHaveBeenCalledWith(
+      expect.objectContaining({ attachments: ["wond.jpg"] }),
+    );
+    expect(await screen.findByTestId("new-conversation-error")).toHaveTextContent("Dit kan Kring nog niet.");
+    expect(screen.getByTestId("subject-input")).toHaveValue("Wondfoto");
+    expect(screen.getByTestId("body-input")).toHaveValue("Zie bijlage.");
+    expect(checkbox("@bram:zorg.example")).toBeChecked();
+    expect(screen.getByTestId("attachment-counter")).toHaveTextContent("1 / 5");
+    expect(onstarted).not.toHaveBeenCalled();
+  });
+});
+
+describe("NewConversation: errors from Rust", () => {
+  it.each([
+    ["subject_missing", "Geef het gesprek een onderwerp."],
+    ["recipients_missing", "Kies ten minste één ontvanger."],
+    ["recipient_not_in_care_team", "Een ontvanger hoort niet bij het zorgteam van deze cliënt."],
+    ["not_permitted", "Je rol in dit zorgteam staat dit niet toe."],
+  ] as const)("shows %s as readable text and loses nothing typed", async (code, text) => {
+    backend.commands.startConversation.mockResolvedValueOnce(err(code, "detail"));
+    const { user } = setup();
+    await user.type(screen.getByTestId("subject-input"), "Overdracht");
+    await user.type(screen.getByTestId("body-input"), "Regel 1{Enter}Regel 2");
+    await user.click(screen.getByTestId("new-conversation-submit"));
+    expect(await screen.findByTestId("new-conversation-error")).toHaveTextContent(text);
+    expect(screen.getByTestId("subject-input")).toHaveValue("Overdracht");
+    expect(screen.getByTestId("body-input")).toHaveValue("Regel 1\nRegel 2");
+
+    // Retrying after the fix removes the error.
+    await user.click(checkbox("@sara:zorg.example"));
+    await user.click(screen.getByTestId("new-conversation-submit"));
+    await vi.waitFor(() => expect(screen.queryByTestId("new-conversation-error")).not.toBeInTheDocument());
+  });
+
+  it("keeps the draft per care team when the form is closed and opened again", async () => {
+    const { user, unmount } = setup();
+    await user.type(screen.getByTestId("subject-input"), "Half af");
+    await user.click(checkbox("@sara:zorg.example"));
+    unmount();
+    setup();
+    expect(screen.getByTestId("subject-input")).toHaveValue("Half af");
+    expect(checkbox("@sara:zorg.example")).toBeChecked();
+  });
+});

@@ -1,0 +1,141 @@
+import {
+  ipc,
+  type AppError,
+  type ConversationStatus,
+  type ConversationSummary,
+  type Member,
+  type NewConversation,
+  type Result,
+  type Role,
+} from "$lib/ipc";
+import { Poller } from "./poll";
+
+/** Active before archived; within each, the most recent activity first (unknown last). */
+export function sortConversations(list: ConversationSummary[]): ConversationSummary[] {
+  return [...list].sort((a, b) => {
+    if (a.status !== b.status) return a.status === "archived" ? 1 : -1;
+    return (b.lastActivityMs ?? -Infinity) - (a.lastActivityMs ?? -Infinity);
+  });
+}
+
+/**
+ * The conversations and members of the one selected care team. Request/response
+ * for now: `refresh` is the one place that reads them, called by the poller and
+ * after every action; answers for a team no longer selected are dropped.
+ */
+export class ConversationsStore {
+  spaceId = $state<string | null>(null);
+  /** Sorted: active first, archived at the bottom. */
+  items = $state.raw<ConversationSummary[]>([]);
+  members = $state.raw<Member[]>([]);
+  loaded = $state(false);
+  membersLoaded = $state(false);
+  /** The last refresh of the conversations failed; what was loaded stays shown. */
+  error = $state.raw<AppError | null>(null);
+  membersError = $state.raw<AppError | null>(null);
+
+  #onError: ((e: AppError) => void) | null = null;
+  #generation = 0;
+  #poller = new Poller(() => this.refresh());
+
+  apply(conversations: ConversationSummary[]): void {
+    this.items = sortConversations(conversations);
+    this.loaded = true;
+  }
+
+  applyMembers(members: Member[]): void {
+    this.members = members;
+    this.membersLoaded = true;
+  }
+
+  /** Show the care team `spaceId`: load it now and keep refreshing while visible. */
+  open(spaceId: string, onError?: (e: AppError) => void): Promise<void> {
+    this.#onError = onError ?? null;
+    const changed = spaceId !== this.spaceId;
+    if (changed) {
+      this.#generation++;
+      this.spaceId = spaceId;
+      this.#clear();
+    }
+    return this.#poller.start(changed);
+  }
+
+  /** Stop refreshing but keep what is shown (the tab was left; `open` resumes). */
+  pause(): void {
+    this.#poller.stop();
+  }
+
+  /** Stop refreshing and forget the team (back to the client list, logout). */
+  close(): void {
+    this.#poller.stop();
+    this.#generation++;
+    this.spaceId = null;
+    this.#clear();
+  }
+
+  async refresh(): Promise<void> {
+    const spaceId = this.spaceId;
+    if (!spaceId) return;
+    const generation = this.#generation;
+    const [conversations, members] = await Promise.all([ipc.conversations(spaceId), ipc.careTeamMembers(spaceId)]);
+    if (generation !== this.#generation) return;
+    if (conversations.status === "ok") {
+      this.error = null;
+      this.apply(conversations.data);
+    } else {
+      this.error = conversations.error;
+      this.#onError?.(conversations.error);
+    }
+    if (members.status === "ok") {
+      this.membersError = null;
+      this.applyMembers(members.data);
+    } else {
+      this.membersError = members.error;
+      if (conversations.status === "ok") this.#onError?.(members.error);
+    }
+  }
+
+  /** Refresh after an action: drop any answer already under way (it may predate the action). */
+  #changed(): Promise<void> {
+    this.#generation++;
+    return this.#poller.tick(true);
+  }
+
+  async join(roomId: string): Promise<Result<null, AppError>> {
+    const res = await ipc.joinConversation(roomId);
+    if (res.status === "ok") await this.#changed();
+    return res;
+  }
+
+  async setStatus(roomId: string, status: ConversationStatus): Promise<Result<null, AppError>> {
+    const res = await ipc.setConversationStatus(roomId, status);
+    if (res.status === "ok") await this.#changed();
+    return res;
+  }
+
+  /** Start a conversation in the selected team; resolves to the new room's id. */
+  async start(request: NewConversation): Promise<Result<string, AppError>> {
+    const res = await ipc.startConversation(request);
+    if (res.status === "ok") await this.#changed();
+    return res;
+  }
+
+  async invite(userId: string, role: Role): Promise<Result<null, AppError>> {
+    const spaceId = this.spaceId;
+    if (!spaceId) return { status: "error", error: { code: "not_a_care_team", detail: "no care team selected" } };
+    const res = await ipc.inviteToCareTeam(spaceId, userId, role);
+    if (res.status === "ok") await this.#changed();
+    return res;
+  }
+
+  #clear(): void {
+    this.items = [];
+    this.members = [];
+    this.loaded = false;
+    this.membersLoaded = false;
+    this.error = null;
+    this.membersError = null;
+  }
+}
+
+export const conversations = new ConversationsStore();
