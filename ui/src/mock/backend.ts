@@ -80,7 +80,13 @@ export function installMockBackend(): void {
   const timelines: Record<string, TimelineItem[]> = {
     "!jansen": [
       { id: "d1", content: { type: "dayDivider", timestampMs: now - 26 * 60 * MIN } },
-      { id: "n1", content: { type: "notice", text: "Fatima Yilmaz joined the room" } },
+      {
+        id: "n1",
+        content: {
+          type: "notice",
+          notice: { kind: "membership", userId: "@fatima:zorg.example", displayName: "Fatima Yilmaz", change: "joined" },
+        },
+      },
       msg("j1", "Fatima Yilmaz", "Mevrouw Jansen heeft vannacht onrustig geslapen.", 25 * 60 * MIN),
       { id: "d2", content: { type: "dayDivider", timestampMs: now - 40 * MIN } },
       msg("j2", "Demo Gebruiker", "Dank je. Ik kijk er vanmiddag naar.", 40 * MIN, true),

@@ -27,4 +27,4 @@ pub use secrets::{KeyringSecretStore, SecretStore, StoredSession};
 pub use session::{LoginRequest, Session, SessionInfo};
 pub use subscription::Subscription;
 pub use sync::SyncStatus;
-pub use timeline::{SendState, TimelineContent, TimelineItem};
+pub use timeline::{MembershipNotice, Notice, SendState, TimelineContent, TimelineItem};

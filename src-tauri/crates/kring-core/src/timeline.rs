@@ -33,8 +33,9 @@ pub enum TimelineContent {
         event_id: Option<String>,
         sender: String,
         sender_name: String,
-        /// The sender's role in this conversation (from its power levels).
-        sender_role: Role,
+        /// The sender's role in this conversation (from its power levels);
+        /// none outside care-team conversations, where levels mean no role.
+        sender_role: Option<Role>,
         body: String,
         timestamp_ms: f64,
         is_own: bool,
@@ -53,11 +54,40 @@ pub enum TimelineContent {
         timestamp_ms: f64,
     },
     ReadMarker,
-    /// Anything else (membership, room settings, undecryptable): a short
-    /// English description for a muted line.
+    /// Anything else, as a kind the UI words in the user's language (and may
+    /// hide: room-setting changes mean nothing to a clinician).
     Notice {
-        text: String,
+        notice: Notice,
     },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Notice {
+    /// Someone joined, left, was invited, removed...
+    Membership { user_id: String, display_name: Option<String>, change: MembershipNotice },
+    /// A conversation's status (archived / active) changed; the current
+    /// status is in the conversation's summary.
+    ConversationStatusChanged,
+    /// Another room setting changed (technical; the event type is kept for details).
+    Setting { event_type: String },
+    /// An encrypted message whose key has not arrived (yet).
+    Undecryptable,
+    /// The very start of the conversation.
+    ConversationStart,
+    /// An event Kring does not show.
+    Unsupported,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum MembershipNotice {
+    Joined,
+    Left,
+    Invited,
+    InvitationDeclined,
+    Removed,
+    Other,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
@@ -81,11 +111,16 @@ fn millis(ts: matrix_sdk::ruma::MilliSecondsSinceUnixEpoch) -> f64 {
 pub struct ItemContext {
     pub own_user: OwnedUserId,
     pub power_levels: Option<RoomPowerLevels>,
+    /// Whether the room is a conversation in a care team (has a space parent).
+    pub in_care_team: bool,
 }
 
 impl ItemContext {
-    fn role_of(&self, user: &UserId) -> Role {
-        self.power_levels.as_ref().map_or(Role::Client, |pl| crate::care_team::role_of(pl.for_user(user)))
+    fn role_of(&self, user: &UserId) -> Option<Role> {
+        if !self.in_care_team {
+            return None;
+        }
+        self.power_levels.as_ref().map(|pl| crate::care_team::role_of(pl.for_user(user)))
     }
 
     fn may_redact(&self, sender: &UserId) -> bool {
@@ -107,7 +142,7 @@ impl TimelineItem {
             }
             TimelineItemKind::Virtual(VirtualTimelineItem::ReadMarker) => TimelineContent::ReadMarker,
             TimelineItemKind::Virtual(VirtualTimelineItem::TimelineStart) => {
-                TimelineContent::Notice { text: "start of the conversation".into() }
+                TimelineContent::Notice { notice: Notice::ConversationStart }
             }
             TimelineItemKind::Event(event) => event_content(event, ctx),
         };
@@ -130,7 +165,7 @@ fn event_content(event: &EventTimelineItem, ctx: &ItemContext) -> TimelineConten
         };
     }
     let Some(message) = event.content().as_message() else {
-        return TimelineContent::Notice { text: describe(event.content()) };
+        return TimelineContent::Notice { notice: notice(event.content()) };
     };
     let send_state = match event.send_state() {
         None | Some(EventSendState::Sent { .. }) => SendState::Sent,
@@ -153,15 +188,32 @@ fn event_content(event: &EventTimelineItem, ctx: &ItemContext) -> TimelineConten
     }
 }
 
-fn describe(content: &TimelineItemContent) -> String {
+fn notice(content: &TimelineItemContent) -> Notice {
+    use matrix_sdk_ui::timeline::MembershipChange as M;
     match content {
-        TimelineItemContent::MembershipChange(change) => {
-            format!("membership of {} changed", change.user_id())
+        TimelineItemContent::MembershipChange(change) => Notice::Membership {
+            user_id: change.user_id().to_string(),
+            display_name: change.display_name(),
+            change: match change.change() {
+                Some(M::Joined | M::InvitationAccepted) => MembershipNotice::Joined,
+                Some(M::Left) => MembershipNotice::Left,
+                Some(M::Invited) => MembershipNotice::Invited,
+                Some(M::InvitationRejected | M::InvitationRevoked) => MembershipNotice::InvitationDeclined,
+                Some(M::Kicked | M::Banned | M::KickedAndBanned) => MembershipNotice::Removed,
+                _ => MembershipNotice::Other,
+            },
+        },
+        TimelineItemContent::OtherState(state) => {
+            let event_type = state.content().event_type().to_string();
+            if event_type == crate::power_levels::STATUS_EVENT {
+                Notice::ConversationStatusChanged
+            } else {
+                Notice::Setting { event_type }
+            }
         }
-        TimelineItemContent::ProfileChange(change) => format!("{} changed their profile", change.user_id()),
-        TimelineItemContent::OtherState(state) => format!("room setting changed ({})", state.content().event_type()),
-        c if c.is_unable_to_decrypt() => "encrypted message that cannot be decrypted yet".into(),
-        _ => "unsupported event".into(),
+        TimelineItemContent::ProfileChange(_) => Notice::Setting { event_type: "m.room.member".into() },
+        c if c.is_unable_to_decrypt() => Notice::Undecryptable,
+        _ => Notice::Unsupported,
     }
 }
 
@@ -189,8 +241,14 @@ impl Session {
     async fn item_context(&self, room_id: &str) -> Result<ItemContext, CoreError> {
         // The SDK's view knows room v12 creators (unlimited power); power
         // levels are in the room list's required state, so they are synced.
-        let power_levels = self.joined_room(room_id)?.power_levels().await.ok();
-        Ok(ItemContext { own_user: self.own_user_id()?, power_levels })
+        let room = self.joined_room(room_id)?;
+        let power_levels = room.power_levels().await.ok();
+        let in_care_team = !room
+            .get_state_events(matrix_sdk::ruma::events::StateEventType::SpaceParent)
+            .await
+            .unwrap_or_default()
+            .is_empty();
+        Ok(ItemContext { own_user: self.own_user_id()?, power_levels, in_care_team })
     }
 
     /// Redacts a message or attachment, if the power levels allow it.

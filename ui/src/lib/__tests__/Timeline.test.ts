@@ -64,7 +64,14 @@ describe("Timeline", () => {
       Timeline,
       props([
         { id: "d", content: { type: "dayDivider", timestampMs: Date.UTC(2020, 2, 2, 10) } },
-        { id: "n", content: { type: "notice", text: "Bob joined the room" } },
+        {
+          id: "n",
+          content: {
+            type: "notice",
+            notice: { kind: "membership", userId: "@bob:x", displayName: "Bob", change: "joined" },
+          },
+        },
+        { id: "s", content: { type: "notice", notice: { kind: "setting", eventType: "m.room.power_levels" } } },
         { id: "r", content: { type: "readMarker" } },
         message("1", "hallo"),
       ]),
@@ -72,7 +79,10 @@ describe("Timeline", () => {
     const separators = screen.getAllByRole("separator");
     expect(separators[0]).toHaveTextContent("maandag 2 maart 2020");
     expect(separators[1]).toHaveTextContent("Nieuwe berichten");
-    expect(screen.getByText("Bob joined the room")).toHaveClass("notice");
+    expect(screen.getByText("Bob neemt deel aan het gesprek.")).toHaveClass("notice");
+    // Technical setting changes are not shown to a clinician.
+    expect(screen.getAllByTestId("timeline-notice")).toHaveLength(1);
+    expect(screen.queryByText(/power_levels/)).toBeNull();
     expect(screen.getAllByTestId("timeline-message")).toHaveLength(1);
   });
 
@@ -134,6 +144,11 @@ describe("Timeline", () => {
     expect(within(second).queryByTestId("redact-message")).toBeNull();
     await userEvent.click(within(first).getByTestId("redact-message"));
     expect(onredact).toHaveBeenCalledWith("$1");
+  });
+
+  it("shows no role outside care-team conversations", () => {
+    render(Timeline, props([message("1", "in de demoruimte", { senderRole: null })]));
+    expect(screen.queryByTestId("sender-role")).toBeNull();
   });
 
   it("marks a redacted message without its content", () => {

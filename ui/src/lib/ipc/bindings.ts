@@ -137,6 +137,8 @@ export type Member = {
 	joined: boolean,
 };
 
+export type MembershipNotice = "joined" | "left" | "invited" | "invitationDeclined" | "removed" | "other";
+
 export type NewConversation = {
 	spaceId: string,
 	subject: string,
@@ -146,6 +148,23 @@ export type NewConversation = {
 	/**  Files to attach (paths on this device), at most five. */
 	attachments?: string[],
 };
+
+export type Notice = 
+/**  Someone joined, left, was invited, removed... */
+{ kind: "membership"; userId: string; displayName: string | null; change: MembershipNotice } | 
+/**
+ *  A conversation's status (archived / active) changed; the current
+ *  status is in the conversation's summary.
+ */
+{ kind: "conversationStatusChanged" } | 
+/**  Another room setting changed (technical; the event type is kept for details). */
+{ kind: "setting"; eventType: string } | 
+/**  An encrypted message whose key has not arrived (yet). */
+{ kind: "undecryptable" } | 
+/**  The very start of the conversation. */
+{ kind: "conversationStart" } | 
+/**  An event Kring does not show. */
+{ kind: "unsupported" };
 
 /**  A care-team role, ordered by authority. */
 export type Role = "client" | "related_person" | "practitioner" | "senior" | "lead";
@@ -178,17 +197,20 @@ export type SyncStatus =
 "error";
 
 export type TimelineContent = { type: "message"; eventId: string | null; sender: string; senderName: string; 
-/**  The sender's role in this conversation (from its power levels). */
-senderRole: Role; body: string; timestampMs: number | null; isOwn: boolean; sendState: SendState; 
+/**
+ *  The sender's role in this conversation (from its power levels);
+ *  none outside care-team conversations, where levels mean no role.
+ */
+senderRole: Role | null; body: string; timestampMs: number | null; isOwn: boolean; sendState: SendState; 
 /**  May this user redact it (UC3 `allow_destroy`), from the power levels. */
 allowDestroy: boolean } | 
 /**  A message that was redacted: shown as such, its content gone. */
 { type: "redacted"; eventId: string | null; sender: string; senderName: string; timestampMs: number | null } | { type: "dayDivider"; timestampMs: number | null } | { type: "readMarker" } | 
 /**
- *  Anything else (membership, room settings, undecryptable): a short
- *  English description for a muted line.
+ *  Anything else, as a kind the UI words in the user's language (and may
+ *  hide: room-setting changes mean nothing to a clinician).
  */
-{ type: "notice"; text: string };
+{ type: "notice"; notice: Notice };
 
 export type TimelineItem = {
 	/**  Stable across updates of the same item (the SDK's unique id). */

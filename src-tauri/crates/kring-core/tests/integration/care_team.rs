@@ -193,7 +193,7 @@ async fn a_conversation_is_validated_created_delivered_encrypted_and_archived() 
                 _ => None,
             })
             .unwrap();
-        assert_eq!((first.0, first.1), (Role::Lead, true));
+        assert_eq!((first.0, first.1), (Some(Role::Lead), true));
         t.gp.redact(&room_id, &first.2).await.expect("redact");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while !items.iter().any(|i| matches!(&i.content,
