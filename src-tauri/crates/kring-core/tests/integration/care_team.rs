@@ -232,3 +232,78 @@ async fn a_conversation_is_validated_created_delivered_encrypted_and_archived() 
     })
     .await;
 }
+
+/// UC6: a related person (mantelzorger, level 25) cannot be in a
+/// professional-only conversation, and in a client-inclusive one can write:
+/// encrypted messages are `m.room.encrypted`, which Kring puts at 25 too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_related_person_takes_part_only_in_client_inclusive_conversations() {
+    crate::stack::bounded(async {
+        let stack = Stack::load();
+        let t = team(&stack, "uc6").await;
+        let carer_user = stack.fresh_user("a", "mantelzorger").await;
+        let pc = Profile::new("uc6-carer");
+        let carer = pc.login(&stack, &carer_user).await;
+        t.lead.invite_to_care_team(&t.space_id, &carer_user.mxid, Role::RelatedPerson).await.unwrap();
+        eventually("the carer's invite", || async {
+            carer.care_team_invites().await.unwrap().into_iter().find(|i| i.space_id == t.space_id)
+        })
+        .await;
+        carer.accept_care_team_invite(&t.space_id).await.unwrap();
+        eventually("the carer in the team at A", || async {
+            let m = t.lead.care_team_members(&t.space_id).await.unwrap();
+            m.iter().any(|m| m.user_id == carer_user.mxid && m.joined && m.role == Role::RelatedPerson).then_some(())
+        })
+        .await;
+
+        let new = |kind| NewConversation {
+            space_id: t.space_id.clone(),
+            subject: "Zorgplan".into(),
+            body: "Hoe gaat het thuis?".into(),
+            recipients: vec![t.gp_user.mxid.clone(), carer_user.mxid.clone()],
+            kind,
+            attachments: vec![],
+        };
+        let refused = t.lead.start_conversation(&new(ConversationKind::Professional)).await.unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::NotInProfessionalConversation);
+
+        let room_id = t.lead.start_conversation(&new(ConversationKind::ClientInclusive)).await.unwrap();
+        eventually("the carer joined", || async {
+            match carer.join_conversation(&room_id).await {
+                Ok(()) => carer.conversation(&room_id).await.ok(),
+                Err(_) => None,
+            }
+        })
+        .await;
+        let summary = t.lead.conversation(&room_id).await.unwrap();
+        assert_eq!(summary.kind, ConversationKind::ClientInclusive);
+
+        // The carer (25) writes in the encrypted room and the lead reads it.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _sub = t.lead.watch_timeline(&room_id, Box::new(move |b| tx.send(b).is_ok())).await.unwrap();
+        carer.send_text(&room_id, "Het gaat goed, ze eet weer.").await.unwrap();
+        let mut items = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let found = items.iter().find_map(|i: &kring_core::TimelineItem| match &i.content {
+                TimelineContent::Message { body, sender_role, .. } if body == "Het gaat goed, ze eet weer." => {
+                    Some(*sender_role)
+                }
+                _ => None,
+            });
+            if let Some(role) = found {
+                assert_eq!(role, Some(Role::RelatedPerson));
+                break;
+            }
+            let batch = tokio::time::timeout_at(deadline, rx.recv()).await.expect("the carer's message at A").unwrap();
+            batch.into_iter().for_each(|d| d.apply(&mut items));
+        }
+        // And she may not archive (75).
+        assert_eq!(
+            carer.set_conversation_status(&room_id, ConversationStatus::Archived).await.unwrap_err().code(),
+            ErrorCode::NotPermitted
+        );
+        carer.stop().await;
+    })
+    .await;
+}
