@@ -119,6 +119,12 @@ impl Session {
             tokio::fs::remove_dir_all(&dir).await.map_err(|e| CoreError::Storage(e.to_string()))?;
         }
         tokio::fs::create_dir_all(&dir).await.map_err(|e| CoreError::Storage(e.to_string()))?;
+        // Kring's own database keeps its audit log across sign-ins, but its
+        // sealed patient data belongs to the previous key.
+        let previous = kring_store::Store::open(&database_path(data_dir, profile))
+            .await
+            .map_err(|e| CoreError::Storage(e.to_string()))?;
+        previous.reset_sealed_data().await.map_err(|e| CoreError::Storage(e.to_string()))?;
         let passphrase = new_store_passphrase();
         let client = build_client(&homeserver, &dir, &passphrase).await?;
 
@@ -143,7 +149,8 @@ impl Session {
         };
         secrets.save(profile, &stored)?;
         info!(user_id = %stored.session.meta.user_id, "signed in");
-        let session = Self::start(client, homeserver.to_string(), profile, data_dir, secrets).await?;
+        let session =
+            Self::start(client, homeserver.to_string(), profile, data_dir, secrets, &stored.store_passphrase).await?;
         session.wait_until_device_published(Duration::from_secs(15)).await;
         session.audit("login", None).await;
         Ok(session)
@@ -162,7 +169,9 @@ impl Session {
         let client = build_client(&homeserver, &dir, &stored.store_passphrase).await?;
         client.restore_session(stored.session.clone()).await?;
         info!(user_id = %stored.session.meta.user_id, "session restored");
-        Self::start(client, stored.homeserver.clone(), profile, data_dir, secrets).await.map(Some)
+        Self::start(client, stored.homeserver.clone(), profile, data_dir, secrets, &stored.store_passphrase)
+            .await
+            .map(Some)
     }
 
     async fn start(
@@ -171,8 +180,9 @@ impl Session {
         profile: &str,
         data_dir: &Path,
         secrets: Arc<dyn SecretStore>,
+        passphrase: &str,
     ) -> Result<Self, CoreError> {
-        let store = kring_store::Store::open(&database_path(data_dir, profile))
+        let store = kring_store::Store::open_unlocked(&database_path(data_dir, profile), passphrase)
             .await
             .map_err(|e| CoreError::Storage(e.to_string()))?;
         let sync_service = Arc::new(

@@ -18,6 +18,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("patient data is locked: open the store with the session's passphrase")]
+    Locked,
+    #[error("patient data cannot be decrypted: {0}")]
+    Cipher(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -43,9 +47,31 @@ impl std::fmt::Debug for ClientLink {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Seals patient data (client links). Absent when opened without a
+    /// session, e.g. to read the audit log.
+    cipher: Option<std::sync::Arc<matrix_sdk_store_encryption::StoreCipher>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("unlocked", &self.cipher.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// What a client link holds, sealed as one value.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SealedClient {
+    display_name: String,
+    pseudo_bsn: String,
+}
+
+const CIPHER_SETTING: &str = "store_cipher";
+
+fn cipher_err(e: matrix_sdk_store_encryption::Error) -> StoreError {
+    StoreError::Cipher(e.to_string())
 }
 
 fn now_ms() -> i64 {
@@ -72,7 +98,37 @@ impl Store {
             .await
             .map_err(|e| StoreError::Open(e.to_string()))?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, cipher: None })
+    }
+
+    /// Opens the store and unlocks patient data with `passphrase` (the one
+    /// kept in the OS keychain). The first unlock creates the cipher.
+    pub async fn open_unlocked(path: &Path, passphrase: &str) -> Result<Self, StoreError> {
+        use matrix_sdk_store_encryption::StoreCipher;
+        let mut store = Self::open(path).await?;
+        let cipher = match store.setting(CIPHER_SETTING).await? {
+            Some(hex) => {
+                let bytes = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16))
+                    .collect::<Result<Vec<u8>, _>>()
+                    .map_err(|e| StoreError::Cipher(e.to_string()))?;
+                StoreCipher::import(passphrase, &bytes).map_err(cipher_err)?
+            }
+            None => {
+                let cipher = StoreCipher::new().map_err(cipher_err)?;
+                let exported = cipher.export(passphrase).map_err(cipher_err)?;
+                let hex: String = exported.iter().map(|b| format!("{b:02x}")).collect();
+                store.set_setting(CIPHER_SETTING, &hex).await?;
+                cipher
+            }
+        };
+        store.cipher = Some(std::sync::Arc::new(cipher));
+        Ok(store)
+    }
+
+    fn cipher(&self) -> Result<&matrix_sdk_store_encryption::StoreCipher, StoreError> {
+        self.cipher.as_deref().ok_or(StoreError::Locked)
     }
 
     pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -106,41 +162,61 @@ impl Store {
         Ok(())
     }
 
-    /// Records (or updates) which client a care-team space is about.
+    /// Records (or updates) which client a care-team space is about, sealed.
     pub async fn link_client_space(&self, link: &ClientLink) -> Result<(), StoreError> {
+        let sealed = self
+            .cipher()?
+            .encrypt_value(&SealedClient { display_name: link.display_name.clone(), pseudo_bsn: link.pseudo_bsn.clone() })
+            .map_err(cipher_err)?;
         sqlx::query(
-            "INSERT INTO client_spaces(space_id, display_name, pseudo_bsn, linked_at_ms) VALUES (?, ?, ?, ?) \
-             ON CONFLICT(space_id) DO UPDATE SET display_name = excluded.display_name, pseudo_bsn = excluded.pseudo_bsn",
+            "INSERT INTO client_links(space_id, client, linked_at_ms) VALUES (?, ?, ?) \
+             ON CONFLICT(space_id) DO UPDATE SET client = excluded.client",
         )
         .bind(&link.space_id)
-        .bind(&link.display_name)
-        .bind(&link.pseudo_bsn)
+        .bind(sealed)
         .bind(now_ms())
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
+    fn unseal(&self, space_id: String, sealed: &[u8]) -> Result<ClientLink, StoreError> {
+        let client: SealedClient = self.cipher()?.decrypt_value(sealed).map_err(cipher_err)?;
+        Ok(ClientLink { space_id, display_name: client.display_name, pseudo_bsn: client.pseudo_bsn })
+    }
+
     pub async fn client_for_space(&self, space_id: &str) -> Result<Option<ClientLink>, StoreError> {
-        let row = sqlx::query("SELECT space_id, display_name, pseudo_bsn FROM client_spaces WHERE space_id = ?")
+        let row = sqlx::query("SELECT space_id, client FROM client_links WHERE space_id = ?")
             .bind(space_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| ClientLink { space_id: r.get(0), display_name: r.get(1), pseudo_bsn: r.get(2) }))
+        row.map(|r| self.unseal(r.get(0), &r.get::<Vec<u8>, _>(1))).transpose()
+    }
+
+    /// Drops the sealed patient data and its key: a new sign-in brings a new
+    /// passphrase, and data sealed under the old one is unreadable anyway.
+    pub async fn reset_sealed_data(&self) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM client_links").execute(&self.pool).await?;
+        sqlx::query("DELETE FROM settings WHERE key = ?").bind(CIPHER_SETTING).execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Forgets every client link (at sign-out).
     pub async fn forget_client_links(&self) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM client_spaces").execute(&self.pool).await?;
+        sqlx::query("DELETE FROM client_links").execute(&self.pool).await?;
         Ok(())
     }
 
     /// Every client known on this device, by name.
     pub async fn client_links(&self) -> Result<Vec<ClientLink>, StoreError> {
-        let rows = sqlx::query("SELECT space_id, display_name, pseudo_bsn FROM client_spaces ORDER BY display_name")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|r| ClientLink { space_id: r.get(0), display_name: r.get(1), pseudo_bsn: r.get(2) }).collect())
+        let rows = sqlx::query("SELECT space_id, client FROM client_links").fetch_all(&self.pool).await?;
+        let mut links = rows
+            .into_iter()
+            .map(|r| self.unseal(r.get(0), &r.get::<Vec<u8>, _>(1)))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Sorted here: the names are sealed, the database cannot sort them.
+        links.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+        Ok(links)
     }
 
     /// The newest `limit` audit entries, newest first.
@@ -190,9 +266,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn client_links_are_sealed_at_rest_and_need_the_passphrase() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kring.db");
+        {
+            let store = Store::open_unlocked(&path, "geheim").await.unwrap();
+            let link = ClientLink { space_id: "!s:x".into(), display_name: "Mw. Q. Zwart".into(), pseudo_bsn: "90000000777".into() };
+            store.link_client_space(&link).await.unwrap();
+            store.pool.close().await;
+        }
+        // Neither the database nor its journal holds the patient data in the clear.
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains("90000000777") && !text.contains("Zwart"), "patient data in the clear");
+        }
+        let store = Store::open_unlocked(&path, "geheim").await.unwrap();
+        assert_eq!(store.client_for_space("!s:x").await.unwrap().unwrap().pseudo_bsn, "90000000777");
+        assert!(matches!(Store::open_unlocked(&path, "fout").await, Err(StoreError::Cipher(_))));
+        let locked = Store::open(&path).await.unwrap();
+        assert!(matches!(locked.client_links().await, Err(StoreError::Locked)));
+    }
+
+    #[tokio::test]
     async fn client_links_are_kept_and_updated_per_space() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("kring.db")).await.unwrap();
+        let store = Store::open_unlocked(&dir.path().join("kring.db"), "pw").await.unwrap();
         assert_eq!(store.client_for_space("!s:x").await.unwrap(), None);
         let link = ClientLink { space_id: "!s:x".into(), display_name: "J. Kok".into(), pseudo_bsn: "123".into() };
         store.link_client_space(&link).await.unwrap();

@@ -37,6 +37,10 @@ async fn login_then_restore_from_the_keychain_without_a_password() {
         assert!(
             Session::restore(profile.dir.path(), profile.secrets.clone(), &profile.name).await.unwrap().is_none()
         );
+        // Signing in again on this device works: the new key replaces the old one.
+        let again = profile.login(&stack, &user).await;
+        assert!(again.care_teams().await.unwrap().is_empty());
+        again.logout().await.unwrap();
     })
     .await;
 }
