@@ -195,10 +195,20 @@ async fn main() {
         .init();
     let cli = Cli::parse();
     let out = Output::new(cli.json);
-    if let Err(err) = run(&cli, &out).await {
-        out.error(&err);
-        std::process::exit(2);
-    }
+    let code = match run(&cli, &out).await {
+        Ok(()) => 0,
+        Err(err) => {
+            out.error(&err);
+            2
+        }
+    };
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // Exit without dropping the runtime under the SDK's background tasks:
+    // matrix-sdk 0.18's event cache panics ("joining failed: Cancelled") when
+    // its store-write task is cancelled at shutdown. The stores are SQLite
+    // and consistent at any point, as after a kill.
+    std::process::exit(code);
 }
 
 /// Kring's own database for this profile (audit log, settings).

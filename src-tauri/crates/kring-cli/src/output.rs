@@ -7,6 +7,17 @@ pub struct Output {
     json: bool,
 }
 
+/// Writes one line to stdout. When the reader has gone (`kring-cli tail |
+/// head`), there is nobody left to tell anything: exit quietly instead of
+/// panicking like `println!` does.
+fn line(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{text}").is_err() {
+        std::process::exit(0);
+    }
+}
+
 impl Output {
     pub fn new(json: bool) -> Self {
         Self { json }
@@ -14,9 +25,9 @@ impl Output {
 
     fn emit(&self, value: serde_json::Value, text: String) {
         if self.json {
-            println!("{value}");
+            line(value);
         } else {
-            println!("{text}");
+            line(text);
         }
     }
 
@@ -26,14 +37,14 @@ impl Output {
 
     pub fn rooms(&self, rooms: &[RoomSummary]) {
         if self.json {
-            println!("{}", json!(rooms));
+            line(json!(rooms));
             return;
         }
         if rooms.is_empty() {
-            println!("(no rooms)");
+            line("(no rooms)");
         }
         for r in rooms {
-            println!("{}\t{}\t{} unread", r.room_id, r.name, r.unread_count);
+            line(format_args!("{}\t{}\t{} unread", r.room_id, r.name, r.unread_count));
         }
     }
 
@@ -49,11 +60,11 @@ impl Output {
 
     pub fn audit(&self, entries: &[kring_store::AuditEntry]) {
         if self.json {
-            println!("{}", json!(entries));
+            line(json!(entries));
             return;
         }
         for e in entries {
-            println!("{}\t{}\t{}\t{}", e.at_ms, e.actor, e.action, e.subject.as_deref().unwrap_or("-"));
+            line(format_args!("{}\t{}\t{}\t{}", e.at_ms, e.actor, e.action, e.subject.as_deref().unwrap_or("-")));
         }
     }
 
@@ -61,9 +72,9 @@ impl Output {
     pub fn value(&self, value: &impl serde::Serialize) {
         let json = json!(value);
         if self.json {
-            println!("{json}");
+            line(json);
         } else {
-            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            line(serde_json::to_string_pretty(&json).unwrap_or_default());
         }
     }
 
