@@ -51,12 +51,15 @@ def test_care_team_across_organisations_with_a_conversation(stack, cli, matrix_a
     gp.json("conversation", "join", "--room", room)
 
     def bodies_at_b():
-        return [json.loads(l)["content"]["body"] for l in gp.run("tail", "--room", room).stdout.splitlines()]
-    # An encrypted reply sent after B joined reaches B's device. (The first
-    # message, encrypted while B's device was offline and B only invited, is
-    # not reliably readable at B yet when the sender's process exits at once:
-    # an open problem recorded in the issue notes. The Rust scenario test
-    # covers the first message with both sides online.)
+        # A new process may not see the join yet: a transient error is retried.
+        p = gp.run("tail", "--room", room, check=False)
+        return [json.loads(l)["content"]["body"] for l in p.stdout.splitlines()] if p.returncode == 0 else []
+    # An encrypted reply sent after B joined reaches B's device. The first
+    # message is not asserted here: B's device was created seconds earlier,
+    # and homeserver A only learns a new remote device when B's device-list
+    # update arrives over federation, so it can still be missing when the
+    # first message is encrypted (see the issue notes). The Rust scenario
+    # test covers the first message with both sides online.
     lead.json("send", "--room", room, "Graag morgen opnieuw beoordelen.")
     assert wait_for("the reply at B", lambda: "Graag morgen opnieuw beoordelen." in bodies_at_b())
 

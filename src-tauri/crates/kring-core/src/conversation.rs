@@ -165,6 +165,10 @@ impl Session {
             .send_state_event_raw("m.space.child", &room_id, json!({"via": [server], "suggested": false}))
             .await
             .map_err(permission_err)?;
+        // The room key is shared with the devices this device knows of when it
+        // encrypts; a recipient on another homeserver who just joined the care
+        // team may not be known yet. Ask for their keys first (bounded).
+        self.refresh_devices(&levels.keys().cloned().collect::<Vec<_>>()).await;
         // The first message goes through the persistent send queue: once
         // queued it survives a crash and is sent exactly once.
         let timeline = self.timeline(&room_id).await?;
@@ -174,6 +178,28 @@ impl Session {
             .map_err(|e| CoreError::SendFailed(e.to_string()))?;
         self.audit("start_conversation", Some(&room_id)).await;
         Ok(room_id)
+    }
+
+    /// Fetches the current device keys of `users` from their homeservers and
+    /// waits (at most 10 s) until each has at least one device known here.
+    async fn refresh_devices(&self, users: &[String]) {
+        let encryption = self.client.encryption();
+        let wait = async {
+            for user in users {
+                let Ok(user) = matrix_sdk::ruma::OwnedUserId::try_from(user.as_str()) else { continue };
+                loop {
+                    let _ = encryption.request_user_identity(&user).await;
+                    let known = encryption.get_user_devices(&user).await.map(|d| d.devices().count()).unwrap_or(0);
+                    if known > 0 {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            }
+        };
+        if tokio::time::timeout(std::time::Duration::from_secs(10), wait).await.is_err() {
+            tracing::warn!("some recipients' devices are still unknown; they may not read the first message");
+        }
     }
 
     /// The conversations of a client's care team, active ones first.
