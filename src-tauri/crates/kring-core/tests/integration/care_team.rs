@@ -24,6 +24,37 @@ async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut check: imp
     panic!("timed out waiting for {what}");
 }
 
+type Batches = mpsc::UnboundedReceiver<Vec<kring_core::ListDiff<kring_core::TimelineItem>>>;
+
+/// Applies timeline batches until `done` holds. On timeout it fails with what
+/// the timeline did hold, so a CI log tells an undecryptable message (key not
+/// shared) from one that never arrived (federation).
+async fn until_timeline(
+    what: &str,
+    rx: &mut Batches,
+    items: &mut Vec<kring_core::TimelineItem>,
+    secs: u64,
+    done: impl Fn(&[kring_core::TimelineItem]) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !done(items) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(batch)) => batch.into_iter().for_each(|d| d.apply(items)),
+            _ => {
+                let seen: Vec<String> = items
+                    .iter()
+                    .map(|i| match &i.content {
+                        TimelineContent::Message { body, .. } => format!("message {:?}", body.chars().take(20).collect::<String>()),
+                        TimelineContent::Notice { notice } => format!("{notice:?}"),
+                        other => format!("{:?}", std::mem::discriminant(other)),
+                    })
+                    .collect();
+                panic!("timed out after {secs} s waiting for {what}; the timeline held: {seen:#?}");
+            }
+        }
+    }
+}
+
 fn client(tag: &str) -> ClientRef {
     let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000;
     ClientRef { display_name: format!("Mw. J. Kok ({tag})"), pseudo_bsn: format!("9{n:010}") }
@@ -170,13 +201,12 @@ async fn a_conversation_is_validated_created_delivered_encrypted_and_archived() 
         let (tx, mut rx) = mpsc::unbounded_channel();
         let _sub = t.gp.watch_timeline(&room_id, Box::new(move |b| tx.send(b).is_ok())).await.unwrap();
         let mut items = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while !items.iter().any(|i: &kring_core::TimelineItem| {
-            matches!(&i.content, TimelineContent::Message { body, .. } if body.starts_with("Graag een medicatiereview"))
-        }) {
-            let batch = tokio::time::timeout_at(deadline, rx.recv()).await.expect("first message at B").unwrap();
-            batch.into_iter().for_each(|d| d.apply(&mut items));
-        }
+        until_timeline("the first message at B", &mut rx, &mut items, 60, |items| {
+            items.iter().any(|i| {
+                matches!(&i.content, TimelineContent::Message { body, .. } if body.starts_with("Graag een medicatiereview"))
+            })
+        })
+        .await;
         let gp_room = t.gp.client().get_room(<&matrix_sdk::ruma::RoomId>::try_from(room_id.as_str()).unwrap()).unwrap();
         assert!(gp_room.encryption_state().is_encrypted());
 
@@ -195,13 +225,10 @@ async fn a_conversation_is_validated_created_delivered_encrypted_and_archived() 
             .unwrap();
         assert_eq!((first.0, first.1), (Some(Role::Lead), true));
         t.gp.redact(&room_id, &first.2).await.expect("redact");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !items.iter().any(|i| matches!(&i.content,
-            TimelineContent::Redacted { event_id: Some(e), .. } if *e == first.2))
-        {
-            let batch = tokio::time::timeout_at(deadline, rx.recv()).await.expect("redaction at B").unwrap();
-            batch.into_iter().for_each(|d| d.apply(&mut items));
-        }
+        until_timeline("the redaction at B", &mut rx, &mut items, 30, |items| {
+            items.iter().any(|i| matches!(&i.content, TimelineContent::Redacted { event_id: Some(e), .. } if *e == first.2))
+        })
+        .await;
 
         // A practitioner (50) may not archive; the lead may, for everyone.
         assert_eq!(
@@ -283,21 +310,16 @@ async fn a_related_person_takes_part_only_in_client_inclusive_conversations() {
         let _sub = t.lead.watch_timeline(&room_id, Box::new(move |b| tx.send(b).is_ok())).await.unwrap();
         carer.send_text(&room_id, "Het gaat goed, ze eet weer.").await.unwrap();
         let mut items = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let found = items.iter().find_map(|i: &kring_core::TimelineItem| match &i.content {
+        let carers = |items: &[kring_core::TimelineItem]| {
+            items.iter().find_map(|i| match &i.content {
                 TimelineContent::Message { body, sender_role, .. } if body == "Het gaat goed, ze eet weer." => {
                     Some(*sender_role)
                 }
                 _ => None,
-            });
-            if let Some(role) = found {
-                assert_eq!(role, Some(Role::RelatedPerson));
-                break;
-            }
-            let batch = tokio::time::timeout_at(deadline, rx.recv()).await.expect("the carer's message at A").unwrap();
-            batch.into_iter().for_each(|d| d.apply(&mut items));
-        }
+            })
+        };
+        until_timeline("the carer's message at A", &mut rx, &mut items, 60, |items| carers(items).is_some()).await;
+        assert_eq!(carers(&items), Some(Some(Role::RelatedPerson)));
         // And she may not archive (75).
         assert_eq!(
             carer.set_conversation_status(&room_id, ConversationStatus::Archived).await.unwrap_err().code(),
