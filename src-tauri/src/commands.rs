@@ -101,6 +101,34 @@ pub async fn send_text(state: State<'_, AppState>, room_id: String, body: String
     Ok(state.session().await?.send_text(&room_id, &body).await?)
 }
 
+/// Queues a message with 0 to 5 attachments, optionally as a reply.
+#[tauri::command]
+#[specta::specta]
+pub async fn send_message(
+    state: State<'_, AppState>,
+    room_id: String,
+    body: String,
+    attachments: Vec<kring_core::NewAttachment>,
+    in_reply_to: Option<String>,
+) -> CmdResult<()> {
+    let session = state.session().await?;
+    Ok(session.send_message(&room_id, &body, attachments, in_reply_to.as_deref()).await?)
+}
+
+/// Saves an attachment in the user's download folder; returns the path.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_attachment(
+    state: State<'_, AppState>,
+    room_id: String,
+    event_id: String,
+    index: u32,
+) -> CmdResult<String> {
+    let content = state.session().await?.attachment_content(&room_id, &event_id, index).await?;
+    let path = crate::media::save(&state.download_dir()?, &content).await?;
+    Ok(path.display().to_string())
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn paginate_back(

@@ -5,6 +5,7 @@
 mod commands;
 mod error;
 mod logging;
+mod media;
 mod state;
 
 use std::{path::PathBuf, sync::Arc};
@@ -27,6 +28,8 @@ pub fn specta_builder<R: Runtime>() -> SpectaBuilder<R> {
         commands::watch_sync,
         commands::unsubscribe,
         commands::send_text,
+        commands::send_message,
+        commands::save_attachment,
         commands::paginate_back,
         commands::care_teams,
         commands::create_care_team,
@@ -59,10 +62,15 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
 /// Assembles the app on any runtime, so tests can use the mock runtime.
 pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     let specta = specta_builder::<R>();
-    builder.invoke_handler(specta.invoke_handler()).manage(state).setup(move |app| {
+    builder
+        .invoke_handler(specta.invoke_handler())
+        .manage(state)
+        .register_asynchronous_uri_scheme_protocol(media::SCHEME, media::serve)
+        .setup(move |app| {
         specta.mount_events(app);
         // The platform data dir is known only once the app exists.
         app.state::<AppState>().set_data_dir(data_dir(app.handle()));
+        app.state::<AppState>().set_download_dir(download_dir(app.handle()));
         Ok(())
     })
 }
@@ -72,6 +80,13 @@ fn data_dir<R: Runtime>(app: &tauri::AppHandle<R>) -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| app.path().app_data_dir().ok())
         .unwrap_or_else(|| PathBuf::from(".kring"))
+}
+
+fn download_dir<R: Runtime>(app: &tauri::AppHandle<R>) -> PathBuf {
+    std::env::var_os("KRING_DOWNLOAD_DIR")
+        .map(PathBuf::from)
+        .or_else(|| app.path().download_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 pub fn run() {

@@ -17,6 +17,8 @@ use tokio::sync::{Mutex, RwLock};
 pub struct AppState {
     /// Set once the platform's app data dir is known (in Tauri's setup).
     data_dir: OnceLock<PathBuf>,
+    /// Where saved attachments go (the platform's Downloads folder).
+    download_dir: OnceLock<PathBuf>,
     pub profile: String,
     pub secrets: Arc<dyn SecretStore>,
     session: RwLock<Option<Arc<Session>>>,
@@ -28,6 +30,7 @@ impl AppState {
     pub fn new(profile: String, secrets: Arc<dyn SecretStore>) -> Self {
         Self {
             data_dir: OnceLock::new(),
+            download_dir: OnceLock::new(),
             profile,
             secrets,
             session: RwLock::new(None),
@@ -48,6 +51,14 @@ impl AppState {
 
     pub fn data_dir(&self) -> Result<&std::path::Path, CoreError> {
         self.data_dir.get().map(PathBuf::as_path).ok_or_else(|| CoreError::Storage("no data directory".into()))
+    }
+
+    pub fn set_download_dir(&self, dir: PathBuf) {
+        let _ = self.download_dir.set(dir);
+    }
+
+    pub fn download_dir(&self) -> Result<PathBuf, CoreError> {
+        self.download_dir.get().cloned().ok_or_else(|| CoreError::Storage("no download folder".into()))
     }
 
     pub async fn session(&self) -> Result<Arc<Session>, CoreError> {

@@ -13,7 +13,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use clap::{Parser, Subcommand};
 use kring_core::{
     ClientRef, ConversationKind, ConversationStatus, CoreError, KeyringSecretStore, ListDiff,
-    LoginRequest, NewConversation, Role, RoomSummary, SendState, Session, TimelineContent, TimelineItem,
+    LoginRequest, NewAttachment, NewConversation, Role, RoomSummary, SendState, Session, TimelineContent, TimelineItem,
 };
 use kring_store::Store;
 use output::Output;
@@ -56,12 +56,33 @@ enum Command {
     Whoami,
     /// List the rooms of the signed-in account.
     Rooms,
-    /// Send a text message and wait until the homeserver has it.
+    /// Send a message (with up to 5 attachments) and wait until the homeserver has it.
     Send {
         /// Room id (or exact room name).
         #[arg(long)]
         room: String,
+        /// A file to attach; repeat for more (at most 5).
+        #[arg(long = "attach")]
+        attachments: Vec<std::path::PathBuf>,
+        /// Answer this message (event id).
+        #[arg(long)]
+        reply_to: Option<String>,
+        #[arg(default_value = "")]
         text: String,
+    },
+    /// Save one attachment of a message (decrypted) to a file.
+    Download {
+        #[arg(long)]
+        room: String,
+        /// The message's event id.
+        #[arg(long)]
+        event: String,
+        /// Which attachment of the message, from 0.
+        #[arg(long, default_value_t = 0)]
+        index: u32,
+        /// Where to write it.
+        #[arg(long)]
+        out: std::path::PathBuf,
     },
     /// Print a room's messages; with --follow, keep printing new ones.
     Tail {
@@ -146,7 +167,7 @@ enum ConversationCommand {
         kind: ConversationKind,
         /// A file to attach; repeat for more (at most 5).
         #[arg(long = "attach")]
-        attachments: Vec<String>,
+        attachments: Vec<std::path::PathBuf>,
         body: String,
     },
     /// Take part in a conversation you were invited to.
@@ -248,12 +269,32 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             out.rooms(&room_snapshot(&session).await);
             session.stop().await;
         }
-        Command::Send { room, text } => {
+        Command::Send { room, attachments, reply_to, text } => {
+            // Refusals (a sixth file, an unreadable one) before signing in.
+            let files = read_attachments(attachments)?;
             let session = restore(&data_dir, secrets, &cli.profile).await?;
             session.wait_until_synced(timeout).await;
             let room_id = resolve_room(&session, room)?;
-            let event_id = send_and_confirm(&session, &room_id, text, timeout).await?;
+            let event_id = send_and_confirm(&session, &room_id, text, files, reply_to.as_deref(), timeout).await?;
             out.sent(&room_id, &event_id);
+            session.stop().await;
+        }
+        Command::Download { room, event, index, out: path } => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            session.wait_until_synced(timeout).await;
+            let room_id = resolve_room(&session, room)?;
+            // The message may be older than what the timeline holds at first.
+            let content = match session.attachment_content(&room_id, event, *index).await {
+                Ok(c) => c,
+                Err(_) => {
+                    session.paginate_back(&room_id, 50).await?;
+                    session.attachment_content(&room_id, event, *index).await?
+                }
+            };
+            std::fs::write(path, &content.data).map_err(|e| CoreError::Storage(e.to_string()))?;
+            out.value(&serde_json::json!({
+                "saved": path, "filename": content.filename, "mime": content.mime, "bytes": content.data.len()
+            }));
             session.stop().await;
         }
         Command::Tail { room, follow, count, all } => {
@@ -316,7 +357,7 @@ async fn conversation(session: &Session, command: &ConversationCommand, out: &Ou
                 body: body.clone(),
                 recipients: recipients.clone(),
                 kind: *kind,
-                attachments: attachments.clone(),
+                attachments: read_attachments(attachments)?,
             };
             let room_id = session.start_conversation(&request).await?;
             // Wait until the first message has left the send queue.
@@ -383,11 +424,21 @@ async fn room_snapshot(session: &Session) -> Vec<RoomSummary> {
     rooms
 }
 
+/// Reads the files to attach, refusing a sixth before reading any.
+fn read_attachments(paths: &[std::path::PathBuf]) -> Result<Vec<NewAttachment>, CoreError> {
+    if paths.len() > kring_core::MAX_ATTACHMENTS {
+        return Err(CoreError::TooManyAttachments { count: paths.len() });
+    }
+    paths.iter().map(|p| NewAttachment::from_path(p)).collect()
+}
+
 /// Queues the message in the SDK's send queue and waits for its event id.
 async fn send_and_confirm(
     session: &Session,
     room_id: &str,
     text: &str,
+    attachments: Vec<NewAttachment>,
+    reply_to: Option<&str>,
     timeout: Duration,
 ) -> Result<String, CoreError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -398,13 +449,17 @@ async fn send_and_confirm(
         batch.into_iter().for_each(|d: ListDiff<TimelineItem>| d.apply(&mut items));
     }
     let before: std::collections::HashSet<String> = items.iter().map(|i| i.id.clone()).collect();
-    session.send_text(room_id, text).await?;
+    let files = attachments.len();
+    session.send_message(room_id, text, attachments, reply_to).await?;
+    let text = text.trim_end();
     let wait = async {
         while let Some(batch) = rx.recv().await {
             batch.into_iter().for_each(|d| d.apply(&mut items));
             for item in items.iter().filter(|i| !before.contains(&i.id)) {
-                if let TimelineContent::Message { is_own: true, body, send_state, event_id, .. } = &item.content {
-                    if body != text {
+                if let TimelineContent::Message { is_own: true, body, send_state, event_id, attachments, .. } =
+                    &item.content
+                {
+                    if body != text || attachments.len() != files {
                         continue;
                     }
                     match (send_state, event_id) {

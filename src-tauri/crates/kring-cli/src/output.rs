@@ -53,8 +53,10 @@ impl Output {
     }
 
     pub fn message(&self, item: &TimelineItem) {
-        if let TimelineContent::Message { sender, sender_name, body, .. } = &item.content {
-            self.emit(json!(item), format!("{sender_name} ({sender}): {body}"));
+        if let TimelineContent::Message { sender, sender_name, body, attachments, .. } = &item.content {
+            let files: Vec<&str> = attachments.iter().map(|a| a.filename.as_str()).collect();
+            let files = if files.is_empty() { String::new() } else { format!(" [📎 {}]", files.join(", ")) };
+            self.emit(json!(item), format!("{sender_name} ({sender}): {body}{files}"));
         }
     }
 

@@ -8,7 +8,7 @@ use matrix_sdk::{
     ruma::{
         OwnedUserId,
         api::client::room::{Visibility, create_room::v3::{Request as CreateRoomRequest, RoomPreset}},
-        events::{StateEventType, room::message::RoomMessageEventContent},
+        events::StateEventType,
     },
 };
 use serde::{Deserialize, Serialize};
@@ -16,12 +16,12 @@ use serde_json::{Value, json};
 
 use crate::{
     CoreError, Session,
+    attachment::NewAttachment,
     care_team::{Member, fetch_power_levels, members_of, permission_err, raw},
     power_levels::{CONVERSATION_EVENT, Role, STATUS_EVENT, room_power_levels},
 };
 
 pub const SUBJECT_MAX_CHARS: usize = 50;
-pub const MAX_ATTACHMENTS: usize = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
@@ -47,9 +47,9 @@ pub struct NewConversation {
     pub body: String,
     pub recipients: Vec<String>,
     pub kind: ConversationKind,
-    /// Files to attach (paths on this device), at most five.
+    /// Files sent with the first message, at most five.
     #[serde(default)]
-    pub attachments: Vec<String>,
+    pub attachments: Vec<NewAttachment>,
 }
 
 #[derive(Clone, Debug, Serialize, specta::Type)]
@@ -79,9 +79,7 @@ pub fn validate(new: &NewConversation, team: &BTreeMap<String, Role>, me: &str) 
     if new.body.trim().is_empty() {
         return Err(CoreError::BodyMissing);
     }
-    if new.attachments.len() > MAX_ATTACHMENTS {
-        return Err(CoreError::TooManyAttachments { count: new.attachments.len() });
-    }
+    crate::attachment::validate(&new.attachments)?;
     let others: Vec<&String> = new.recipients.iter().filter(|r| r.as_str() != me).collect();
     if others.is_empty() {
         return Err(CoreError::RecipientsMissing);
@@ -129,9 +127,6 @@ impl Session {
         let team: BTreeMap<String, Role> =
             members_of(&space).await?.into_iter().map(|m| (m.user_id, m.role)).collect();
         validate(new, &team, me.as_str())?;
-        if !new.attachments.is_empty() {
-            return Err(CoreError::NotYetSupported("attachments".into()));
-        }
 
         let recipients: Vec<OwnedUserId> = new
             .recipients
@@ -169,13 +164,10 @@ impl Session {
         // encrypts; a recipient on another homeserver who just joined the care
         // team may not be known yet. Ask for their keys first (bounded).
         self.refresh_devices(&levels.keys().cloned().collect::<Vec<_>>()).await;
-        // The first message goes through the persistent send queue: once
-        // queued it survives a crash and is sent exactly once.
-        let timeline = self.timeline(&room_id).await?;
-        timeline
-            .send(RoomMessageEventContent::text_plain(new.body.trim_end()).into())
-            .await
-            .map_err(|e| CoreError::SendFailed(e.to_string()))?;
+        // The first message and its files go through the persistent send
+        // queue as one event: once queued it survives a crash, is sent exactly
+        // once, and arrives whole or not at all.
+        self.send_message(&room_id, &new.body, new.attachments.clone(), None).await?;
         self.audit("start_conversation", Some(&room_id)).await;
         Ok(room_id)
     }
@@ -361,7 +353,9 @@ mod tests {
         n.body = "\n ".into();
         assert!(matches!(validate(&n, &t, "@lead:a"), Err(CoreError::BodyMissing)));
         n.body = "Foto's van de wond".into();
-        n.attachments = (0..6).map(|i| format!("/tmp/{i}.jpg")).collect();
+        n.attachments = (0..6)
+            .map(|i| NewAttachment { filename: format!("{i}.jpg"), mime: None, data: vec![0xff, 0xd8] })
+            .collect();
         assert!(matches!(validate(&n, &t, "@lead:a"), Err(CoreError::TooManyAttachments { count: 6 })));
         n.attachments.pop();
         assert!(validate(&n, &t, "@lead:a").is_ok());

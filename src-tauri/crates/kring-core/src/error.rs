@@ -49,6 +49,10 @@ pub enum ErrorCode {
     NotInProfessionalConversation,
     /// A message carries at most 5 attachments.
     TooManyAttachments,
+    /// A file to attach could not be read on this device.
+    AttachmentUnreadable,
+    /// An attachment could not be downloaded or decrypted.
+    AttachmentUnavailable,
     /// This Kring version cannot do that yet.
     NotYetSupported,
     /// A bug or an unexpected server answer; details are in the log.
@@ -97,6 +101,10 @@ pub enum CoreError {
     NotInProfessionalConversation(String),
     #[error("{count} attachments; at most 5 are allowed")]
     TooManyAttachments { count: usize },
+    #[error("the file cannot be read: {0}")]
+    AttachmentUnreadable(String),
+    #[error("the attachment is not available: {0}")]
+    AttachmentUnavailable(String),
     #[error("not supported yet: {0}")]
     NotYetSupported(String),
     #[error("{0}")]
@@ -126,6 +134,8 @@ impl CoreError {
             Self::RecipientNotInCareTeam(_) => ErrorCode::RecipientNotInCareTeam,
             Self::NotInProfessionalConversation(_) => ErrorCode::NotInProfessionalConversation,
             Self::TooManyAttachments { .. } => ErrorCode::TooManyAttachments,
+            Self::AttachmentUnreadable(_) => ErrorCode::AttachmentUnreadable,
+            Self::AttachmentUnavailable(_) => ErrorCode::AttachmentUnavailable,
             Self::NotYetSupported(_) => ErrorCode::NotYetSupported,
             Self::Internal(_) => ErrorCode::Internal,
         }

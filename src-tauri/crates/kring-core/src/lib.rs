@@ -5,6 +5,7 @@
 // query depth (measured; see TEST-STACK.md).
 #![recursion_limit = "256"]
 
+pub mod attachment;
 pub mod care_team;
 pub mod conversation;
 pub mod diff;
@@ -17,6 +18,7 @@ pub mod subscription;
 pub mod sync;
 pub mod timeline;
 
+pub use attachment::{Attachment, AttachmentContent, AttachmentKind, MAX_ATTACHMENTS, NewAttachment};
 pub use care_team::{CareTeam, CareTeamInvite, ClientRef, Member};
 pub use conversation::{ConversationKind, ConversationStatus, ConversationSummary, NewConversation};
 pub use diff::ListDiff;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use matrix_sdk::{
     Room,
-    ruma::events::room::message::RoomMessageEventContent,
 };
 use matrix_sdk_ui::timeline::{
     EventSendState, EventTimelineItem, RoomExt, Timeline, TimelineDetails,
@@ -16,7 +15,7 @@ use matrix_sdk_ui::timeline::{
 use matrix_sdk::ruma::{OwnedUserId, UserId, events::room::power_levels::RoomPowerLevels};
 use serde::Serialize;
 
-use crate::{CoreError, ListDiff, Role, Session, Subscription, diff::forward, subscription::Sink};
+use crate::{CoreError, ListDiff, Role, Session, Subscription, subscription::Sink};
 
 #[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -37,6 +36,10 @@ pub enum TimelineContent {
         /// none outside care-team conversations, where levels mean no role.
         sender_role: Option<Role>,
         body: String,
+        /// Files sent with it (0 to 5), each with its own `allow_destroy`.
+        attachments: Vec<crate::Attachment>,
+        /// The message this one answers, if it is a reply.
+        in_reply_to: Option<String>,
         timestamp_ms: f64,
         is_own: bool,
         send_state: SendState,
@@ -174,17 +177,24 @@ fn event_content(event: &EventTimelineItem, ctx: &ItemContext) -> TimelineConten
             SendState::Failed { reason: error.to_string(), recoverable: *is_recoverable }
         }
     };
+    // Only a message the server has can be redacted.
+    let allow_destroy = event.event_id().is_some() && ctx.may_redact(event.sender());
+    let attachments: Vec<crate::Attachment> = crate::attachment::attachments_of(message.msgtype())
+        .into_iter()
+        .map(|(a, _)| crate::Attachment { allow_destroy, ..a })
+        .collect();
     TimelineContent::Message {
         event_id: event.event_id().map(ToString::to_string),
         sender: event.sender().to_string(),
         sender_name,
         sender_role: ctx.role_of(event.sender()),
-        body: message.body().to_owned(),
+        body: crate::attachment::display_body(message.msgtype(), &attachments),
+        attachments,
+        in_reply_to: event.content().in_reply_to().map(|r| r.event_id.to_string()),
         timestamp_ms: millis(event.timestamp()),
         is_own: event.is_own(),
         send_state,
-        // Only a message the server has can be redacted.
-        allow_destroy: event.event_id().is_some() && ctx.may_redact(event.sender()),
+        allow_destroy,
     }
 }
 
@@ -217,38 +227,71 @@ fn notice(content: &TimelineItemContent) -> Notice {
     }
 }
 
+/// What items need to know about the room now: its power levels (the SDK's
+/// view knows room v12 creators) and whether it sits in a care team.
+async fn item_context(room: &Room, own_user: &UserId) -> ItemContext {
+    let power_levels = room.power_levels().await.ok();
+    let in_care_team = !room
+        .get_state_events(matrix_sdk::ruma::events::StateEventType::SpaceParent)
+        .await
+        .unwrap_or_default()
+        .is_empty();
+    ItemContext { own_user: own_user.to_owned(), power_levels, in_care_team }
+}
+
 impl Session {
-    /// Streams a room's timeline, Reset first, then diffs.
+    /// Streams a room's timeline, Reset first, then diffs. When the room's
+    /// power levels change (a role changes, the room is archived, or they
+    /// arrive just after joining), roles and `allow_destroy` are recomputed
+    /// and, if any item changed, sent as a new Reset.
     pub async fn watch_timeline(
         &self,
         room_id: &str,
         mut sink: Sink<Vec<ListDiff<TimelineItem>>>,
     ) -> Result<Subscription, CoreError> {
         let timeline = self.timeline(room_id).await?;
-        let ctx = self.item_context(room_id).await?;
+        let room = self.joined_room(room_id)?;
+        let own_user = self.own_user_id()?;
+        let mut ctx = item_context(&room, &own_user).await;
         Ok(Subscription::new(tokio::spawn(async move {
+            use futures_util::StreamExt;
             let (initial, stream) = timeline.subscribe().await;
-            let reset = ListDiff::Reset { values: initial.iter().map(|i| TimelineItem::from_sdk(i, &ctx)).collect() };
-            if !sink(vec![reset]) {
+            futures_util::pin_mut!(stream);
+            let mut info = room.subscribe_info();
+            let mut shown: Vec<TimelineItem> = initial.iter().map(|i| TimelineItem::from_sdk(i, &ctx)).collect();
+            if !sink(vec![ListDiff::Reset { values: shown.clone() }]) {
                 return;
             }
-            forward(stream, |item| TimelineItem::from_sdk(&item, &ctx), &mut sink).await;
+            loop {
+                tokio::select! {
+                    diffs = stream.next() => {
+                        let Some(diffs) = diffs else { break };
+                        let batch: Vec<_> = diffs
+                            .into_iter()
+                            .map(|d| ListDiff::from_vector_diff(d, |item| TimelineItem::from_sdk(&item, &ctx)))
+                            .collect();
+                        batch.iter().cloned().for_each(|d| d.apply(&mut shown));
+                        if !sink(batch) {
+                            break;
+                        }
+                    }
+                    changed = info.next() => {
+                        if changed.is_none() {
+                            break;
+                        }
+                        ctx = item_context(&room, &own_user).await;
+                        let remapped: Vec<TimelineItem> =
+                            timeline.items().await.iter().map(|i| TimelineItem::from_sdk(i, &ctx)).collect();
+                        if remapped != shown {
+                            shown = remapped;
+                            if !sink(vec![ListDiff::Reset { values: shown.clone() }]) {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
         })))
-    }
-
-    /// The power levels as the room has them when a view opens. (A change of
-    /// levels while the view is open shows after reopening it.)
-    async fn item_context(&self, room_id: &str) -> Result<ItemContext, CoreError> {
-        // The SDK's view knows room v12 creators (unlimited power); power
-        // levels are in the room list's required state, so they are synced.
-        let room = self.joined_room(room_id)?;
-        let power_levels = room.power_levels().await.ok();
-        let in_care_team = !room
-            .get_state_events(matrix_sdk::ruma::events::StateEventType::SpaceParent)
-            .await
-            .unwrap_or_default()
-            .is_empty();
-        Ok(ItemContext { own_user: self.own_user_id()?, power_levels, in_care_team })
     }
 
     /// Redacts a message or attachment, if the power levels allow it.
@@ -265,16 +308,7 @@ impl Session {
     /// Queues a text message; it is persisted before this returns and sent by
     /// the SDK's send queue, also after a restart.
     pub async fn send_text(&self, room_id: &str, body: &str) -> Result<(), CoreError> {
-        if body.trim().is_empty() {
-            return Err(CoreError::SendFailed("empty message".into()));
-        }
-        let timeline = self.timeline(room_id).await?;
-        timeline
-            .send(RoomMessageEventContent::text_plain(body).into())
-            .await
-            .map_err(|e| CoreError::SendFailed(e.to_string()))?;
-        self.audit("send", Some(room_id)).await;
-        Ok(())
+        self.send_message(room_id, body, Vec::new(), None).await
     }
 
     /// Waits (at most `timeout`) until a room's send queue holds no local echo

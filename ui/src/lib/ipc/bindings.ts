@@ -15,6 +15,10 @@ export const commands = {
 	watchSync: (onUpdate: Channel<SyncStatus>) => typedError<string, AppError>(__TAURI_INVOKE("watch_sync", { onUpdate })),
 	unsubscribe: (id: string) => typedError<null, AppError>(__TAURI_INVOKE("unsubscribe", { id })),
 	sendText: (roomId: string, body: string) => typedError<null, AppError>(__TAURI_INVOKE("send_text", { roomId, body })),
+	/**  Queues a message with 0 to 5 attachments, optionally as a reply. */
+	sendMessage: (roomId: string, body: string, attachments: NewAttachment[], inReplyTo: string | null) => typedError<null, AppError>(__TAURI_INVOKE("send_message", { roomId, body, attachments, inReplyTo })),
+	/**  Saves an attachment in the user's download folder; returns the path. */
+	saveAttachment: (roomId: string, eventId: string, index: number) => typedError<string, AppError>(__TAURI_INVOKE("save_attachment", { roomId, eventId, index })),
 	paginateBack: (roomId: string, count: number) => typedError<boolean, AppError>(__TAURI_INVOKE("paginate_back", { roomId, count })),
 	careTeams: () => typedError<CareTeam[], AppError>(__TAURI_INVOKE("care_teams")),
 	createCareTeam: (client: ClientRef) => typedError<CareTeam, AppError>(__TAURI_INVOKE("create_care_team", { client })),
@@ -34,6 +38,23 @@ export type AppError = {
 	code: ErrorCode,
 	detail: string,
 };
+
+/**  An attachment as a timeline item shows it. */
+export type Attachment = {
+	/**  Position in its message, for [`Session::attachment_content`]. */
+	index: number,
+	filename: string,
+	mime: string | null,
+	size: number | null,
+	kind: AttachmentKind,
+	/**
+	 *  May this user redact it (UC3)? An attachment is part of one event, so
+	 *  this is the message's answer: redacting removes the whole message.
+	 */
+	allowDestroy: boolean,
+};
+
+export type AttachmentKind = "image" | "video" | "audio" | "file";
 
 export type CareTeam = {
 	spaceId: string,
@@ -117,6 +138,10 @@ export type ErrorCode =
 "not_in_professional_conversation" | 
 /**  A message carries at most 5 attachments. */
 "too_many_attachments" | 
+/**  A file to attach could not be read on this device. */
+"attachment_unreadable" | 
+/**  An attachment could not be downloaded or decrypted. */
+"attachment_unavailable" | 
 /**  This Kring version cannot do that yet. */
 "not_yet_supported" | 
 /**  A bug or an unexpected server answer; details are in the log. */
@@ -139,14 +164,22 @@ export type Member = {
 
 export type MembershipNotice = "joined" | "left" | "invited" | "invitationDeclined" | "removed" | "other";
 
+/**  A file the user attached, read into memory on this device. */
+export type NewAttachment = {
+	filename: string,
+	/**  As the picker reported it; guessed from the content when absent. */
+	mime?: string | null,
+	data: number[],
+};
+
 export type NewConversation = {
 	spaceId: string,
 	subject: string,
 	body: string,
 	recipients: string[],
 	kind: ConversationKind,
-	/**  Files to attach (paths on this device), at most five. */
-	attachments?: string[],
+	/**  Files sent with the first message, at most five. */
+	attachments?: NewAttachment[],
 };
 
 export type Notice = 
@@ -201,7 +234,11 @@ export type TimelineContent = { type: "message"; eventId: string | null; sender:
  *  The sender's role in this conversation (from its power levels);
  *  none outside care-team conversations, where levels mean no role.
  */
-senderRole: Role | null; body: string; timestampMs: number | null; isOwn: boolean; sendState: SendState; 
+senderRole: Role | null; body: string; 
+/**  Files sent with it (0 to 5), each with its own `allow_destroy`. */
+attachments: Attachment[]; 
+/**  The message this one answers, if it is a reply. */
+inReplyTo: string | null; timestampMs: number | null; isOwn: boolean; sendState: SendState; 
 /**  May this user redact it (UC3 `allow_destroy`), from the power levels. */
 allowDestroy: boolean } | 
 /**  A message that was redacted: shown as such, its content gone. */

@@ -5,7 +5,7 @@
 use std::{future::Future, time::Duration};
 
 use kring_core::{
-    ClientRef, ConversationKind, ConversationStatus, ErrorCode, NewConversation, Role, Session,
+    AttachmentKind, ClientRef, ConversationKind, ConversationStatus, ErrorCode, NewAttachment, NewConversation, Role, Session,
     TimelineContent,
 };
 use matrix_sdk::ruma::{UserId, events::MessageLikeEventType};
@@ -326,6 +326,118 @@ async fn a_related_person_takes_part_only_in_client_inclusive_conversations() {
             ErrorCode::NotPermitted
         );
         carer.stop().await;
+    })
+    .await;
+}
+
+/// A small PNG (1x1): an image the timeline must call an image.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d,
+    0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+fn files(tag: &str, n: usize) -> Vec<NewAttachment> {
+    (0..n)
+        .map(|i| match i {
+            0 => NewAttachment { filename: format!("wond-{tag}.png"), mime: None, data: PNG.to_vec() },
+            _ => NewAttachment {
+                filename: format!("verslag-{tag}-{i}.txt"),
+                mime: None,
+                data: format!("regel {i} van {tag}\n").repeat(100 * i).into_bytes(),
+            },
+        })
+        .collect()
+}
+
+/// UC2/UC3: five files travel with the first message as one encrypted
+/// event, arrive whole at the other organisation, decrypt byte for byte, and
+/// a reply carries its own files back.
+#[tokio::test(flavor = "multi_thread")]
+async fn attachments_travel_whole_and_replies_carry_their_own() {
+    crate::stack::bounded(async {
+        let stack = Stack::load();
+        let t = team(&stack, "files").await;
+        eventually("B joined", || async {
+            let m = t.lead.care_team_members(&t.space_id).await.unwrap();
+            m.iter().any(|m| m.user_id == t.gp_user.mxid && m.joined).then_some(())
+        })
+        .await;
+        let new = |attachments| NewConversation {
+            space_id: t.space_id.clone(),
+            subject: "Wondcontrole".into(),
+            body: "Foto en verslagen van vandaag.".into(),
+            recipients: vec![t.gp_user.mxid.clone()],
+            kind: ConversationKind::Professional,
+            attachments,
+        };
+        // A sixth file is refused before anything is created.
+        let err = t.lead.start_conversation(&new(files("x", 6))).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::TooManyAttachments);
+        assert!(t.lead.conversations(&t.space_id).await.unwrap().is_empty());
+
+        let sent = files("a", 5);
+        let room_id = t.lead.start_conversation(&new(sent.clone())).await.unwrap();
+        eventually("B joins the conversation", || async { t.gp.join_conversation(&room_id).await.ok() }).await;
+
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _sub = t.gp.watch_timeline(&room_id, Box::new(move |b| tx.send(b).is_ok())).await.unwrap();
+        let mut items = Vec::new();
+        let first = |items: &[kring_core::TimelineItem]| {
+            items.iter().find_map(|i| match &i.content {
+                TimelineContent::Message { body, attachments, event_id: Some(e), .. }
+                    if body == "Foto en verslagen van vandaag." =>
+                {
+                    Some((e.clone(), attachments.clone()))
+                }
+                _ => None,
+            })
+        };
+        until_timeline("the first message with its files at B", &mut rx, &mut items, 60, |i| first(i).is_some()).await;
+        let (event_id, attachments) = first(&items).unwrap();
+        // Whole: the event that carries the text carries all five files.
+        assert_eq!(attachments.len(), 5);
+        assert_eq!(attachments[0].kind, AttachmentKind::Image);
+        assert_eq!(attachments[0].mime.as_deref(), Some("image/png"));
+        assert!(attachments[1..].iter().all(|a| a.kind == AttachmentKind::File));
+        // A practitioner (50) may redact others' messages (redact: 50).
+        assert!(attachments.iter().all(|a| a.allow_destroy));
+        for (shown, original) in attachments.iter().zip(&sent) {
+            assert_eq!(shown.filename, original.filename);
+            assert_eq!(shown.size, Some(original.data.len() as f64));
+            let content = t.gp.attachment_content(&room_id, &event_id, shown.index).await.unwrap();
+            assert_eq!(content.data, original.data, "{} must decrypt byte for byte", shown.filename);
+        }
+        let err = t.gp.attachment_content(&room_id, &event_id, 5).await.err().unwrap();
+        assert_eq!(err.code(), ErrorCode::AttachmentUnavailable);
+        // On the wire it is one encrypted event, its files encrypted media.
+        let gp_room = t.gp.client().get_room(<&matrix_sdk::ruma::RoomId>::try_from(room_id.as_str()).unwrap()).unwrap();
+        assert!(gp_room.encryption_state().is_encrypted());
+
+        // B answers with two files of its own; A sees them as a reply.
+        let reply_files = files("b", 2);
+        t.gp.send_message(&room_id, "Ziet er goed uit.", reply_files.clone(), Some(&event_id)).await.unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _sub_a = t.lead.watch_timeline(&room_id, Box::new(move |b| tx.send(b).is_ok())).await.unwrap();
+        let mut items_a = Vec::new();
+        let reply = |items: &[kring_core::TimelineItem]| {
+            items.iter().find_map(|i| match &i.content {
+                TimelineContent::Message { body, attachments, in_reply_to, event_id: Some(e), .. }
+                    if body == "Ziet er goed uit." =>
+                {
+                    Some((e.clone(), attachments.clone(), in_reply_to.clone()))
+                }
+                _ => None,
+            })
+        };
+        until_timeline("B's reply with files at A", &mut rx, &mut items_a, 60, |i| reply(i).is_some()).await;
+        let (reply_id, reply_attachments, in_reply_to) = reply(&items_a).unwrap();
+        assert_eq!(in_reply_to.as_deref(), Some(event_id.as_str()));
+        assert_eq!(reply_attachments.len(), 2);
+        let content = t.lead.attachment_content(&room_id, &reply_id, 1).await.unwrap();
+        assert_eq!(content.data, reply_files[1].data);
+        assert_eq!(content.filename, reply_files[1].filename);
     })
     .await;
 }
