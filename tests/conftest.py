@@ -27,6 +27,25 @@ def user(stack, org, n=0, kind="practitioner"):
     return found[n]
 
 
+def fresh_user(stack, org, prefix):
+    """A new account (Synapse shared-secret registration), so no homeserver
+    holds a cached device list for it: its first device is its only one."""
+    import hashlib
+    import hmac
+    hs = stack["homeservers"][org]
+    localpart = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    url = f"{hs['base_url']}/_synapse/admin/v1/register"
+    nonce = requests.get(url, timeout=10).json()["nonce"]
+    mac = hmac.new(hs["registration_shared_secret"].encode(), digestmod=hashlib.sha1)
+    mac.update(b"\x00".join([nonce.encode(), localpart.encode(), password.encode(), b"notadmin"]))
+    r = requests.post(url, json={"nonce": nonce, "username": localpart, "password": password,
+                                 "admin": False, "mac": mac.hexdigest()}, timeout=10)
+    r.raise_for_status()
+    return {"org": org, "localpart": localpart, "password": password, "mxid": r.json()["user_id"],
+            "kind": "practitioner", "key": localpart}
+
+
 @pytest.fixture(scope="session")
 def cli_bin():
     path = TARGET / "debug" / "kring-cli"

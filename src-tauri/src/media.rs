@@ -39,6 +39,9 @@ async fn fetch<R: Runtime>(app: &tauri::AppHandle<R>, path: &str) -> Result<Atta
 
 fn parse(path: &str) -> Option<(String, String, u32)> {
     let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|s| s.into_owned());
+    // The UI encodes each id, then Tauri's convertFileSrc encodes the whole
+    // path once more: undo that first, then split, then decode each id.
+    let path = decode(path)?;
     let mut parts = path.trim_start_matches('/').split('/');
     let room = decode(parts.next()?)?;
     let event = decode(parts.next()?)?;
@@ -86,10 +89,12 @@ mod tests {
 
     #[test]
     fn addresses_are_room_event_index() {
-        assert_eq!(
-            parse("/%21abc%3Alocalhost%3A8481/%24ev%2Bx/3"),
-            Some(("!abc:localhost:8481".into(), "$ev+x".into(), 3))
-        );
+        // encodeURIComponent per id, then convertFileSrc over the whole path.
+        let ui = |room: &str, event: &str, i: u32| {
+            let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+            format!("/{}", enc(&format!("{}/{}/{i}", enc(room), enc(event))))
+        };
+        assert_eq!(parse(&ui("!abc:localhost:8481", "$ev+x/y", 3)), Some(("!abc:localhost:8481".into(), "$ev+x/y".into(), 3)));
         assert_eq!(parse("/a/b"), None);
         assert_eq!(parse("/a/b/x"), None);
         assert_eq!(parse("/a/b/1/extra"), None);

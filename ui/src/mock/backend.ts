@@ -6,17 +6,20 @@
 // Test hooks in the browser: log in with password "fout" for wrong_credentials;
 // a message containing "mislukt" fails to send; "/offline" and "/online" switch
 // the sync banner. Care teams: "Cliënten" tab with two clients and one invitation;
-// inviting someone as "Hoofdbehandelaar" answers not_permitted; a new
-// conversation with attachments answers not_yet_supported, as Rust does today.
+// inviting someone as "Hoofdbehandelaar" answers not_permitted. Attachments are
+// kept in memory and served as data: URLs in place of the kring-media scheme;
+// "saving" one only answers the path Rust would have written.
 import { mockIPC } from "@tauri-apps/api/mocks";
 import type { Channel } from "@tauri-apps/api/core";
 import type {
   AppError,
+  Attachment,
   CareTeam,
   CareTeamInvite,
   ConversationSummary,
   ListDiff,
   Member,
+  NewAttachment,
   NewConversation,
   Role,
   RoomSummary,
@@ -38,14 +41,26 @@ class Stream {
 
 declare global {
   interface Window {
-    __TAURI_INTERNALS__: { runCallback: (id: number, data: unknown) => void };
+    __TAURI_INTERNALS__: {
+      runCallback: (id: number, data: unknown) => void;
+      convertFileSrc?: (path: string, protocol?: string) => string;
+    };
   }
 }
 
 const MIN = 60_000;
 const now = Date.now();
 
-function msg(id: string, senderName: string, body: string, ago: number, own = false): TimelineItem {
+type Message = Extract<TimelineItem["content"], { type: "message" }>;
+
+function msg(
+  id: string,
+  senderName: string,
+  body: string,
+  ago: number,
+  own = false,
+  extra: Partial<Message> = {},
+): TimelineItem {
   return {
     id,
     content: {
@@ -59,9 +74,46 @@ function msg(id: string, senderName: string, body: string, ago: number, own = fa
       sendState: { state: "sent" },
       senderRole: "practitioner",
       allowDestroy: own,
+      attachments: [],
+      inReplyTo: null,
+      ...extra,
     },
   };
 }
+
+const EXTENSION_KINDS: Record<string, Attachment["kind"]> = {
+  jpg: "image",
+  jpeg: "image",
+  png: "image",
+  gif: "image",
+  webp: "image",
+  svg: "image",
+  mp4: "video",
+  mov: "video",
+  mp3: "audio",
+  m4a: "audio",
+  ogg: "audio",
+};
+
+/** As Rust decides it: from the MIME type, else from the file name. */
+function kindOf(filename: string, mime: string | null): Attachment["kind"] {
+  const top = mime?.split("/")[0];
+  if (top === "image" || top === "video" || top === "audio") return top;
+  return EXTENSION_KINDS[filename.split(".").pop()?.toLowerCase() ?? ""] ?? "file";
+}
+
+function dataUrl(mime: string, data: number[]): string {
+  let binary = "";
+  for (let i = 0; i < data.length; i += 0x8000) binary += String.fromCharCode(...data.slice(i, i + 0x8000));
+  return `data:${mime};base64,${btoa(binary)}`;
+}
+
+// A drawn stand-in for a wound photo, so the demo shows an inline image.
+const DEMO_PHOTO = `data:image/svg+xml,${encodeURIComponent(
+  '<svg xmlns="http://www.w3.org/2000/svg" width="320" height="200"><rect width="320" height="200" fill="#e6f2f2"/>' +
+    '<circle cx="160" cy="100" r="48" fill="#d9a3a0"/><text x="160" y="186" text-anchor="middle" ' +
+    'font-family="sans-serif" font-size="14" fill="#1b2529">Wondfoto (demo)</text></svg>',
+)}`;
 
 function fail(code: AppError["code"], detail: string): never {
   throw { code, detail } satisfies AppError;
@@ -92,12 +144,26 @@ export function installMockBackend(): void {
       msg("j2", "Demo Gebruiker", "Dank je. Ik kijk er vanmiddag naar.", 40 * MIN, true),
       { id: "r1", content: { type: "readMarker" } },
       msg("j3", "Fatima Yilmaz", "Huisarts komt morgen om 10:00.", 14 * MIN),
-      msg("j4", "Bram Visser", "Medicatielijst is bijgewerkt.\nGraag even controleren.", 12 * MIN),
+      msg("j4", "Bram Visser", "Medicatielijst is bijgewerkt.\nGraag even controleren.", 12 * MIN, false, {
+        inReplyTo: "$j3",
+        attachments: [
+          { index: 0, filename: "medicatielijst.pdf", mime: "application/pdf", size: 48_213, kind: "file", allowDestroy: false },
+        ],
+      }),
     ],
-    "!deboer": [msg("b1", "Bram Visser", "Wond ziet er rustig uit, verband gewisseld.", 26 * 60 * MIN)],
+    "!deboer": [
+      msg("b1", "Bram Visser", "Wond ziet er rustig uit, verband gewisseld.", 26 * 60 * MIN, false, {
+        attachments: [{ index: 0, filename: "wond.svg", mime: "image/svg+xml", size: 412, kind: "image", allowDestroy: false }],
+      }),
+    ],
     "!wijk": [],
   };
   let sync: SyncStatus = "running";
+  /** Attachment contents by the path attachmentUrl builds (room/event/index). */
+  const media = new Map<string, string>([[mediaKey("!deboer", "$b1", 0), DEMO_PHOTO]]);
+  function mediaKey(roomId: string, eventId: string, index: number): string {
+    return `${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}/${index}`;
+  }
 
   // Care teams (one per client). Members are kept without the signed-in user,
   // who is added as lead when asked (the user id depends on the login).
@@ -208,9 +274,11 @@ export function installMockBackend(): void {
     }
     const attachments = req.attachments ?? [];
     if (attachments.length > 5) fail("too_many_attachments", `${attachments.length}`);
-    if (attachments.length > 0) fail("not_yet_supported", "attachments");
     const roomId = `!conversation-${nextId++}`;
-    timelines[roomId] = [msg(`first-${roomId}`, "Demo Gebruiker", req.body.trim(), 0, true)];
+    const firstId = `first-${roomId}`;
+    timelines[roomId] = [
+      msg(firstId, "Demo Gebruiker", req.body.trim(), 0, true, { attachments: keep(roomId, `$${firstId}`, attachments) }),
+    ];
     conversationsBySpace[req.spaceId]!.push({
       roomId,
       subject,
@@ -227,6 +295,67 @@ export function installMockBackend(): void {
     return roomId;
   }
 
+  /** Store what was attached under the event's address and describe it as a timeline item does. */
+  function keep(roomId: string, eventId: string, attachments: NewAttachment[]): Attachment[] {
+    return attachments.map((a, index) => {
+      const mime = a.mime ?? null;
+      media.set(mediaKey(roomId, eventId, index), dataUrl(mime ?? "application/octet-stream", a.data));
+      return { index, filename: a.filename, mime, size: a.data.length, kind: kindOf(a.filename, mime), allowDestroy: true };
+    });
+  }
+
+  /** A message from this user: "sending" at once, "sent" (or failed) a moment later. */
+  function sendMessage(roomId: string, body: string, attachments: NewAttachment[], inReplyTo: string | null): null {
+    if (body === "/offline" || body === "/online") {
+      sync = body === "/offline" ? "offline" : "running";
+      push("sync", sync);
+      return null;
+    }
+    const list = timelines[roomId];
+    if (!list) fail("unknown_room", roomId);
+    if (attachments.length > 5) fail("too_many_attachments", `${attachments.length}`);
+    if (!body.trim() && attachments.length === 0) fail("body_missing", "");
+    const id = `local-${nextId++}`;
+    const described = keep(roomId, `$${id}`, attachments);
+    const item = msg(id, "Demo Gebruiker", body, 0, true, {
+      eventId: null,
+      timestampMs: Date.now(),
+      sendState: { state: "sending" },
+      attachments: described,
+      inReplyTo,
+    });
+    list.push(item);
+    push("timeline", [{ op: "pushBack", value: item }], roomId);
+    setTimeout(() => {
+      const index = list.indexOf(item);
+      const failed = body.includes("mislukt") || sync === "offline";
+      const done: TimelineItem = {
+        ...item,
+        content: {
+          ...(item.content as Message),
+          eventId: failed ? null : `$${item.id}`,
+          sendState: failed
+            ? { state: "failed", reason: "server niet bereikbaar", recoverable: true }
+            : { state: "sent" },
+        },
+      };
+      list[index] = done;
+      push("timeline", [{ op: "set", index, value: done }], roomId);
+    }, 900);
+    return null;
+  }
+
+  function findAttachment(roomId: string, eventId: string, index: number): Attachment {
+    for (const item of timelines[roomId] ?? []) {
+      const c = item.content;
+      if (c.type === "message" && c.eventId === eventId) {
+        const found = c.attachments.find((a) => a.index === index);
+        if (found) return found;
+      }
+    }
+    return fail("attachment_unavailable", `${roomId} ${eventId} ${index}`);
+  }
+
   function open(kind: string, channel: AnyChannel, roomId?: string): string {
     const id = `${kind}-${nextId++}`;
     streams.set(id, { kind, roomId, stream: new Stream(channel) });
@@ -238,6 +367,9 @@ export function installMockBackend(): void {
   function requireSession() {
     if (!session) fail("not_logged_in", "no session");
   }
+
+  const serve = (path: string, protocol = "asset") =>
+    (protocol === "kring-media" && media.get(path)) || `${protocol}://localhost/${encodeURIComponent(path)}`;
 
   mockIPC(async (cmd, raw) => {
     const args = (raw ?? {}) as Record<string, unknown>;
@@ -287,42 +419,21 @@ export function installMockBackend(): void {
         return null;
       case "paginate_back":
         return true;
-      case "send_text": {
+      case "send_text":
         requireSession();
-        const roomId = args.roomId as string;
-        const body = args.body as string;
-        if (body === "/offline" || body === "/online") {
-          sync = body === "/offline" ? "offline" : "running";
-          push("sync", sync);
-          return null;
-        }
-        const list = timelines[roomId];
-        if (!list) fail("unknown_room", roomId);
-        const item = msg(`local-${nextId++}`, "Demo Gebruiker", body, 0, true);
-        if (item.content.type === "message") {
-          item.content.eventId = null;
-          item.content.timestampMs = Date.now();
-          item.content.sendState = { state: "sending" };
-        }
-        list.push(item);
-        push("timeline", [{ op: "pushBack", value: item }], roomId);
-        setTimeout(() => {
-          const index = list.indexOf(item);
-          const failed = body.includes("mislukt") || sync === "offline";
-          const done: TimelineItem = {
-            ...item,
-            content: {
-              ...(item.content as Extract<TimelineItem["content"], { type: "message" }>),
-              eventId: failed ? null : `$${item.id}`,
-              sendState: failed
-                ? { state: "failed", reason: "server niet bereikbaar", recoverable: true }
-                : { state: "sent" },
-            },
-          };
-          list[index] = done;
-          push("timeline", [{ op: "set", index, value: done }], roomId);
-        }, 900);
-        return null;
+        return sendMessage(args.roomId as string, args.body as string, [], null);
+      case "send_message":
+        requireSession();
+        return sendMessage(
+          args.roomId as string,
+          args.body as string,
+          args.attachments as NewAttachment[],
+          (args.inReplyTo as string | null) ?? null,
+        );
+      case "save_attachment": {
+        requireSession();
+        const found = findAttachment(args.roomId as string, args.eventId as string, args.index as number);
+        return `/home/demo/Downloads/${found.filename}`;
       }
       case "care_teams":
         requireSession();
@@ -398,4 +509,6 @@ export function installMockBackend(): void {
         throw new Error(`mock backend: unknown command ${cmd}`);
     }
   });
+  // There is no Rust shell to answer the kring-media scheme: hand out data: URLs.
+  window.__TAURI_INTERNALS__.convertFileSrc = serve;
 }

@@ -5,6 +5,7 @@ import { vi } from "vitest";
 import type { Channel } from "@tauri-apps/api/core";
 import type {
   AppError,
+  Attachment,
   CareTeam,
   CareTeamInvite,
   ConversationSummary,
@@ -57,9 +58,15 @@ export function message(
       sendState: { state: "sent" },
       senderRole: "practitioner",
       allowDestroy: extra.isOwn ?? false,
+      attachments: [],
+      inReplyTo: null,
       ...extra,
     },
   };
+}
+
+export function attachment(index: number, filename: string, extra: Partial<Attachment> = {}): Attachment {
+  return { index, filename, mime: null, size: null, kind: "file", allowDestroy: false, ...extra };
 }
 
 export function careTeam(spaceId: string, clientName: string): CareTeam {
@@ -110,6 +117,9 @@ function createBackend() {
     watchSync: vi.fn(),
     unsubscribe: vi.fn(),
     sendText: vi.fn(),
+    sendMessage: vi.fn(),
+    saveAttachment: vi.fn(),
+    redact: vi.fn(),
     paginateBack: vi.fn(),
     careTeams: vi.fn(),
     createCareTeam: vi.fn(),
@@ -147,6 +157,11 @@ function createBackend() {
     });
     commands.unsubscribe.mockResolvedValue(ok(null));
     commands.sendText.mockResolvedValue(ok(null));
+    commands.sendMessage.mockResolvedValue(ok(null));
+    commands.saveAttachment.mockImplementation(async (_roomId: string, eventId: string, index: number) =>
+      ok(`/home/an/Downloads/${eventId.slice(1)}-${index}`),
+    );
+    commands.redact.mockResolvedValue(ok(null));
     commands.paginateBack.mockResolvedValue(ok(false));
     commands.careTeams.mockResolvedValue(ok([]));
     commands.careTeamInvites.mockResolvedValue(ok([]));

@@ -314,16 +314,17 @@ impl Session {
     /// Waits (at most `timeout`) until a room's send queue holds no local echo
     /// that is still being sent: what a short-lived process needs before it exits.
     pub async fn wait_for_send_queue(&self, room_id: &str, timeout: std::time::Duration) -> bool {
-        let Ok(timeline) = self.timeline(room_id).await else { return false };
+        let Ok(room) = self.joined_room(room_id) else { return false };
+        // The queue's own persisted requests, not the timeline: a local echo
+        // reaches the timeline a moment after queueing, and a message with
+        // files stays queued while they upload.
+        let queue = room.send_queue();
         tokio::time::timeout(timeout, async {
             loop {
-                let pending = timeline.items().await.iter().any(|item| {
-                    item.as_event().and_then(|e| e.send_state()).is_some_and(|s| {
-                        matches!(s, EventSendState::NotSentYet { .. })
-                    })
-                });
-                if !pending {
-                    return;
+                match queue.subscribe().await {
+                    Ok((pending, _)) if pending.is_empty() => return,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("send queue unreadable: {e}"),
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }

@@ -137,7 +137,7 @@ describe("room", () => {
 
     await user.type(screen.getByTestId("composer-input"), "Ik kom om 3 uur");
     await user.click(screen.getByTestId("composer-send"));
-    expect(backend.commands.sendText).toHaveBeenCalledWith("!a", "Ik kom om 3 uur");
+    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "Ik kom om 3 uur", [], null);
     await vi.waitFor(() => expect(screen.getByTestId("composer-input")).toHaveValue(""));
     expect(screen.queryByTestId("timeline-message")).not.toBeInTheDocument();
 

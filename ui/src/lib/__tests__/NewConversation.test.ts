@@ -192,24 +192,72 @@ describe("NewConversation: attachments", () => {
     expect(screen.getByTestId("attachment-refused")).toHaveTextContent("g.pdf");
   });
 
-  it("passes the files on and shows Rust's not_yet_supported as text, keeping everything", async () => {
-    backend.commands.startConversation.mockResolvedValueOnce(err("not_yet_supported", "attachments"));
+  it("sends the chosen files' bytes, and keeps everything when Rust refuses", async () => {
+    backend.commands.startConversation.mockResolvedValueOnce(err("send_failed", "homeserver said 500"));
     const { user, onstarted } = setup();
     await user.type(screen.getByTestId("subject-input"), "Wondfoto");
     await user.type(screen.getByTestId("body-input"), "Zie bijlage.");
     await user.click(checkbox("@bram:zorg.example"));
-    await user.upload(screen.getByTestId("attachment-input") as HTMLInputElement, file("wond.jpg"));
+    await user.upload(screen.getByTestId("attachment-input") as HTMLInputElement, [
+      new File(["jpg"], "wond.jpg", { type: "image/jpeg" }),
+      new File([new Uint8Array([0, 255])], "meting"),
+    ]);
     await user.click(screen.getByTestId("new-conversation-submit"));
 
-    expect(backend.commands.startConversation).toHaveBeenCalledWith(
-      expect.objectContaining({ attachments: ["wond.jpg"] }),
+    // Reading the files takes a moment (FileReader), so the call comes a little later.
+    await vi.waitFor(() =>
+      expect(backend.commands.startConversation).toHaveBeenCalledWith({
+        spaceId: "!space",
+        subject: "Wondfoto",
+        body: "Zie bijlage.",
+        recipients: ["@bram:zorg.example"],
+        kind: "professional",
+        attachments: [
+          { filename: "wond.jpg", mime: "image/jpeg", data: [106, 112, 103] },
+          { filename: "meting", mime: null, data: [0, 255] },
+        ],
+      }),
     );
-    expect(await screen.findByTestId("new-conversation-error")).toHaveTextContent("Dit kan Kring nog niet.");
+    expect(await screen.findByTestId("new-conversation-error")).toHaveTextContent(
+      "Het bericht is niet verstuurd. Probeer het opnieuw.",
+    );
     expect(screen.getByTestId("subject-input")).toHaveValue("Wondfoto");
     expect(screen.getByTestId("body-input")).toHaveValue("Zie bijlage.");
     expect(checkbox("@bram:zorg.example")).toBeChecked();
-    expect(screen.getByTestId("attachment-counter")).toHaveTextContent("1 / 5");
+    expect(screen.getByTestId("attachment-counter")).toHaveTextContent("2 / 5");
+    expect(screen.getAllByTestId("attachment-item")[0]).toHaveTextContent("wond.jpg");
     expect(onstarted).not.toHaveBeenCalled();
+
+    // The same files go again on retry; after the start the draft is empty.
+    await user.click(screen.getByTestId("new-conversation-submit"));
+    await vi.waitFor(() => expect(onstarted).toHaveBeenCalled());
+    expect(backend.commands.startConversation.mock.calls[1]![0].attachments).toHaveLength(2);
+    expect(conversationDrafts.get("!space").attachments).toEqual([]);
+  });
+
+  it("keeps the chosen files in the draft when the form is closed", async () => {
+    const { user, unmount } = setup();
+    await user.upload(screen.getByTestId("attachment-input") as HTMLInputElement, file("verslag.pdf"));
+    unmount();
+    setup();
+    expect(screen.getByTestId("attachment-counter")).toHaveTextContent("1 / 5");
+    expect(screen.getByTestId("attachment-item")).toHaveTextContent("verslag.pdf");
+    expect(conversationDrafts.get("!space").attachments[0]).toBeInstanceOf(File);
+  });
+
+  it("does not start the conversation when a file can no longer be read", async () => {
+    const gone = file("verplaatst.pdf");
+    Object.defineProperty(gone, "arrayBuffer", { value: () => Promise.reject(new Error("NotReadableError")) });
+    const { user } = setup();
+    await user.type(screen.getByTestId("subject-input"), "Verslag");
+    await user.upload(screen.getByTestId("attachment-input") as HTMLInputElement, gone);
+    await user.click(screen.getByTestId("new-conversation-submit"));
+    expect(await screen.findByTestId("new-conversation-error")).toHaveTextContent(
+      "Een bijlage kon niet worden gelezen. Voeg het bestand opnieuw toe.",
+    );
+    expect(backend.commands.startConversation).not.toHaveBeenCalled();
+    expect(screen.getByTestId("subject-input")).toHaveValue("Verslag");
+    expect(screen.getByTestId("attachment-item")).toHaveTextContent("verplaatst.pdf");
   });
 });
 

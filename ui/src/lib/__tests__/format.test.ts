@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { amsterdamDay, formatDay, formatListTime, formatLongDate, formatTime } from "$lib/i18n/format";
+import { amsterdamDay, formatDay, formatListTime, formatLongDate, formatSize, formatTime } from "$lib/i18n/format";
 
 const labels = { today: "Vandaag", yesterday: "Gisteren" };
 
@@ -35,5 +35,20 @@ describe("Dutch dates in the Europe/Amsterdam zone", () => {
     expect(formatListTime(Date.UTC(2025, 2, 9, 7, 15), now, "gisteren")).toBe("zondag");
     expect(formatListTime(Date.UTC(2025, 1, 3, 7, 15), now, "gisteren")).toBe("3 feb");
     expect(formatListTime(Date.UTC(2024, 1, 3, 7, 15), now, "gisteren")).toBe("3-2-2024");
+  });
+});
+
+describe("file sizes", () => {
+  it("reads like a file manager's, with a decimal comma in Dutch", () => {
+    expect(formatSize(0)).toBe("0 B");
+    expect(formatSize(999)).toBe("999 B");
+    expect(formatSize(1000)).toBe("1 kB");
+    expect(formatSize(1_450)).toBe("1,5 kB");
+    expect(formatSize(48_213)).toBe("48 kB");
+    expect(formatSize(999_999)).toBe("1 MB");
+    expect(formatSize(1_400_000)).toBe("1,4 MB");
+    expect(formatSize(23_800_000)).toBe("24 MB");
+    expect(formatSize(2_100_000_000)).toBe("2,1 GB");
+    expect(formatSize(1_400_000, "en-GB")).toBe("1.4 MB");
   });
 });

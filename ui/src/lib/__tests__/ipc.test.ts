@@ -1,8 +1,9 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import { mockConvertFileSrc } from "@tauri-apps/api/mocks";
 
 vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => m.bindingsModule));
 
-import { call, ipc, toAppError } from "$lib/ipc";
+import { attachmentUrl, call, ipc, toAppError } from "$lib/ipc";
 import { backend, err, ok } from "../../test/fakeBackend";
 
 beforeEach(() => backend.reset());
@@ -56,5 +57,26 @@ describe("streams", () => {
     expect(res).toEqual(err("not_logged_in"));
     backend.pushRooms([{ op: "clear" }]);
     expect(received).toEqual([]);
+  });
+});
+
+describe("attachments", () => {
+  it("passes a message with files and a reply on to Rust, and a save's path back", async () => {
+    const files = [{ filename: "a.txt", mime: "text/plain", data: [104, 105] }];
+    await expect(ipc.sendMessage("!a", "zie bijlage", files, "$vraag")).resolves.toEqual(ok(null));
+    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "zie bijlage", files, "$vraag");
+    await expect(ipc.saveAttachment("!a", "$e", 2)).resolves.toEqual(ok("/home/an/Downloads/e-2"));
+    expect(backend.commands.saveAttachment).toHaveBeenCalledWith("!a", "$e", 2);
+  });
+
+  it("addresses an attachment on the kring-media scheme, the ids encoded", () => {
+    const path = encodeURIComponent(`${encodeURIComponent("!r:zorg.example")}/${encodeURIComponent("$ev/1")}/3`);
+    // No Tauri shell in a unit test: the Linux/macOS form.
+    expect(attachmentUrl("!r:zorg.example", "$ev/1", 3)).toBe(`kring-media://localhost/${path}`);
+    // Inside the shell, convertFileSrc decides (Windows serves custom schemes over http).
+    mockConvertFileSrc("windows");
+    expect(attachmentUrl("!r:zorg.example", "$ev/1", 3)).toBe(`http://kring-media.localhost/${path}`);
+    mockConvertFileSrc("linux");
+    expect(attachmentUrl("!r:zorg.example", "$ev/1", 3)).toBe(`kring-media://localhost/${path}`);
   });
 });

@@ -83,3 +83,29 @@ export function formatFull(ms: number, tag = "nl-NL"): string {
 export function isoString(ms: number): string {
   return new Date(ms).toISOString();
 }
+
+const SIZE_UNITS = ["kilobyte", "megabyte", "gigabyte"] as const;
+
+/**
+ * A file size as people read it: "512 B", "12 kB", "1,4 MB". Decimal units,
+ * as the file managers on Linux and macOS show them.
+ */
+export function formatSize(bytes: number, tag = "nl-NL"): string {
+  if (bytes < 1000) return `${new Intl.NumberFormat(tag).format(bytes)} B`;
+  let index = 0;
+  let value = bytes / 1000;
+  // Thresholds at what rounding shows, so 999 999 bytes reads "1 MB", not "1000 kB".
+  while (value >= 999.5 && index < SIZE_UNITS.length - 1) {
+    value /= 1000;
+    index++;
+  }
+  const unit = SIZE_UNITS[index]!;
+  // One decimal only where it says something ("1,4 MB", not "123,4 kB").
+  const digits = value < 9.95 ? 1 : 0;
+  return new Intl.NumberFormat(tag, {
+    style: "unit",
+    unit,
+    unitDisplay: "short",
+    maximumFractionDigits: digits,
+  }).format(value);
+}

@@ -1,13 +1,30 @@
-// Unsent composer text per room, kept while the app runs so switching rooms
-// never throws away what a clinician was writing. Not persisted.
-const drafts = new Map<string, string>();
+import type { ReplyTarget } from "$lib/reply";
+
+// Unsent composer content per room, kept while the app runs so switching rooms
+// never throws away what a clinician was writing or attaching. Not persisted:
+// the files stay `File` objects in memory, read only when sending.
+
+/** What was entered in the composer of one room. */
+export interface ComposerDraft {
+  text: string;
+  files: File[];
+  /** The message being answered, if the user chose "Beantwoorden". */
+  replyTo: ReplyTarget | null;
+}
+
+export function emptyComposerDraft(): ComposerDraft {
+  return { text: "", files: [], replyTo: null };
+}
+
+const drafts = new Map<string, ComposerDraft>();
 
 export const composerDrafts = {
-  get(roomId: string): string {
-    return drafts.get(roomId) ?? "";
+  get(roomId: string): ComposerDraft {
+    const draft = drafts.get(roomId);
+    return draft ? { ...draft, files: [...draft.files] } : emptyComposerDraft();
   },
-  set(roomId: string, text: string): void {
-    if (text) drafts.set(roomId, text);
+  set(roomId: string, draft: ComposerDraft): void {
+    if (draft.text || draft.files.length > 0 || draft.replyTo) drafts.set(roomId, { ...draft, files: [...draft.files] });
     else drafts.delete(roomId);
   },
   clear(): void {
@@ -21,7 +38,8 @@ export interface ConversationDraft {
   body: string;
   recipients: string[];
   kind: "professional" | "client_inclusive";
-  attachments: string[];
+  /** Read into bytes only on submit, so a draft costs no copy of the files. */
+  attachments: File[];
 }
 
 export function emptyConversationDraft(): ConversationDraft {
@@ -32,15 +50,19 @@ export function emptyConversationDraft(): ConversationDraft {
 // switching clients never loses it. Not persisted.
 const conversationDraftMap = new Map<string, ConversationDraft>();
 
+function copy(draft: ConversationDraft): ConversationDraft {
+  return { ...draft, recipients: [...draft.recipients], attachments: [...draft.attachments] };
+}
+
 export const conversationDrafts = {
   get(spaceId: string): ConversationDraft {
     const draft = conversationDraftMap.get(spaceId);
-    return draft ? { ...draft, recipients: [...draft.recipients], attachments: [...draft.attachments] } : emptyConversationDraft();
+    return draft ? copy(draft) : emptyConversationDraft();
   },
   set(spaceId: string, draft: ConversationDraft): void {
     const empty = !draft.subject && !draft.body && draft.recipients.length === 0 && draft.attachments.length === 0;
     if (empty) conversationDraftMap.delete(spaceId);
-    else conversationDraftMap.set(spaceId, { ...draft, recipients: [...draft.recipients], attachments: [...draft.attachments] });
+    else conversationDraftMap.set(spaceId, copy(draft));
   },
   clear(): void {
     conversationDraftMap.clear();
