@@ -41,7 +41,8 @@ def app(app_bin, tmp_path, request):
     if not os.environ.get("DISPLAY"):
         pytest.fail("no DISPLAY: run under xvfb-run (scripts/test does)")
     port = _free_port()
-    env = dict(os.environ, KRING_DATA_DIR=str(tmp_path / "data"), KRING_PROFILE=f"e2e-{uuid.uuid4().hex[:8]}")
+    env = dict(os.environ, KRING_DATA_DIR=str(tmp_path / "data"), KRING_PROFILE=f"e2e-{uuid.uuid4().hex[:8]}",
+               KRING_DOWNLOAD_DIR=str(tmp_path / "downloads"))
     driver_proc = subprocess.Popen([_tauri_driver(), "--port", str(port), "--native-port", str(_free_port())],
                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     for _ in range(100):

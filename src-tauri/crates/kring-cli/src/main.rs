@@ -283,14 +283,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
             session.wait_until_synced(timeout).await;
             let room_id = resolve_room(&session, room)?;
-            // The message may be older than what the timeline holds at first.
-            let content = match session.attachment_content(&room_id, event, *index).await {
-                Ok(c) => c,
-                Err(_) => {
-                    session.paginate_back(&room_id, 50).await?;
-                    session.attachment_content(&room_id, event, *index).await?
-                }
-            };
+            let content = session.attachment_content(&room_id, event, *index).await?;
             std::fs::write(path, &content.data).map_err(|e| CoreError::Storage(e.to_string()))?;
             out.value(&serde_json::json!({
                 "saved": path, "filename": content.filename, "mime": content.mime, "bytes": content.data.len()

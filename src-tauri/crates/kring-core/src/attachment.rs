@@ -244,6 +244,12 @@ impl Session {
             .map(|e| OwnedEventId::try_from(e).map_err(|_| CoreError::Internal(format!("not an event id: {e}"))))
             .transpose()?;
         let timeline = self.timeline(room_id).await?;
+        if let Some(event_id) = &reply_to {
+            // The SDK reads the replied-to event; it must be here first.
+            if loaded(&timeline, event_id).await.is_none() {
+                return Err(CoreError::SendFailed(format!("the message answered ({event_id}) is not available")));
+            }
+        }
         let body = body.trim_end();
         let sent = if attachments.is_empty() {
             let content = RoomMessageEventContent::text_plain(body);
@@ -271,8 +277,7 @@ impl Session {
         let event_id = OwnedEventId::try_from(event_id)
             .map_err(|_| CoreError::AttachmentUnavailable(format!("not an event id: {event_id}")))?;
         let timeline = self.timeline(room_id).await?;
-        let item = timeline
-            .item_by_event_id(&event_id)
+        let item = loaded(&timeline, &event_id)
             .await
             .ok_or_else(|| CoreError::AttachmentUnavailable(format!("{event_id} is not in this conversation")))?;
         let message = item
@@ -293,6 +298,26 @@ impl Session {
         self.audit("download_attachment", Some(room_id)).await;
         Ok(AttachmentContent { filename: attachment.filename, mime: attachment.mime, data })
     }
+}
+
+/// The timeline item of an event, paginating back (at most 200 events) when
+/// it is older than what is loaded. A homeserver that joined the room later
+/// only backfills events from before its join when a client paginates.
+async fn loaded(
+    timeline: &matrix_sdk_ui::Timeline,
+    event_id: &matrix_sdk::ruma::EventId,
+) -> Option<matrix_sdk_ui::timeline::EventTimelineItem> {
+    for _ in 0..5 {
+        if let Some(item) = timeline.item_by_event_id(event_id).await {
+            return Some(item);
+        }
+        match timeline.paginate_backwards(40).await {
+            Ok(false) => {}
+            // The start was reached, or paginating failed: one last look.
+            _ => return timeline.item_by_event_id(event_id).await,
+        }
+    }
+    None
 }
 
 #[cfg(test)]
