@@ -181,6 +181,18 @@ pub async fn invite_to_care_team(
     Ok(state.session().await?.invite_to_care_team(&space_id, &user_id, role).await?)
 }
 
+/// Changes a member's role in the care team and its conversations (recorded).
+#[tauri::command]
+#[specta::specta]
+pub async fn set_care_team_role(
+    state: State<'_, AppState>,
+    space_id: String,
+    user_id: String,
+    role: Role,
+) -> CmdResult<()> {
+    Ok(state.session().await?.set_care_team_role(&space_id, &user_id, role).await?)
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn conversations(state: State<'_, AppState>, space_id: String) -> CmdResult<Vec<ConversationSummary>> {

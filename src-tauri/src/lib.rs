@@ -37,6 +37,7 @@ pub fn specta_builder<R: Runtime>() -> SpectaBuilder<R> {
         commands::accept_care_team_invite,
         commands::care_team_members,
         commands::invite_to_care_team,
+        commands::set_care_team_role,
         commands::conversations,
         commands::start_conversation,
         commands::join_conversation,

@@ -132,6 +132,15 @@ enum CareTeamCommand {
         #[arg(long, value_parser = parse_role, default_value = "practitioner")]
         role: Role,
     },
+    /// Change a member's role in the care team and its conversations (recorded).
+    SetRole {
+        #[arg(long)]
+        space: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
     /// Care-team invites waiting for you, with the client they are about.
     Invites,
     /// Join a care team you were invited to.
@@ -332,6 +341,10 @@ async fn care_team(session: &Session, command: &CareTeamCommand, out: &Output) -
         CareTeamCommand::Invite { space, user, role } => {
             session.invite_to_care_team(space, user, *role).await?;
             out.value(&serde_json::json!({"invited": user, "role": role}))
+        }
+        CareTeamCommand::SetRole { space, user, role } => {
+            session.set_care_team_role(space, user, *role).await?;
+            out.value(&serde_json::json!({"user": user, "role": role}))
         }
         CareTeamCommand::Invites => out.value(&session.care_team_invites().await?),
         CareTeamCommand::Accept { space } => out.value(&session.accept_care_team_invite(space).await?),

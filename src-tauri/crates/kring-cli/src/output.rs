@@ -66,7 +66,8 @@ impl Output {
             return;
         }
         for e in entries {
-            line(format_args!("{}\t{}\t{}\t{}", e.at_ms, e.actor, e.action, e.subject.as_deref().unwrap_or("-")));
+            let (subject, detail) = (e.subject.as_deref().unwrap_or("-"), e.detail.as_deref().unwrap_or(""));
+            line(format_args!("{}\t{}\t{}\t{subject}\t{detail}", e.at_ms, e.actor, e.action));
         }
     }
 

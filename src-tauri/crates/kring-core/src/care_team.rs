@@ -153,7 +153,7 @@ impl Session {
         request.visibility = Visibility::Private;
         request.creation_content = Some(raw(&json!({ "type": "m.space" }))?);
         // The creator leads with unlimited power (room version 12) and must not be listed.
-        request.power_level_content_override = Some(raw(&room_power_levels(&BTreeMap::new(), false))?);
+        request.power_level_content_override = Some(raw(&room_power_levels(&BTreeMap::new(), None))?);
         let space = self.client.create_room(request).await?;
         let link = ClientLink {
             space_id: space.room_id().to_string(),
@@ -180,7 +180,39 @@ impl Session {
             INVITE_CONTEXT: invite_context(&client),
         });
         space.send_state_event_raw("m.room.member", user.as_str(), content).await.map_err(permission_err)?;
-        self.audit("invite_to_care_team", Some(space_id)).await;
+        self.audit_detail("invite_to_care_team", Some(space_id), Some(&format!("{user} as {}", role.as_str()))).await;
+        Ok(())
+    }
+
+    /// Changes a member's role in a care team and in each of its
+    /// conversations they are in, so one person has one role per client.
+    /// Each change is a power-levels event in the room (the shared record)
+    /// and an audit entry here (who changed whom, from what to what).
+    pub async fn set_care_team_role(&self, space_id: &str, user_id: &str, role: Role) -> Result<(), CoreError> {
+        let space = self.joined_room(space_id)?;
+        self.client_of(space_id).await?;
+        let user = UserId::parse(user_id).map_err(|_| CoreError::UnknownUser(user_id.to_owned()))?;
+        let members = members_of(&space).await?;
+        let before = members
+            .iter()
+            .find(|m| m.user_id == user.as_str())
+            .map(|m| m.role)
+            .ok_or_else(|| CoreError::RecipientNotInCareTeam(user.to_string()))?;
+        let mut rooms = vec![space.clone()];
+        for summary in self.conversations(space_id).await? {
+            if let Some(room) = self.client.get_room(<&matrix_sdk::ruma::RoomId>::try_from(summary.room_id.as_str()).map_err(|e| CoreError::Internal(e.to_string()))?) {
+                if summary.participants.iter().any(|p| p.user_id == user.as_str()) {
+                    rooms.push(room);
+                }
+            }
+        }
+        for room in rooms {
+            let mut levels = fetch_power_levels(&room).await?;
+            levels["users"][user.as_str()] = json!(role.level());
+            room.send_state_event_raw("m.room.power_levels", "", levels).await.map_err(permission_err)?;
+            let detail = format!("{user} {} -> {}", before.as_str(), role.as_str());
+            self.audit_detail("set_role", Some(room.room_id().as_str()), Some(&detail)).await;
+        }
         Ok(())
     }
 

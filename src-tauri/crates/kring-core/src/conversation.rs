@@ -144,7 +144,7 @@ impl Session {
         request.preset = Some(RoomPreset::PrivateChat);
         request.visibility = Visibility::Private;
         request.invite = recipients;
-        request.power_level_content_override = Some(raw(&room_power_levels(&levels, false))?);
+        request.power_level_content_override = Some(raw(&room_power_levels(&levels, None))?);
         request.initial_state = vec![
             raw(&json!({"type": "m.room.encryption", "state_key": "",
                         "content": {"algorithm": "m.megolm.v1.aes-sha2"}}))?,
@@ -264,7 +264,7 @@ impl Session {
     /// read-only through their power levels; reopening restores them.
     pub async fn set_conversation_status(&self, room_id: &str, status: ConversationStatus) -> Result<(), CoreError> {
         let room = self.joined_room(room_id)?;
-        room.send_state_event_raw(STATUS_EVENT, "", json!({"status": status})).await.map_err(permission_err)?;
+        let me = self.own_user_id()?;
         let current = fetch_power_levels(&room).await?;
         let levels: BTreeMap<String, Role> = current
             .get("users")
@@ -273,8 +273,14 @@ impl Session {
             .flatten()
             .map(|(u, l)| (u.clone(), Role::from_level(l.as_i64().unwrap_or(0))))
             .collect();
-        let content = room_power_levels(&levels, status == ConversationStatus::Archived);
+        let pl = room.power_levels().await.map_err(|e| CoreError::Internal(e.to_string()))?;
+        let my_level = crate::care_team::role_of(pl.for_user(&me)).level();
+        let archived_by = (status == ConversationStatus::Archived).then_some(my_level);
+        // Levels first: if the homeserver refuses them, no status claims an
+        // archive the room does not enforce.
+        let content = room_power_levels(&levels, archived_by);
         room.send_state_event_raw("m.room.power_levels", "", content).await.map_err(permission_err)?;
+        room.send_state_event_raw(STATUS_EVENT, "", json!({"status": status})).await.map_err(permission_err)?;
         let action = match status {
             ConversationStatus::Archived => "archive_conversation",
             ConversationStatus::Active => "reopen_conversation",

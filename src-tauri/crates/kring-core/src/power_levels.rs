@@ -20,6 +20,17 @@ pub enum Role {
 }
 
 impl Role {
+    /// The stable name (as serialized), for logs and the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::RelatedPerson => "related_person",
+            Self::Practitioner => "practitioner",
+            Self::Senior => "senior",
+            Self::Lead => "lead",
+        }
+    }
+
     pub fn level(self) -> i64 {
         match self {
             Self::Lead => 100,
@@ -85,8 +96,13 @@ pub const STATUS_EVENT: &str = "nl.kring.conversation.status";
 /// plus what it leaves out. `m.room.encrypted` is what E2EE messages are
 /// sent as, so it must be as low as `m.room.message` or related persons could
 /// not write in encrypted rooms.
-pub fn room_power_levels(members: &BTreeMap<String, Role>, archived: bool) -> Value {
-    let write = if archived { Role::Lead.level() } else { Role::RelatedPerson.level() };
+///
+/// `archived_by` is the level of whoever archived the room: writing then
+/// needs that level. The homeserver lets nobody set a level above their own,
+/// so a senior (75) who archives makes the room read-only below 75.
+pub fn room_power_levels(members: &BTreeMap<String, Role>, archived_by: Option<i64>) -> Value {
+    let archived = archived_by.is_some();
+    let write = archived_by.map_or(Role::RelatedPerson.level(), |l| l.min(Role::Lead.level()));
     let users: BTreeMap<&String, i64> = members.iter().map(|(u, r)| (u, r.level())).collect();
     json!({
         "events": {
@@ -107,7 +123,7 @@ pub fn room_power_levels(members: &BTreeMap<String, Role>, archived: bool) -> Va
             (CONVERSATION_EVENT): 100,
             (STATUS_EVENT): 75,
         },
-        "events_default": if archived { Role::Lead.level() } else { 50 },
+        "events_default": if archived { write } else { 50 },
         "invite": 50,
         "kick": 75,
         "ban": 100,
@@ -145,11 +161,11 @@ mod tests {
     #[test]
     fn archiving_makes_the_room_read_only_for_everyone_below_lead() {
         let members = BTreeMap::from([("@lead:x".to_owned(), Role::Lead), ("@mz:x".to_owned(), Role::RelatedPerson)]);
-        let open = room_power_levels(&members, false);
+        let open = room_power_levels(&members, None);
         assert_eq!(open["events"]["m.room.encrypted"], 25);
         assert_eq!(open["users"]["@mz:x"], 25);
         assert_eq!(open["users"]["@lead:x"], 100);
-        let archived = room_power_levels(&members, true);
+        let archived = room_power_levels(&members, Some(Role::Lead.level()));
         assert_eq!(archived["events"]["m.room.message"], 100);
         assert_eq!(archived["events"]["m.room.encrypted"], 100);
         assert_eq!(archived["events_default"], 100);

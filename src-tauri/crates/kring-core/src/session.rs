@@ -245,8 +245,13 @@ impl Session {
     /// Records what this user did on this device (UC8). Never a message body
     /// or a patient identifier: `subject` is a room id.
     pub async fn audit(&self, action: &str, subject: Option<&str>) {
+        self.audit_detail(action, subject, None).await;
+    }
+
+    /// An audit entry with what changed (user ids and roles, never patient data).
+    pub async fn audit_detail(&self, action: &str, subject: Option<&str>, detail: Option<&str>) {
         let actor = self.client.user_id().map(|u| u.to_string()).unwrap_or_default();
-        if let Err(e) = self.store.audit(&actor, action, subject).await {
+        if let Err(e) = self.store.audit_detail(&actor, action, subject, detail).await {
             warn!("audit log write failed: {e}");
         }
     }

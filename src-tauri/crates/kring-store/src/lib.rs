@@ -30,6 +30,8 @@ pub struct AuditEntry {
     pub actor: String,
     pub action: String,
     pub subject: Option<String>,
+    /// What changed, e.g. `@gp:b practitioner -> senior`.
+    pub detail: Option<String>,
 }
 
 /// The client (patient) a care-team space is about, as known on this device.
@@ -152,11 +154,22 @@ impl Store {
     }
 
     pub async fn audit(&self, actor: &str, action: &str, subject: Option<&str>) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO audit_log(at_ms, actor, action, subject) VALUES (?, ?, ?, ?)")
+        self.audit_detail(actor, action, subject, None).await
+    }
+
+    pub async fn audit_detail(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: Option<&str>,
+        detail: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO audit_log(at_ms, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)")
             .bind(now_ms())
             .bind(actor)
             .bind(action)
             .bind(subject)
+            .bind(detail)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -222,7 +235,7 @@ impl Store {
     /// The newest `limit` audit entries, newest first.
     pub async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT at_ms, actor, action, subject FROM audit_log ORDER BY id DESC LIMIT ?",
+            "SELECT at_ms, actor, action, subject, detail FROM audit_log ORDER BY id DESC LIMIT ?",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -234,6 +247,7 @@ impl Store {
                 actor: r.get(1),
                 action: r.get(2),
                 subject: r.get(3),
+                detail: r.get(4),
             })
             .collect())
     }

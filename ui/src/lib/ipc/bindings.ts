@@ -26,6 +26,8 @@ export const commands = {
 	acceptCareTeamInvite: (spaceId: string) => typedError<CareTeam, AppError>(__TAURI_INVOKE("accept_care_team_invite", { spaceId })),
 	careTeamMembers: (spaceId: string) => typedError<Member[], AppError>(__TAURI_INVOKE("care_team_members", { spaceId })),
 	inviteToCareTeam: (spaceId: string, userId: string, role: Role) => typedError<null, AppError>(__TAURI_INVOKE("invite_to_care_team", { spaceId, userId, role })),
+	/**  Changes a member's role in the care team and its conversations (recorded). */
+	setCareTeamRole: (spaceId: string, userId: string, role: Role) => typedError<null, AppError>(__TAURI_INVOKE("set_care_team_role", { spaceId, userId, role })),
 	conversations: (spaceId: string) => typedError<ConversationSummary[], AppError>(__TAURI_INVOKE("conversations", { spaceId })),
 	startConversation: (request: NewConversation) => typedError<string, AppError>(__TAURI_INVOKE("start_conversation", { request })),
 	joinConversation: (roomId: string) => typedError<null, AppError>(__TAURI_INVOKE("join_conversation", { roomId })),

@@ -213,6 +213,8 @@ export const ipc = {
   careTeamMembers: (spaceId: string) => call(() => commands.careTeamMembers(spaceId)),
   inviteToCareTeam: (spaceId: string, userId: string, role: Role) =>
     call(() => commands.inviteToCareTeam(spaceId, userId, role)),
+  setCareTeamRole: (spaceId: string, userId: string, role: Role) =>
+    call(() => commands.setCareTeamRole(spaceId, userId, role)),
   conversations: (spaceId: string) => call(() => commands.conversations(spaceId)),
   startConversation: (request: NewConversation) => call(() => commands.startConversation(request)),
   joinConversation: (roomId: string) => call(() => commands.joinConversation(roomId)),

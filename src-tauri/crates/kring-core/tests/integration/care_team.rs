@@ -252,6 +252,25 @@ async fn a_conversation_is_validated_created_delivered_encrypted_and_archived() 
         })
         .await;
 
+        // Raising the GP to senior (75) in the care team raises them in its
+        // conversations too: now they may archive. The change is recorded.
+        t.lead.set_care_team_role(&t.space_id, &t.gp_user.mxid, Role::Senior).await.unwrap();
+        eventually("B senior in the conversation", || async {
+            let pl = gp_room.power_levels().await.ok()?;
+            (pl.for_user(&gp_id) == matrix_sdk::ruma::Int::from(75)).then_some(())
+        })
+        .await;
+        t.gp.set_conversation_status(&room_id, ConversationStatus::Archived).await.unwrap();
+        let audit = t.lead.store().audit_entries(10).await.unwrap();
+        let changes: Vec<_> = audit.iter().filter(|e| e.action == "set_role").collect();
+        assert_eq!(changes.len(), 2, "space and conversation: {audit:?}");
+        let expected = format!("{} practitioner -> senior", t.gp_user.mxid);
+        assert!(changes.iter().all(|e| e.detail.as_deref() == Some(expected.as_str())), "{changes:?}");
+        assert!(changes.iter().any(|e| e.subject.as_deref() == Some(room_id.as_str())));
+        // Someone outside the care team has no role to change.
+        let err = t.lead.set_care_team_role(&t.space_id, "@niemand:localhost", Role::Senior).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::RecipientNotInCareTeam);
+
         // The client's identity is in no conversation state either.
         let state = current_state(&stack, "b", &t.gp, &room_id).await;
         assert!(!state.contains(&t.client.pseudo_bsn));
