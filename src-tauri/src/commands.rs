@@ -181,6 +181,13 @@ pub async fn invite_to_care_team(
     Ok(state.session().await?.invite_to_care_team(&space_id, &user_id, role).await?)
 }
 
+/// Adds a member of the client's care team to a running conversation.
+#[tauri::command]
+#[specta::specta]
+pub async fn add_to_conversation(state: State<'_, AppState>, room_id: String, user_id: String) -> CmdResult<()> {
+    Ok(state.session().await?.add_to_conversation(&room_id, &user_id).await?)
+}
+
 /// Changes a member's role in the care team and its conversations (recorded).
 #[tauri::command]
 #[specta::specta]

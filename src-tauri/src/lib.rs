@@ -38,6 +38,7 @@ pub fn specta_builder<R: Runtime>() -> SpectaBuilder<R> {
         commands::care_team_members,
         commands::invite_to_care_team,
         commands::set_care_team_role,
+        commands::add_to_conversation,
         commands::conversations,
         commands::start_conversation,
         commands::join_conversation,

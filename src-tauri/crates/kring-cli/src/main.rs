@@ -184,6 +184,13 @@ enum ConversationCommand {
         #[arg(long)]
         room: String,
     },
+    /// Add a member of the client's care team to a running conversation.
+    Add {
+        #[arg(long)]
+        room: String,
+        #[arg(long)]
+        user: String,
+    },
     /// Archive a conversation for everyone (read-only).
     Archive {
         #[arg(long)]
@@ -369,6 +376,10 @@ async fn conversation(session: &Session, command: &ConversationCommand, out: &Ou
             // Wait until the first message has left the send queue.
             session.wait_for_send_queue(&room_id, Duration::from_secs(30)).await;
             out.value(&serde_json::json!({"room_id": room_id}))
+        }
+        ConversationCommand::Add { room, user } => {
+            session.add_to_conversation(room, user).await?;
+            out.value(&serde_json::json!({"added": user, "room": room}))
         }
         ConversationCommand::Join { room } => {
             session.join_conversation(room).await?;

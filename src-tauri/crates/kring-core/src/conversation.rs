@@ -256,6 +256,46 @@ impl Session {
         Ok(())
     }
 
+    /// Adds a member of the client's care team to a running conversation,
+    /// with their care-team role. The rules of the conversation's type hold:
+    /// no client or related person in a professional-only conversation.
+    /// (They read what is written from now on: Megolm keys of earlier
+    /// messages are not shared with newcomers.)
+    pub async fn add_to_conversation(&self, room_id: &str, user_id: &str) -> Result<(), CoreError> {
+        let room = self.joined_room(room_id)?;
+        let space_id = room
+            .get_state_events(StateEventType::SpaceParent)
+            .await?
+            .into_iter()
+            .find_map(|e| match e {
+                matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Sync(r) => {
+                    r.get_field::<String>("state_key").ok().flatten()
+                }
+                matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Stripped(r) => {
+                    r.get_field::<String>("state_key").ok().flatten()
+                }
+            })
+            .ok_or_else(|| CoreError::NotACareTeam(room_id.to_owned()))?;
+        let space = self.joined_room(&space_id)?;
+        let user = OwnedUserId::try_from(user_id).map_err(|_| CoreError::UnknownUser(user_id.to_owned()))?;
+        let role = members_of(&space)
+            .await?
+            .into_iter()
+            .find(|m| m.user_id == user.as_str())
+            .map(|m| m.role)
+            .ok_or_else(|| CoreError::RecipientNotInCareTeam(user.to_string()))?;
+        if self.summary(&room).await?.kind == ConversationKind::Professional && !role.is_professional() {
+            return Err(CoreError::NotInProfessionalConversation(user.to_string()));
+        }
+        let mut levels = fetch_power_levels(&room).await?;
+        levels["users"][user.as_str()] = json!(role.level());
+        room.send_state_event_raw("m.room.power_levels", "", levels).await.map_err(permission_err)?;
+        self.refresh_devices(&[user.to_string()]).await;
+        room.invite_user_by_id(&user).await.map_err(permission_err)?;
+        self.audit_detail("add_to_conversation", Some(room_id), Some(&format!("{user} as {}", role.as_str()))).await;
+        Ok(())
+    }
+
     pub async fn conversation(&self, room_id: &str) -> Result<ConversationSummary, CoreError> {
         self.summary(&self.joined_room(room_id)?).await
     }

@@ -28,6 +28,8 @@ export const commands = {
 	inviteToCareTeam: (spaceId: string, userId: string, role: Role) => typedError<null, AppError>(__TAURI_INVOKE("invite_to_care_team", { spaceId, userId, role })),
 	/**  Changes a member's role in the care team and its conversations (recorded). */
 	setCareTeamRole: (spaceId: string, userId: string, role: Role) => typedError<null, AppError>(__TAURI_INVOKE("set_care_team_role", { spaceId, userId, role })),
+	/**  Adds a member of the client's care team to a running conversation. */
+	addToConversation: (roomId: string, userId: string) => typedError<null, AppError>(__TAURI_INVOKE("add_to_conversation", { roomId, userId })),
 	conversations: (spaceId: string) => typedError<ConversationSummary[], AppError>(__TAURI_INVOKE("conversations", { spaceId })),
 	startConversation: (request: NewConversation) => typedError<string, AppError>(__TAURI_INVOKE("start_conversation", { request })),
 	joinConversation: (roomId: string) => typedError<null, AppError>(__TAURI_INVOKE("join_conversation", { roomId })),

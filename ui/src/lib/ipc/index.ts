@@ -218,6 +218,7 @@ export const ipc = {
   conversations: (spaceId: string) => call(() => commands.conversations(spaceId)),
   startConversation: (request: NewConversation) => call(() => commands.startConversation(request)),
   joinConversation: (roomId: string) => call(() => commands.joinConversation(roomId)),
+  addToConversation: (roomId: string, userId: string) => call(() => commands.addToConversation(roomId, userId)),
   setConversationStatus: (roomId: string, status: ConversationStatus) =>
     call(() => commands.setConversationStatus(roomId, status)),
   redact: (roomId: string, eventId: string) => call(() => commands.redact(roomId, eventId)),

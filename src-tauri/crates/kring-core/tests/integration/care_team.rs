@@ -344,6 +344,30 @@ async fn a_related_person_takes_part_only_in_client_inclusive_conversations() {
             carer.set_conversation_status(&room_id, ConversationStatus::Archived).await.unwrap_err().code(),
             ErrorCode::NotPermitted
         );
+
+        // Adding someone later follows the same rules: the carer is refused
+        // in a professional-only conversation, and joins a client-inclusive
+        // one with her care-team level.
+        let mut only_gp = new(ConversationKind::Professional);
+        only_gp.recipients = vec![t.gp_user.mxid.clone()];
+        let professional = t.lead.start_conversation(&only_gp).await.unwrap();
+        let err = t.lead.add_to_conversation(&professional, &carer_user.mxid).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::NotInProfessionalConversation);
+        let err = t.lead.add_to_conversation(&professional, "@buitenstaander:localhost").await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::RecipientNotInCareTeam);
+        only_gp.kind = ConversationKind::ClientInclusive;
+        let inclusive = t.lead.start_conversation(&only_gp).await.unwrap();
+        t.lead.add_to_conversation(&inclusive, &carer_user.mxid).await.unwrap();
+        let joined = eventually("the carer added and joined", || async {
+            carer.join_conversation(&inclusive).await.ok()?;
+            carer.conversation(&inclusive).await.ok()
+        })
+        .await;
+        let her = joined.participants.iter().find(|p| p.user_id == carer_user.mxid).unwrap();
+        assert_eq!(her.role, Role::RelatedPerson);
+        let audit = t.lead.store().audit_entries(5).await.unwrap();
+        assert!(audit.iter().any(|e| e.action == "add_to_conversation"
+            && e.detail.as_deref() == Some(format!("{} as related_person", carer_user.mxid).as_str())));
         carer.stop().await;
     })
     .await;
