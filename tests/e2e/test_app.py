@@ -54,7 +54,16 @@ def app(app_bin, tmp_path, request):
     options = ArgOptions()
     options.set_capability("browserName", "wry")
     options.set_capability("tauri:options", {"application": str(app_bin)})
-    driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+    # tauri-driver accepts connections a moment before WebKitWebDriver behind
+    # it can start a session; the first request may then be dropped.
+    for attempt in range(5):
+        try:
+            driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+            break
+        except Exception:  # urllib3 ProtocolError, selenium SessionNotCreated, ...
+            if attempt == 4:
+                raise
+            time.sleep(1 + attempt)
     driver.set_window_size(1280, 800)
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:
