@@ -120,6 +120,25 @@ pub(crate) async fn fetch_power_levels(room: &Room) -> Result<Value, CoreError> 
     serde_json::from_str(response.event_or_content.get()).map_err(|e| CoreError::Internal(e.to_string()))
 }
 
+/// Gives one user a role's level in a room, keeping every other level as the
+/// homeserver has it now.
+pub(crate) async fn set_user_level(room: &Room, user: &UserId, role: Role) -> Result<(), CoreError> {
+    let mut levels = fetch_power_levels(room).await?;
+    levels["users"][user.as_str()] = json!(role.level());
+    room.send_state_event_raw("m.room.power_levels", "", levels).await.map_err(permission_err)?;
+    Ok(())
+}
+
+/// A member's role in a care team; someone not in it has none.
+pub(crate) async fn role_in_care_team(space: &Room, user: &UserId) -> Result<Role, CoreError> {
+    members_of(space)
+        .await?
+        .into_iter()
+        .find(|m| m.user_id == user.as_str())
+        .map(|m| m.role)
+        .ok_or_else(|| CoreError::RecipientNotInCareTeam(user.to_string()))
+}
+
 pub(crate) fn role_of(level: UserPowerLevel) -> Role {
     match level {
         UserPowerLevel::Infinite => Role::Lead,
@@ -171,9 +190,7 @@ impl Session {
         let space = self.joined_room(space_id)?;
         let client = self.client_of(space_id).await?;
         let user = UserId::parse(user_id).map_err(|_| CoreError::UnknownUser(user_id.to_owned()))?;
-        let mut levels = fetch_power_levels(&space).await?;
-        levels["users"][user.as_str()] = json!(role.level());
-        space.send_state_event_raw("m.room.power_levels", "", levels).await.map_err(permission_err)?;
+        set_user_level(&space, &user, role).await?;
         let content = json!({
             "membership": "invite",
             "reason": "Uitgenodigd voor een zorgteam",
@@ -192,12 +209,7 @@ impl Session {
         let space = self.joined_room(space_id)?;
         self.client_of(space_id).await?;
         let user = UserId::parse(user_id).map_err(|_| CoreError::UnknownUser(user_id.to_owned()))?;
-        let members = members_of(&space).await?;
-        let before = members
-            .iter()
-            .find(|m| m.user_id == user.as_str())
-            .map(|m| m.role)
-            .ok_or_else(|| CoreError::RecipientNotInCareTeam(user.to_string()))?;
+        let before = role_in_care_team(&space, &user).await?;
         let mut rooms = vec![space.clone()];
         for summary in self.conversations(space_id).await? {
             if let Some(room) = self.client.get_room(<&matrix_sdk::ruma::RoomId>::try_from(summary.room_id.as_str()).map_err(|e| CoreError::Internal(e.to_string()))?) {
@@ -207,9 +219,7 @@ impl Session {
             }
         }
         for room in rooms {
-            let mut levels = fetch_power_levels(&room).await?;
-            levels["users"][user.as_str()] = json!(role.level());
-            room.send_state_event_raw("m.room.power_levels", "", levels).await.map_err(permission_err)?;
+            set_user_level(&room, &user, role).await?;
             let detail = format!("{user} {} -> {}", before.as_str(), role.as_str());
             self.audit_detail("set_role", Some(room.room_id().as_str()), Some(&detail)).await;
         }

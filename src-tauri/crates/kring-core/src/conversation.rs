@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::{
     CoreError, Session,
     attachment::NewAttachment,
-    care_team::{Member, fetch_power_levels, members_of, permission_err, raw},
+    care_team::{Member, fetch_power_levels, members_of, permission_err, raw, role_in_care_team, set_user_level},
     power_levels::{CONVERSATION_EVENT, Role, STATUS_EVENT, room_power_levels},
 };
 
@@ -278,18 +278,11 @@ impl Session {
             .ok_or_else(|| CoreError::NotACareTeam(room_id.to_owned()))?;
         let space = self.joined_room(&space_id)?;
         let user = OwnedUserId::try_from(user_id).map_err(|_| CoreError::UnknownUser(user_id.to_owned()))?;
-        let role = members_of(&space)
-            .await?
-            .into_iter()
-            .find(|m| m.user_id == user.as_str())
-            .map(|m| m.role)
-            .ok_or_else(|| CoreError::RecipientNotInCareTeam(user.to_string()))?;
+        let role = role_in_care_team(&space, &user).await?;
         if self.summary(&room).await?.kind == ConversationKind::Professional && !role.is_professional() {
             return Err(CoreError::NotInProfessionalConversation(user.to_string()));
         }
-        let mut levels = fetch_power_levels(&room).await?;
-        levels["users"][user.as_str()] = json!(role.level());
-        room.send_state_event_raw("m.room.power_levels", "", levels).await.map_err(permission_err)?;
+        set_user_level(&room, &user, role).await?;
         self.refresh_devices(&[user.to_string()]).await;
         room.invite_user_by_id(&user).await.map_err(permission_err)?;
         self.audit_detail("add_to_conversation", Some(room_id), Some(&format!("{user} as {}", role.as_str()))).await;
