@@ -64,9 +64,43 @@ impl HumanName {
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Extension {
+    pub url: Option<String>,
+    #[serde(rename = "valueString")]
+    pub value_string: Option<String>,
+    #[serde(rename = "valueCoding")]
+    pub value_coding: Option<Coding>,
+    #[serde(rename = "valueCode")]
+    pub value_code: Option<String>,
+}
+
+pub const CONTACTPOINT_PURPOSE: &str = "http://hl7.org/fhir/StructureDefinition/contactpoint-purpose";
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 pub struct ContactPoint {
     pub system: Option<String>,
     pub value: Option<String>,
+    #[serde(default)]
+    pub extension: Vec<Extension>,
+}
+
+impl ContactPoint {
+    /// The contactpoint-purpose extension (`matrix-messaging`, `matrix-homeserver`),
+    /// whichever value type the directory uses.
+    pub fn purpose(&self) -> Option<&str> {
+        self.extension.iter().filter(|e| e.url.as_deref() == Some(CONTACTPOINT_PURPOSE)).find_map(|e| {
+            e.value_string
+                .as_deref()
+                .or(e.value_code.as_deref())
+                .or(e.value_coding.as_ref().and_then(|c| c.code.as_deref()))
+        })
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct OrganizationContact {
+    #[serde(default)]
+    pub telecom: Vec<ContactPoint>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -77,6 +111,10 @@ pub struct Organization {
     pub identifier: Vec<Identifier>,
     #[serde(default)]
     pub endpoint: Vec<Reference>,
+    #[serde(default)]
+    pub telecom: Vec<ContactPoint>,
+    #[serde(default)]
+    pub contact: Vec<OrganizationContact>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -86,6 +124,8 @@ pub struct Practitioner {
     pub identifier: Vec<Identifier>,
     #[serde(default)]
     pub name: Vec<HumanName>,
+    #[serde(default)]
+    pub telecom: Vec<ContactPoint>,
 }
 
 impl Practitioner {
@@ -136,6 +176,9 @@ impl Resource for Endpoint {
 pub struct Bundle {
     #[serde(rename = "resourceType")]
     pub resource_type: String,
+    /// searchset, history, …
+    #[serde(rename = "type")]
+    pub bundle_type: Option<String>,
     #[serde(default)]
     pub entry: Vec<BundleEntry>,
 }

@@ -6,8 +6,12 @@
 //! support them.
 
 pub mod fhir;
+pub mod matrix_address;
+pub mod resolver;
 
-use fhir::{Bundle, Endpoint, Organization, Practitioner, PractitionerRole, Resource};
+use fhir::{Bundle, Endpoint, Organization, Practitioner, PractitionerRole, Reference, Resource};
+pub use matrix_address::{MatrixAddress, matrix_address};
+pub use resolver::{ResolvedDirectory, ResolverConfig, resolve_directory};
 use serde::de::DeserializeOwned;
 use tracing::debug;
 use url::Url;
@@ -29,6 +33,36 @@ pub enum DirectoryError {
     InvalidAddress(String),
 }
 
+fn http_client() -> Result<reqwest::Client, DirectoryError> {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| DirectoryError::InvalidAddress(e.to_string()))
+}
+
+/// One JSON GET; the directory client and the Nuts resolver share it.
+pub(crate) async fn get_json<T: DeserializeOwned>(url: &Url, query: &[(&str, &str)]) -> Result<T, DirectoryError> {
+    get_json_with(&http_client()?, url, query).await
+}
+
+async fn get_json_with<T: DeserializeOwned>(http: &reqwest::Client, url: &Url, query: &[(&str, &str)]) -> Result<T, DirectoryError> {
+    debug!(%url, "directory query");
+    let origin = url.origin().ascii_serialization();
+    let response = http
+        .get(url.clone())
+        .query(query)
+        .header("Accept", "application/fhir+json, application/json")
+        .send()
+        .await
+        .map_err(|_| DirectoryError::Unreachable(origin.clone()))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(DirectoryError::Status { status: status.as_u16(), url: url.to_string() });
+    }
+    let bytes = response.bytes().await.map_err(|_| DirectoryError::Unreachable(origin))?;
+    serde_json::from_slice(&bytes).map_err(|e| DirectoryError::Malformed(e.to_string()))
+}
+
 #[derive(Clone, Debug)]
 pub struct DirectoryClient {
     base: Url,
@@ -42,11 +76,7 @@ impl DirectoryClient {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .map_err(|e| DirectoryError::InvalidAddress(e.to_string()))?;
-        Ok(Self { base, http })
+        Ok(Self { base, http: http_client()? })
     }
 
     pub fn base(&self) -> &Url {
@@ -55,21 +85,12 @@ impl DirectoryClient {
 
     async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T, DirectoryError> {
         let url = self.base.join(path).map_err(|e| DirectoryError::InvalidAddress(e.to_string()))?;
-        debug!(%url, "directory query");
-        let response = self
-            .http
-            .get(url.clone())
-            .query(query)
-            .header("Accept", "application/fhir+json")
-            .send()
-            .await
-            .map_err(|_| DirectoryError::Unreachable(self.base.to_string()))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(DirectoryError::Status { status: status.as_u16(), url: url.to_string() });
-        }
-        let bytes = response.bytes().await.map_err(|_| DirectoryError::Unreachable(self.base.to_string()))?;
-        serde_json::from_slice(&bytes).map_err(|e| DirectoryError::Malformed(e.to_string()))
+        get_json_with(&self.http, &url, query).await
+    }
+
+    /// The full URL of a resource in this directory (what a CareTeam refers to).
+    pub fn resource_url(&self, resource_type: &str, id: &str) -> String {
+        format!("{}{resource_type}/{id}", self.base)
     }
 
     async fn search<T: Resource>(&self, query: &[(&str, &str)]) -> Result<Vec<T>, DirectoryError> {
@@ -101,5 +122,157 @@ impl DirectoryClient {
 
     pub async fn endpoint(&self, id: &str) -> Result<Endpoint, DirectoryError> {
         self.get(&format!("Endpoint/{id}"), &[]).await
+    }
+
+    /// The organisation with a URA and its Endpoints. Asks for them with
+    /// `_include` and reads whichever the directory did not include (ITI-90
+    /// does not oblige a directory to support the include).
+    pub async fn organization_with_endpoints(&self, ura: &str) -> Result<Option<(Organization, Vec<Endpoint>)>, DirectoryError> {
+        let token = format!("{URA_SYSTEM}|{ura}");
+        let bundle: Bundle =
+            self.get(Organization::TYPE, &[("identifier", &token), ("_include", "Organization:endpoint")]).await?;
+        let Some(org) = bundle.resources_of::<Organization>()?.into_iter().next() else { return Ok(None) };
+        let included = bundle.resources_of::<Endpoint>()?;
+        let endpoints = self.read_endpoints(&org.endpoint, included).await?;
+        Ok(Some((org, endpoints)))
+    }
+
+    /// The organisation's Endpoints (LRZa: where its directory is).
+    pub async fn endpoints_of(&self, org: &Organization) -> Result<Vec<Endpoint>, DirectoryError> {
+        self.read_endpoints(&org.endpoint, Vec::new()).await
+    }
+
+    /// Reads the referenced Endpoints that are not in `known` yet, once each.
+    /// A dangling reference is skipped: one stale link must not hide the rest.
+    pub async fn read_endpoints(&self, references: &[Reference], mut known: Vec<Endpoint>) -> Result<Vec<Endpoint>, DirectoryError> {
+        let mut wanted: Vec<&str> = references.iter().filter_map(|r| r.id_of("Endpoint")).collect();
+        wanted.dedup();
+        for id in wanted {
+            if known.iter().any(|e| e.id.as_deref() == Some(id)) {
+                continue;
+            }
+            match self.endpoint(id).await {
+                Ok(e) => known.push(e),
+                Err(DirectoryError::Status { status: 404 | 410, .. }) => tracing::warn!(id, "referenced Endpoint is gone"),
+                Err(e) => return Err(e),
+            }
+        }
+        let ids: Vec<&str> = references.iter().filter_map(|r| r.id_of("Endpoint")).collect();
+        known.retain(|e| e.id.as_deref().is_some_and(|id| ids.contains(&id)));
+        Ok(known)
+    }
+}
+
+/// Parsing tests over the public example resources in `../shared/fixtures`
+/// (see its SOURCES.md). They run when that folder is present; the project's
+/// own test data is in the test stack.
+#[cfg(test)]
+mod fixture_tests {
+    use std::path::PathBuf;
+
+    use super::{fhir::*, matrix_address::*, resolver::*};
+
+    fn fixtures() -> Option<PathBuf> {
+        let dir = std::env::var_os("KRING_FIXTURES").map(PathBuf::from).unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/fixtures")
+        });
+        dir.is_dir().then_some(dir)
+    }
+
+    fn read<T: serde::de::DeserializeOwned>(dir: &std::path::Path, name: &str) -> T {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    #[test]
+    fn every_published_matrix_address_form_is_read() {
+        let Some(dir) = fixtures() else { return eprintln!("no fixtures folder: skipped") };
+        // TIC (current): the MXID as telecom with purpose matrix-messaging.
+        let p: Practitioner = read(&dir, "spec-snippets/tic-spec-07-Practitioner.json");
+        assert_eq!(matrix_address(&p, &[], &[], None, &[]).user_id.as_deref(), Some("@dr.janssen:matrix.hospital-a.nl"));
+        // TIC (current): the organisation's homeserver as a contact telecom.
+        let org: Organization = read(&dir, "spec-snippets/tic-spec-06-Organization.json");
+        let a = matrix_address(&Practitioner::default(), &[], &[], Some(&org), &[]);
+        assert_eq!(a.server_name.as_deref(), Some("matrix.hospital-a.nl"));
+        // TIC (June 2025) and 001 §7: PractitionerRole.endpoint → an Endpoint named for Matrix.
+        let role: PractitionerRole = read(&dir, "spec-snippets/tic-spec-7975484-07-PractitionerRole.json");
+        let ep: Endpoint = read(&dir, "spec-snippets/tic-spec-7975484-08-Endpoint.json");
+        assert_eq!(role.endpoint[0].id_of("Endpoint"), ep.id.as_deref());
+        let a = matrix_address(&Practitioner::default(), &[role], &[&ep], None, &[]);
+        assert_eq!(a.homeserver.map(|u| u.to_string()).as_deref(), Some("https://matrix.hospital-a.nl/"));
+        // NL Generic Functions IG: a matrix.to URL on the role, in its lenient form.
+        let role: PractitionerRole = read(&dir, "derived/gf-org3-PractitionerRole-d60525bd.json");
+        let a = matrix_address(&Practitioner::default(), &[role], &[], None, &[]);
+        assert_eq!(a.user_id.as_deref(), Some("@doctorno:cp3.example.org"));
+        // A plain FHIR endpoint of an organisation is not a homeserver.
+        let ep: Endpoint = read(&dir, "derived/gf-org3-Endpoint-8f224548.json");
+        assert!(!is_matrix_endpoint(&ep));
+    }
+
+    #[test]
+    fn lrza_directory_endpoints_are_recognised_in_both_codings() {
+        let Some(dir) = fixtures() else { return eprintln!("no fixtures folder: skipped") };
+        // The knooppunt's LRZa regression data: connectionType mcsd-directory, in a history Bundle.
+        let history: Bundle = read(&dir, "knooppunt-mcsd/regression_lrza_endpoint_history_response.json");
+        assert_eq!(history.bundle_type.as_deref(), Some("history"));
+        let endpoints = history.resources_of::<Endpoint>().unwrap();
+        assert!(!endpoints.is_empty());
+        assert!(endpoints.iter().any(is_mcsd_directory_endpoint), "no directory endpoint among {}", endpoints.len());
+        // The GF IG's LRZa example: payloadType admin-directory.
+        let gf: Endpoint = read(&dir, "derived/gf-lrza-Endpoint-ffa3e969.json");
+        assert!(is_mcsd_directory_endpoint(&gf));
+        let orgs: Bundle = read(&dir, "knooppunt-mcsd/regression_lrza_organization_history_response.json");
+        let orgs = orgs.resources_of::<Organization>().unwrap();
+        assert!(orgs.iter().any(|o| o.identifier.iter().any(|i| i.system.as_deref() == Some(crate::URA_SYSTEM))));
+    }
+
+    #[test]
+    fn every_knooppunt_bundle_parses_including_deletes_and_empty_ones() {
+        let Some(dir) = fixtures() else { return eprintln!("no fixtures folder: skipped") };
+        let mut parsed = 0;
+        for entry in std::fs::read_dir(dir.join("knooppunt-mcsd")).unwrap() {
+            let path = entry.unwrap().path();
+            let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            if value["resourceType"] != "Bundle" {
+                continue; // the no-bundle regression case is a bare resource
+            }
+            let bundle: Bundle = serde_json::from_value(value).unwrap();
+            bundle.resources_of::<Organization>().unwrap();
+            bundle.resources_of::<Endpoint>().unwrap();
+            parsed += 1;
+        }
+        assert!(parsed >= 10, "only {parsed} bundles");
+    }
+
+    #[test]
+    fn nuts_discovery_results_give_the_directory_url() {
+        let Some(dir) = fixtures() else { return eprintln!("no fixtures folder: skipped") };
+        let results: Vec<serde_json::Value> = read(&dir, "derived/nuts-discovery-searchresult-example.json");
+        let (url, name) = directory_from_nuts(&results, "1234", "fhirBaseURL").unwrap().unwrap();
+        assert_eq!(url.as_str(), "https://example.com/fhir");
+        assert_eq!(name.as_deref(), Some("Hospital XYZ"));
+        assert_eq!(directory_from_nuts(&results, "9999", "fhirBaseURL").unwrap(), None);
+    }
+
+    #[test]
+    fn ozo_and_tic_practitioners_and_organisations_parse() {
+        let Some(dir) = fixtures() else { return eprintln!("no fixtures folder: skipped") };
+        let mut count = 0;
+        for sub in ["ozo", "spec-snippets", "derived"] {
+            for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
+                let path = entry.unwrap().path();
+                let Ok(value) = serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&path).unwrap()) else { continue };
+                let parsed = match value["resourceType"].as_str() {
+                    Some("Practitioner") => serde_json::from_value::<Practitioner>(value).map(drop),
+                    Some("Organization") => serde_json::from_value::<Organization>(value).map(drop),
+                    Some("PractitionerRole") => serde_json::from_value::<PractitionerRole>(value).map(drop),
+                    Some("Endpoint") => serde_json::from_value::<Endpoint>(value).map(drop),
+                    _ => continue,
+                };
+                parsed.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                count += 1;
+            }
+        }
+        assert!(count >= 15, "only {count} resources");
     }
 }
