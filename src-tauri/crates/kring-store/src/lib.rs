@@ -2,6 +2,8 @@
 //! the audit log, and later the client↔space links and the directory cache.
 //! The schema evolves only through the migrations in `migrations/`.
 
+mod identity_binding;
+
 use std::{path::Path, str::FromStr, time::SystemTime};
 
 use serde::Serialize;
@@ -9,6 +11,8 @@ use sqlx::{
     Row, SqlitePool,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
 };
+
+pub use identity_binding::IdentityBinding;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
