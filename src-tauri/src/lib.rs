@@ -6,6 +6,7 @@ mod commands;
 mod error;
 mod logging;
 mod media;
+mod onboarding;
 mod state;
 
 use std::{path::PathBuf, sync::Arc};
@@ -23,6 +24,9 @@ pub fn specta_builder<R: Runtime>() -> SpectaBuilder<R> {
         commands::login,
         commands::restore_session,
         commands::logout,
+        onboarding::login_options,
+        onboarding::first_login,
+        onboarding::cancel_first_login,
         commands::watch_rooms,
         commands::watch_timeline,
         commands::watch_sync,

@@ -11,7 +11,7 @@ use std::{
     },
 };
 
-use kring_core::{CoreError, SecretStore, Session, Subscription};
+use kring_core::{CoreError, OnboardingConfig, SecretStore, Session, Subscription};
 use tokio::sync::{Mutex, RwLock};
 
 pub struct AppState {
@@ -24,6 +24,11 @@ pub struct AppState {
     session: RwLock<Option<Arc<Session>>>,
     subscriptions: Mutex<HashMap<String, Subscription>>,
     next_id: AtomicU64,
+    /// The deployment's onboarding configuration file (`KRING_ONBOARDING_CONFIG`,
+    /// else `onboarding.json` in the data dir).
+    onboarding_config: Option<PathBuf>,
+    /// The first login in progress, so the user can cancel it.
+    onboarding: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 impl AppState {
@@ -36,7 +41,30 @@ impl AppState {
             session: RwLock::new(None),
             subscriptions: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            onboarding_config: std::env::var_os("KRING_ONBOARDING_CONFIG").map(PathBuf::from),
+            onboarding: std::sync::Mutex::new(None),
         }
+    }
+
+    pub fn with_onboarding_config(mut self, path: PathBuf) -> Self {
+        self.onboarding_config = Some(path);
+        self
+    }
+
+    pub fn onboarding_config(&self) -> Result<OnboardingConfig, CoreError> {
+        let path = match &self.onboarding_config {
+            Some(p) => p.clone(),
+            None => self.data_dir()?.join("onboarding.json"),
+        };
+        OnboardingConfig::load(&path)
+    }
+
+    pub fn set_onboarding(&self, handle: Option<tokio::task::AbortHandle>) {
+        *self.onboarding.lock().unwrap_or_else(|e| e.into_inner()) = handle;
+    }
+
+    pub fn take_onboarding(&self) -> Option<tokio::task::AbortHandle> {
+        self.onboarding.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// Sets the data dir unless one is set already (tests set their own).

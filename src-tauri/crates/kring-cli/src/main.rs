@@ -52,6 +52,22 @@ enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// First login of a practitioner: organisation IdP in the browser, URA →
+    /// directory, Matrix address, SSO on the homeserver. With a session in
+    /// the keychain already, restores it without any login.
+    Onboard {
+        /// The deployment's onboarding configuration (JSON).
+        #[arg(long, env = "KRING_ONBOARDING_CONFIG")]
+        config: PathBuf,
+        /// The browser command (the URL is appended); default: KRING_BROWSER or the system's.
+        #[arg(long)]
+        browser: Option<String>,
+    },
+    /// The care identity (UZI, URA, roles, directory resources) behind a Matrix ID.
+    Identity {
+        #[arg(long)]
+        user: String,
+    },
     /// Show the signed-in account.
     Whoami,
     /// List the rooms of the signed-in account.
@@ -248,6 +264,48 @@ async fn main() {
     std::process::exit(code);
 }
 
+/// The first login, printing each step as it changes; or, with a session in
+/// the keychain, its restore, without any login.
+async fn onboard(
+    data_dir: &std::path::Path,
+    secrets: Arc<KeyringSecretStore>,
+    profile: &str,
+    config: &std::path::Path,
+    browser: Option<&str>,
+    store: &Store,
+    out: &Output,
+) -> Result<(), CoreError> {
+    let ready = |detail: Option<&str>| kring_core::OnboardingProgress {
+        step: kring_core::OnboardingStep::Ready,
+        state: kring_core::StepState::Done,
+        detail: detail.map(str::to_owned),
+    };
+    if let Some(session) = Session::restore(data_dir, secrets.clone(), profile).await? {
+        out.progress(&ready(Some("restored")));
+        let mut summary: serde_json::Value = store
+            .setting(kring_core::onboarding::SUMMARY_SETTING)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_else(|| serde_json::json!({}));
+        summary["session"] = serde_json::json!(session.info().await);
+        out.value(&serde_json::json!({"onboarded": summary}));
+        session.stop().await;
+        return Ok(());
+    }
+    let config = kring_core::OnboardingConfig::load(config)?;
+    let browser: Arc<dyn kring_core::Browser> = Arc::new(match browser {
+        Some(command) => kring_core::SystemBrowser::with_command(command),
+        None => kring_core::SystemBrowser::from_env(),
+    });
+    let mut report = |p: kring_core::OnboardingProgress| out.progress(&p);
+    let (session, onboarded) = kring_core::first_login(data_dir, secrets, profile, &config, browser, &mut report).await?;
+    out.value(&serde_json::json!({"onboarded": onboarded}));
+    session.stop().await;
+    Ok(())
+}
+
 /// Kring's own database for this profile (audit log, settings).
 async fn open_store(data_dir: &std::path::Path, profile: &str) -> Result<Store, CoreError> {
     Store::open(&data_dir.join("profiles").join(profile).join("kring.db"))
@@ -272,6 +330,15 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             let request = LoginRequest { homeserver: homeserver.clone(), username: user.clone(), password };
             let session = Session::login(&data_dir, secrets, &cli.profile, &request).await?;
             out.session(&session.info().await);
+            session.stop().await;
+        }
+        Command::Onboard { config, browser } => {
+            onboard(&data_dir, secrets, &cli.profile, config, browser.as_deref(), &store, out).await?;
+        }
+        Command::Identity { user } => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            let binding = session.care_identity_of(user).await?;
+            out.value(&serde_json::json!({"user_id": user, "identity": binding}));
             session.stop().await;
         }
         Command::Whoami => {

@@ -31,6 +31,13 @@ impl Output {
         }
     }
 
+    pub fn progress(&self, p: &kring_core::OnboardingProgress) {
+        let name = serde_json::to_value(p.step).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let state = serde_json::to_value(p.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let detail = p.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+        self.emit(json!({"progress": p}), format!("{name} {state}{detail}"));
+    }
+
     pub fn session(&self, info: &SessionInfo) {
         self.emit(json!(info), format!("{} on {} (device {})", info.user_id, info.homeserver, info.device_id));
     }

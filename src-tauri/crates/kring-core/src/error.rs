@@ -57,6 +57,30 @@ pub enum ErrorCode {
     NotYetSupported,
     /// A bug or an unexpected server answer; details are in the log.
     Internal,
+    /// This installation has no organisation login configured: ask IT.
+    OnboardingNotConfigured,
+    /// The organisation's sign-in service cannot be reached: check the network, try later.
+    IdpUnreachable,
+    /// The organisation's sign-in service refused or answered wrongly: ask IT.
+    IdpRejected,
+    /// The user cancelled signing in, or never finished it in the browser: start again.
+    LoginCancelled,
+    /// The organisation's sign-in does not release the UZI number: ask IT.
+    TokenWithoutUzi,
+    /// The organisation's sign-in does not release the URA number: ask IT.
+    TokenWithoutUra,
+    /// No address register knows the organisation's URA: ask IT to register the directory.
+    UraUnknown,
+    /// A directory (LRZa, Nuts or the organisation's mCSD) cannot be reached: try later.
+    DirectoryUnreachable,
+    /// A directory answered with data that is not valid FHIR: ask its administrator.
+    DirectoryMalformed,
+    /// The organisation's directory does not list this practitioner: ask the organisation.
+    PractitionerNotInDirectory,
+    /// The directory names no Matrix account or server for this practitioner.
+    NoMatrixAddress,
+    /// The practitioner's organisation (another vendor) has not made a Matrix account yet: ask them.
+    MatrixAccountMissing,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +133,30 @@ pub enum CoreError {
     NotYetSupported(String),
     #[error("{0}")]
     Internal(String),
+    #[error("organisation login is not configured: {0}")]
+    OnboardingNotConfigured(String),
+    #[error("the organisation's sign-in service cannot be reached: {0}")]
+    IdpUnreachable(String),
+    #[error("the organisation's sign-in service refused: {0}")]
+    IdpRejected(String),
+    #[error("sign-in was cancelled: {0}")]
+    LoginCancelled(String),
+    #[error("the organisation's sign-in did not release a UZI number")]
+    TokenWithoutUzi,
+    #[error("the organisation's sign-in did not release a URA number")]
+    TokenWithoutUra,
+    #[error("no address register knows URA {0}")]
+    UraUnknown(String),
+    #[error("a directory cannot be reached: {0}")]
+    DirectoryUnreachable(String),
+    #[error("a directory returned data that is not valid FHIR: {0}")]
+    DirectoryMalformed(String),
+    #[error("the directory of {organisation} does not list this practitioner")]
+    PractitionerNotInDirectory { organisation: String },
+    #[error("the directory of {organisation} names no Matrix account or homeserver for this practitioner")]
+    NoMatrixAddress { organisation: String },
+    #[error("{organisation} has no Matrix account for this practitioner yet; ask {organisation} to provision one")]
+    MatrixAccountMissing { organisation: String },
 }
 
 impl CoreError {
@@ -138,6 +186,18 @@ impl CoreError {
             Self::AttachmentUnavailable(_) => ErrorCode::AttachmentUnavailable,
             Self::NotYetSupported(_) => ErrorCode::NotYetSupported,
             Self::Internal(_) => ErrorCode::Internal,
+            Self::OnboardingNotConfigured(_) => ErrorCode::OnboardingNotConfigured,
+            Self::IdpUnreachable(_) => ErrorCode::IdpUnreachable,
+            Self::IdpRejected(_) => ErrorCode::IdpRejected,
+            Self::LoginCancelled(_) => ErrorCode::LoginCancelled,
+            Self::TokenWithoutUzi => ErrorCode::TokenWithoutUzi,
+            Self::TokenWithoutUra => ErrorCode::TokenWithoutUra,
+            Self::UraUnknown(_) => ErrorCode::UraUnknown,
+            Self::DirectoryUnreachable(_) => ErrorCode::DirectoryUnreachable,
+            Self::DirectoryMalformed(_) => ErrorCode::DirectoryMalformed,
+            Self::PractitionerNotInDirectory { .. } => ErrorCode::PractitionerNotInDirectory,
+            Self::NoMatrixAddress { .. } => ErrorCode::NoMatrixAddress,
+            Self::MatrixAccountMissing { .. } => ErrorCode::MatrixAccountMissing,
         }
     }
 

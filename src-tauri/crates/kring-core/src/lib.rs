@@ -10,6 +10,8 @@ pub mod care_team;
 pub mod conversation;
 pub mod diff;
 pub mod error;
+pub mod identity;
+pub mod onboarding;
 pub mod power_levels;
 pub mod rooms;
 pub mod secrets;
@@ -24,6 +26,9 @@ pub use conversation::{ConversationKind, ConversationStatus, ConversationSummary
 pub use diff::ListDiff;
 pub use power_levels::{Role, RolePolicy};
 pub use error::{CoreError, ErrorCode};
+pub use identity::CareIdentityBinding;
+pub use onboarding::{AccountOrigin, Onboarded, OnboardingConfig, OnboardingProgress, OnboardingStep, StepState, first_login};
+pub use kring_identity::{Browser, SystemBrowser};
 pub use rooms::RoomSummary;
 pub use secrets::{KeyringSecretStore, SecretStore, StoredSession};
 pub use session::{LoginRequest, Session, SessionInfo};

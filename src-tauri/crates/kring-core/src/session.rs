@@ -104,6 +104,29 @@ async fn build_client(
         })
 }
 
+/// A new login is a new device: fresh SDK stores with a fresh passphrase.
+async fn new_device(
+    data_dir: &Path,
+    profile: &str,
+    homeserver: &Url,
+) -> Result<(Client, zeroize::Zeroizing<String>), CoreError> {
+    let dir = store_dir(data_dir, profile);
+    // Stores of an older device are useless to a new one.
+    if dir.exists() {
+        tokio::fs::remove_dir_all(&dir).await.map_err(|e| CoreError::Storage(e.to_string()))?;
+    }
+    tokio::fs::create_dir_all(&dir).await.map_err(|e| CoreError::Storage(e.to_string()))?;
+    // Kring's own database keeps its audit log across sign-ins, but its
+    // sealed patient data belongs to the previous key.
+    let previous = kring_store::Store::open(&database_path(data_dir, profile))
+        .await
+        .map_err(|e| CoreError::Storage(e.to_string()))?;
+    previous.reset_sealed_data().await.map_err(|e| CoreError::Storage(e.to_string()))?;
+    let passphrase = new_store_passphrase();
+    let client = build_client(homeserver, &dir, &passphrase).await?;
+    Ok((client, passphrase))
+}
+
 impl Session {
     /// Signs in with a password and keeps the session in `secrets`.
     pub async fn login(
@@ -113,21 +136,7 @@ impl Session {
         request: &LoginRequest,
     ) -> Result<Self, CoreError> {
         let homeserver = parse_homeserver(&request.homeserver)?;
-        let dir = store_dir(data_dir, profile);
-        // A new login is a new device: stores of an older device are useless to it.
-        if dir.exists() {
-            tokio::fs::remove_dir_all(&dir).await.map_err(|e| CoreError::Storage(e.to_string()))?;
-        }
-        tokio::fs::create_dir_all(&dir).await.map_err(|e| CoreError::Storage(e.to_string()))?;
-        // Kring's own database keeps its audit log across sign-ins, but its
-        // sealed patient data belongs to the previous key.
-        let previous = kring_store::Store::open(&database_path(data_dir, profile))
-            .await
-            .map_err(|e| CoreError::Storage(e.to_string()))?;
-        previous.reset_sealed_data().await.map_err(|e| CoreError::Storage(e.to_string()))?;
-        let passphrase = new_store_passphrase();
-        let client = build_client(&homeserver, &dir, &passphrase).await?;
-
+        let (client, passphrase) = new_device(data_dir, profile, &homeserver).await?;
         client
             .matrix_auth()
             .login_username(request.username.trim(), &request.password)
@@ -141,12 +150,60 @@ impl Session {
                 }
                 _ => CoreError::from(e),
             })?;
+        Self::signed_in(client, homeserver, profile, data_dir, secrets, passphrase).await
+    }
+
+    /// Signs in through the homeserver's single sign-on in the system browser
+    /// (which, with the organisation's IdP session still valid, asks for no
+    /// password again), back through a loopback redirect with a login token.
+    /// A homeserver that provisions accounts on first SSO creates it here.
+    pub async fn login_with_sso(
+        data_dir: &Path,
+        secrets: Arc<dyn SecretStore>,
+        profile: &str,
+        homeserver: &Url,
+        browser: &dyn kring_identity::Browser,
+        timeout: Duration,
+    ) -> Result<Self, CoreError> {
+        use matrix_sdk::ruma::api::client::session::get_login_types::v3::LoginType;
+        let (client, passphrase) = new_device(data_dir, profile, homeserver).await?;
+        let types = client.matrix_auth().get_login_types().await?;
+        if !types.flows.iter().any(|f| matches!(f, LoginType::Sso(_))) {
+            return Err(CoreError::NotYetSupported(format!("{homeserver} offers no single sign-on")));
+        }
+        let listener = kring_identity::LoopbackListener::bind("/callback")
+            .await
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
+        let url = client.matrix_auth().get_sso_login_url(listener.redirect_uri().as_str(), None).await?;
+        let url = Url::parse(&url).map_err(|e| CoreError::InvalidHomeserver(e.to_string()))?;
+        browser.open(&url).map_err(CoreError::Internal)?;
+        let query = listener.wait(timeout).await.map_err(|e| CoreError::LoginCancelled(e.to_string()))?;
+        let token = query
+            .get("loginToken")
+            .ok_or_else(|| CoreError::IdpRejected("the homeserver returned no login token".into()))?;
+        client
+            .matrix_auth()
+            .login_token(token)
+            .initial_device_display_name("Kring")
+            .request_refresh_token()
+            .send()
+            .await
+            .map_err(CoreError::from)?;
+        Self::signed_in(client, homeserver.clone(), profile, data_dir, secrets, passphrase).await
+    }
+
+    /// After any login: the session goes into the keychain, sync starts, and
+    /// the device's keys are on the server before this returns.
+    async fn signed_in(
+        client: Client,
+        homeserver: Url,
+        profile: &str,
+        data_dir: &Path,
+        secrets: Arc<dyn SecretStore>,
+        passphrase: zeroize::Zeroizing<String>,
+    ) -> Result<Self, CoreError> {
         let session = client.matrix_auth().session().ok_or(CoreError::NotLoggedIn)?;
-        let stored = StoredSession {
-            homeserver: homeserver.to_string(),
-            session,
-            store_passphrase: passphrase,
-        };
+        let stored = StoredSession { homeserver: homeserver.to_string(), session, store_passphrase: passphrase };
         secrets.save(profile, &stored)?;
         info!(user_id = %stored.session.meta.user_id, "signed in");
         let session =
