@@ -235,6 +235,66 @@ def test_idp_rejects_wrong_password(stack):
     assert r.status_code == 401 and 'name="password"' in r.text
 
 
+def desktop_auth(stack, state="s"):
+    return requests.Request("GET", stack["idp"]["issuer"] + "/auth", params={
+        "client_id": stack["idp"]["desktop_client_id"], "response_type": "code", "redirect_uri": DESKTOP_REDIRECT,
+        "scope": "openid profile uzi", "state": state, "nonce": "n",
+        "code_challenge": b64url(hashlib.sha256(b"v" * 43).digest()), "code_challenge_method": "S256"}).prepare().url
+
+
+def test_idp_cancel_returns_access_denied_to_the_redirect_uri(stack):
+    s = requests.Session()
+    page = s.get(desktop_auth(stack, state="annuleer"))
+    assert page.status_code == 200 and "Annuleren" in page.text
+    abort = unescape(re.search(r'<form method="post" action="([^"]+/abort)"', page.text).group(1))
+    r = s.post(urljoin(page.url, abort), allow_redirects=False)
+    while r.status_code in (302, 303) and not r.headers["Location"].startswith(DESKTOP_REDIRECT):
+        r = s.get(urljoin(r.url, r.headers["Location"]), allow_redirects=False)
+    assert r.headers["Location"].startswith(DESKTOP_REDIRECT), r.headers
+    params = {k: v[0] for k, v in parse_qs(urlsplit(r.headers["Location"]).query).items()}
+    assert params["error"] == "access_denied" and params["error_description"] == "Inloggen geannuleerd"
+    assert params["state"] == "annuleer" and "code" not in params
+
+
+def idp_only(stack, key):
+    return next(u for u in stack["idp_only_users"] if u["key"] == key)
+
+
+def id_token_claims(stack, u):
+    """The claims of an ID token for the desktop client after u logs in."""
+    meta = requests.get(stack["idp"]["issuer"] + "/.well-known/openid-configuration").json()
+    verifier = b64url(secrets.token_bytes(32))
+    auth = requests.Request("GET", meta["authorization_endpoint"], params={
+        "client_id": stack["idp"]["desktop_client_id"], "response_type": "code", "redirect_uri": DESKTOP_REDIRECT,
+        "scope": "openid profile uzi", "state": "s", "nonce": "n",
+        "code_challenge": b64url(hashlib.sha256(verifier.encode()).digest()),
+        "code_challenge_method": "S256"}).prepare().url
+    callback = idp_login(requests.Session(), auth, u["localpart"], u["password"], DESKTOP_REDIRECT)
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    r = requests.post(meta["token_endpoint"], data={"grant_type": "authorization_code", "code": code,
+                                                    "redirect_uri": DESKTOP_REDIRECT, "code_verifier": verifier,
+                                                    "client_id": stack["idp"]["desktop_client_id"]})
+    assert r.status_code == 200, r.text
+    return jwt_claims(r.json()["id_token"])
+
+
+def test_idp_only_accounts_release_just_the_claims_they_have(stack):
+    no_ura = id_token_claims(stack, idp_only(stack, "x-no-ura"))
+    assert no_ura["uzi"] == idp_only(stack, "x-no-ura")["uzi"] and "ura" not in no_ura
+    unknown = id_token_claims(stack, idp_only(stack, "x-unknown-ura"))
+    assert unknown["ura"] == "90999999"
+    assert not any(o["ura"] == unknown["ura"] for o in stack["organisations"])
+    stray = id_token_claims(stack, idp_only(stack, "x-not-in-directory"))
+    assert stray["ura"] == org(stack, "a")["ura"]
+    assert not fhir(f"{stack['directories']['a']}/Practitioner", identifier=stray["uzi"]).get("entry")
+
+
+def test_idp_accounts_of_the_new_practitioners(stack):
+    daan = user(stack, "c-pharmacist")
+    claims = id_token_claims(stack, daan)
+    assert (claims["uzi"], claims["ura"], claims["role_code"]) == (daan["uzi"], org(stack, "c")["ura"], "17.000")
+
+
 # ---------------------------------------------------------------- SSO via the homeserver
 
 def sso_login(stack, hs_key, u):
@@ -282,35 +342,170 @@ def fhir(url, **params):
     return r.json()
 
 
+UZI_SYSTEMS = (UZI, "http://fhir.nl/fhir/NamingSystem/uzi")  # current and older NamingSystem
+MATRIX_TO = "https://matrix.to/#/"
+
+
+def org(stack, key):
+    return next(o for o in stack["organisations"] if o["key"] == key)
+
+
+def published_mxids(resource):
+    """The MXIDs in a resource's telecom, in either form the directories use."""
+    found = []
+    for t in resource.get("telecom", []):
+        value = t.get("value") or ""
+        if t.get("system") == "other" and value.startswith("@"):
+            found.append(value)
+        elif t.get("system") == "url" and value.startswith(MATRIX_TO):
+            found.append(value[len(MATRIX_TO):])
+    return found
+
+
+def practitioner_and_roles(stack, u):
+    base = stack["directories"][u["directory"]]
+    found = fhir(f"{base}/Practitioner", identifier=u["uzi"])  # any system
+    assert len(found.get("entry", [])) == 1, (u["key"], found)
+    practitioner = found["entry"][0]["resource"]
+    roles = fhir(f"{base}/PractitionerRole", practitioner=f"Practitioner/{practitioner['id']}").get("entry", [])
+    assert len(roles) == 1, (u["key"], roles)
+    return base, practitioner, roles[0]["resource"]
+
+
 def test_directories_find_practitioners_by_uzi(stack):
     for u in (u for u in stack["users"] if u["kind"] == "practitioner"):
-        base = stack["directories"][u["org"]]
-        found = fhir(f"{base}/Practitioner", identifier=f"{UZI}|{u['uzi']}")
-        assert len(found.get("entry", [])) == 1, (u["key"], found)
-        practitioner = found["entry"][0]["resource"]
-        roles = fhir(f"{base}/PractitionerRole", practitioner=f"Practitioner/{practitioner['id']}")["entry"]
-        role = roles[0]["resource"]
+        base, practitioner, role = practitioner_and_roles(stack, u)
+        assert [i["system"] for i in practitioner["identifier"] if i["value"] == u["uzi"]][0] in UZI_SYSTEMS
         assert role["code"][0]["coding"][0]["code"] == u["role_code"]
-        assert any(t["system"] == "other" and t["value"] == u["mxid"] for t in role["telecom"])
+        organization = fhir(f"{base}/{role['organization']['reference']}")
+        assert organization["identifier"][0]["value"] == org(stack, u["org"])["ura"]
+        # No other organisation's directory knows this practitioner.
+        for other in (k for k in stack["directories"] if k not in ("lrza", u["directory"])):
+            assert not fhir(f"{stack['directories'][other]}/Practitioner", identifier=u["uzi"]).get("entry")
+        if u["key"] in ("a-lead", "a-nurse", "a-internist", "b-gp", "b-nurse"):  # the seeded Matrix users
+            assert published_mxids(practitioner) == [u["mxid"]] and published_mxids(role) == [u["mxid"]]
+            endpoint = fhir(f"{base}/{role['endpoint'][0]['reference']}")
+            assert endpoint["connectionType"]["code"] == "matrix"
+            assert endpoint["address"] == stack["homeservers"][u["org"]]["base_url"]
+
+
+def test_the_uzi_search_uses_the_system_the_directory_has(stack):
+    noor = user(stack, "a-new")
+    base = stack["directories"]["a"]
+    assert fhir(f"{base}/Practitioner", identifier=f"http://fhir.nl/fhir/NamingSystem/uzi|{noor['uzi']}")["entry"]
+    assert not fhir(f"{base}/Practitioner", identifier=f"{UZI}|{noor['uzi']}").get("entry")
+
+
+def test_matrix_address_variants_in_the_directories(stack):
+    # Lotte's role gives her MXID as a matrix.to URL (the NL-GF IG's form); her Practitioner as usual.
+    lotte = user(stack, "b-nurse")
+    _, practitioner, role = practitioner_and_roles(stack, lotte)
+    assert role["telecom"] == [{"system": "url", "value": MATRIX_TO + lotte["mxid"]}]
+    assert practitioner["telecom"][0]["system"] == "other" and practitioner["telecom"][0]["value"] == lotte["mxid"]
+
+    # Noor: no MXID anywhere, but her role points at A's Matrix endpoint (the own vendor's homeserver).
+    for key in ("a-new", "a-new2"):
+        base, practitioner, role = practitioner_and_roles(stack, user(stack, key))
+        assert not published_mxids(practitioner) and not published_mxids(role)
+        assert "telecom" not in practitioner and "telecom" not in role
         endpoint = fhir(f"{base}/{role['endpoint'][0]['reference']}")
         assert endpoint["connectionType"]["code"] == "matrix"
-        assert endpoint["address"] == stack["homeservers"][u["org"]]["base_url"]
-        # The other organisation's directory does not know this practitioner.
-        other = "b" if u["org"] == "a" else "a"
-        assert not fhir(f"{stack['directories'][other]}/Practitioner", identifier=f"{UZI}|{u['uzi']}").get("entry")
+        assert endpoint["address"] == stack["homeservers"]["a"]["base_url"]
+
+    # Fleur: neither an MXID nor an endpoint on her role (org B itself does have one).
+    base, practitioner, role = practitioner_and_roles(stack, user(stack, "b-new"))
+    assert "telecom" not in practitioner and "telecom" not in role and "endpoint" not in role
+    assert fhir(f"{base}/{role['organization']['reference']}")["endpoint"]
+
+    # Daan, pharmacy C, hosted in B's directory: nothing Matrix at all, not even at his organisation.
+    daan = user(stack, "c-pharmacist")
+    assert daan["directory"] == "b" and daan["mxid"] is None
+    base, practitioner, role = practitioner_and_roles(stack, daan)
+    assert "telecom" not in practitioner and "telecom" not in role and "endpoint" not in role
+    organization = fhir(f"{base}/{role['organization']['reference']}")
+    assert organization["name"] == "Apotheek De Linde" and "endpoint" not in organization
+    assert fhir(f"{base}/Organization", identifier=f"{URA}|{org(stack, 'c')['ura']}")["entry"]
+
+
+@pytest.mark.parametrize("key", ["a-new", "a-new2", "b-new", "c-pharmacist"])
+def test_new_practitioners_get_no_matrix_account_from_the_seeder(stack, key):
+    u = user(stack, key)
+    assert u["matrix_account"] is False
+    if u["org"] not in stack["homeservers"]:
+        assert u["mxid"] is None
+        return
+    hs = stack["homeservers"][u["org"]]
+    r = requests.post(hs["base_url"] + "/_matrix/client/v3/login", json={
+        "type": "m.login.password", "identifier": {"type": "m.id.user", "user": u["localpart"]},
+        "password": u["password"]})
+    assert r.status_code == 403, r.text
+    profile = requests.get(f"{hs['base_url']}/_matrix/client/v3/profile/{u['mxid']}")
+    if key == "b-new":  # Kring of vendor A never makes an account on B's homeserver
+        assert profile.status_code == 404, profile.text
+    else:
+        # A fresh stack has no such account. The first SSO login on the own homeserver makes
+        # one (without a password), so after the onboarding tests on this stack it may exist.
+        assert profile.status_code == 404 or profile.json().get("displayname") == u["display_name"], profile.text
 
 
 def test_lrza_points_to_each_organisations_directory(stack):
     lrza = stack["directories"]["lrza"]
-    for org in stack["organisations"]:
-        found = fhir(f"{lrza}/Organization", identifier=f"{URA}|{org['ura']}")
+    for o in stack["organisations"]:
+        found = fhir(f"{lrza}/Organization", identifier=f"{URA}|{o['ura']}")
+        if not o["lrza"]:
+            assert not found.get("entry"), o  # pharmacy C is only in Nuts discovery
+            continue
         assert len(found["entry"]) == 1
         organization = found["entry"][0]["resource"]
-        assert organization["name"] == org["name"]
+        assert organization["name"] == o["name"]
         endpoint = fhir(f"{lrza}/{organization['endpoint'][0]['reference']}")
-        assert endpoint["address"] == stack["directories"][org["key"]]
+        assert endpoint["address"] == stack["directories"][o["directory"]]
         # ...and that directory knows the same URA.
-        assert fhir(f"{endpoint['address']}/Organization", identifier=f"{URA}|{org['ura']}")["entry"]
+        assert fhir(f"{endpoint['address']}/Organization", identifier=f"{URA}|{o['ura']}")["entry"]
+
+
+def test_lrza_endpoints_use_both_codings_for_an_mcsd_directory(stack):
+    lrza = stack["directories"]["lrza"]
+
+    def endpoint_of(key):
+        organization = fhir(f"{lrza}/Organization", identifier=f"{URA}|{org(stack, key)['ura']}")["entry"][0]["resource"]
+        return fhir(f"{lrza}/{organization['endpoint'][0]['reference']}")
+    a, b = endpoint_of("a"), endpoint_of("b")
+    assert a["connectionType"]["code"] == "hl7-fhir-rest"
+    assert a["payloadType"][0]["coding"][0]["code"].endswith("/nl-gf-admin-directory-update-client")
+    assert b["connectionType"] == {"system": "http://fhir.nl/fhir/NamingSystem/endpoint-connection-type",
+                                   "code": "mcsd-directory"}
+    assert b["payloadType"][0]["coding"][0]["code"] == "none"
+
+
+# ---------------------------------------------------------------- Nuts discovery (stand-in)
+
+def nuts_search(stack, service=None, **query):
+    nuts = stack["nuts"]
+    return requests.get(f"{nuts['base_url']}/internal/discovery/v1/{service or nuts['service']}", params=query)
+
+
+def test_nuts_discovery_finds_the_pharmacy_and_its_directory(stack):
+    c = org(stack, "c")
+    r = nuts_search(stack, **{"credentialSubject.organization.ura": c["ura"]})
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/json", r.text
+    [hit] = r.json()
+    assert {"id", "credential_subject_id", "vp", "fields", "registrationParameters"} <= set(hit)
+    assert hit["id"].startswith(hit["credential_subject_id"] + "#")
+    assert hit["fields"]["organization_name"] == c["name"] and hit["fields"]["organization_ura"] == c["ura"]
+    # Vendor B hosts pharmacy C's directory, and that directory knows C.
+    assert hit["registrationParameters"]["fhirBaseURL"] == stack["directories"]["b"]
+    assert fhir(f"{stack['directories']['b']}/Organization", identifier=f"{URA}|{c['ura']}")["entry"]
+
+
+def test_nuts_discovery_filters(stack):
+    assert nuts_search(stack, **{"credentialSubject.organization.ura": "90999999"}).json() == []
+    assert nuts_search(stack, **{"credentialSubject.organization.ura": org(stack, "a")["ura"]}).json() == []
+    every = {h["fields"]["organization_ura"] for h in nuts_search(stack, **{"credentialSubject.organization.ura": "*"}).json()}
+    assert every == {o["ura"] for o in stack["organisations"] if o["nuts"]}
+    assert len(nuts_search(stack, **{"credentialSubject.organization.name": "Apotheek*"}).json()) == 1
+    r = nuts_search(stack, service="bestaat-niet")
+    assert r.status_code == 404 and r.json()["status"] == 404
 
 
 # ---------------------------------------------------------------- push

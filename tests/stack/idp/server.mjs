@@ -1,7 +1,9 @@
 // Organisation IdP for the Kring test stack: oidc-provider (OpenID Certified) on plain HTTP,
 // 127.0.0.1 only. Accounts, clients and keys come from a JSON file that stackctl writes.
 // Its login page is a plain HTML form so tests can drive it with HTTP POSTs; consent is
-// granted automatically.   Usage: node idp/server.mjs --config <stack>/idp/config.json
+// granted automatically. "Annuleren" ends the request with access_denied at the client's
+// redirect URI. Claims come from the account as they are: an account without `ura` gets
+// no ura claim.   Usage: node idp/server.mjs --config <stack>/idp/config.json
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
@@ -52,7 +54,8 @@ ${error ? `<p role="alert">${esc(error)}</p>` : ''}
 <form method="post" action="/interaction/${esc(uid)}/login">
 <label>Gebruikersnaam <input name="username" autocomplete="username" required></label>
 <label>Wachtwoord <input name="password" type="password" autocomplete="current-password" required></label>
-<button type="submit">Inloggen</button></form></body></html>`;
+<button type="submit">Inloggen</button></form>
+<form method="post" action="/interaction/${esc(uid)}/abort"><button type="submit">Annuleren</button></form></body></html>`;
   res.writeHead(error ? 401 : 200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
   res.end(html);
 }
@@ -93,6 +96,11 @@ async function interaction(req, res, url) {
       return loginPage(res, uid, details.params.client_id, 'Onbekende gebruikersnaam of wachtwoord.');
     }
     return provider.interactionFinished(req, res, { login: { accountId: account.sub } }, { mergeWithLastSubmission: false });
+  }
+  if (req.method === 'POST' && action === 'abort') {
+    await readForm(req);
+    return provider.interactionFinished(req, res,
+      { error: 'access_denied', error_description: 'Inloggen geannuleerd' }, { mergeWithLastSubmission: false });
   }
   res.writeHead(405).end();
 }

@@ -1,7 +1,8 @@
 """Seeds the Kring test stack from demo.json (stdlib only; stackctl imports it).
 
-Idempotent: FHIR directories are filled only when empty (they live in memory), Matrix
-accounts are registered only when a password login fails, the demo room is found by alias.
+Idempotent: a FHIR directory (in memory) gets its resources PUT only when it does not hold
+exactly them already, Matrix accounts are registered only when a password login fails (and
+never for users with "matrix_account": false), the demo room is found by alias.
 """
 import hashlib
 import hmac
@@ -15,7 +16,7 @@ from pathlib import Path
 
 DEMO = Path(__file__).with_name("demo.json")
 URA = "http://fhir.nl/fhir/NamingSystem/ura"
-UZI = "http://fhir.nl/fhir/NamingSystem/uzi-nr-pers"
+UZI = "http://fhir.nl/fhir/NamingSystem/uzi-nr-pers"  # the default; a user may use the older .../uzi
 MATRIX_CONN = {"system": "http://kring.example/fhir/CodeSystem/endpoint-connection-type", "code": "matrix",
                "display": "Matrix homeserver (client-server API)"}
 FHIR_REST = {"system": "http://terminology.hl7.org/CodeSystem/endpoint-connection-type", "code": "hl7-fhir-rest"}
@@ -23,6 +24,8 @@ FHIR_REST = {"system": "http://terminology.hl7.org/CodeSystem/endpoint-connectio
 MCSD_PAYLOAD = {"system": "http://nuts-foundation.github.io/nl-generic-functions-ig/CodeSystem/nl-gf-data-exchange-capabilities",
                 "code": "http://nuts-foundation.github.io/nl-generic-functions-ig/CapabilityStatement/nl-gf-admin-directory-update-client",
                 "display": "Care Services Directory for Update Client"}
+# The other way an LRZa Endpoint says "mCSD directory" (nuts-knooppunt's LRZa regression fixture).
+MCSD_CONN = {"system": "http://fhir.nl/fhir/NamingSystem/endpoint-connection-type", "code": "mcsd-directory"}
 NO_PAYLOAD = {"system": "http://terminology.hl7.org/CodeSystem/endpoint-payload-type", "code": "none", "display": "None"}
 
 _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, never a proxy
@@ -57,16 +60,37 @@ def must(result, *ok):
 
 
 def mxid(user, homeservers):
-    return f"@{user['localpart']}:{homeservers[user['org']]['server_name']}"
+    """The user's Matrix ID on their organisation's homeserver (None: the organisation has none).
+    For a user without a Matrix account it is the ID the account will get."""
+    hs = homeservers.get(user["org"])
+    return f"@{user['localpart']}:{hs['server_name']}" if hs else None
+
+
+def has_matrix_account(user, homeservers):
+    return user.get("matrix_account", True) and user["org"] in homeservers
+
+
+def directory_of(org):
+    """Key of the mCSD directory that hosts an organisation (vendor B hosts org C's)."""
+    return org.get("directory", org["key"])
 
 
 def idp_accounts(demo):
-    """IdP accounts: one per practitioner, carrying the same UZI/URA/role code as the directory."""
+    """IdP accounts: one per practitioner, carrying the same UZI/URA/role code as the directory,
+    plus the IdP-only accounts. A claim the account lacks (ura) is left out, never null."""
     uras = {o["key"]: o["ura"] for o in demo["organisations"]}
-    return [{"sub": f"{u['org']}-{u['uzi']}", "preferred_username": u["localpart"], "password": u["password"],
+    people = [{**u, "sub": f"{u['org']}-{u['uzi']}", "ura": uras[u["org"]]}
+              for u in demo["users"] if u["kind"] == "practitioner"]
+    people += [{**u, "sub": f"x-{u['uzi']}"} for u in demo.get("idp_only", [])]
+    accounts = []
+    for u in people:
+        a = {"sub": u["sub"], "preferred_username": u["localpart"], "password": u["password"],
              "name": f"{u['given']} {u['family']}", "given_name": u["given"], "family_name": u["family"],
-             "uzi": u["uzi"], "ura": uras[u["org"]], "role_code": u["role_code"]}
-            for u in demo["users"] if u["kind"] == "practitioner"]
+             "uzi": u["uzi"], "role_code": u["role_code"]}
+        if u.get("ura"):
+            a["ura"] = u["ura"]
+        accounts.append(a)
+    return accounts
 
 
 # ---------------------------------------------------------------- FHIR directories
@@ -81,12 +105,14 @@ def put(resource):
 
 
 def org_resource(org, oid, endpoints):
-    return {"resourceType": "Organization", "id": oid, "active": True,
-            "identifier": [{"system": URA, "value": org["ura"]}],
-            "type": [{"coding": [org["type"]]}], "name": org["name"],
-            "telecom": [{"system": "phone", "value": org["phone"], "use": "work"}],
-            "address": [org["address"]],
-            "endpoint": [{"reference": f"Endpoint/{e}"} for e in endpoints]}
+    r = {"resourceType": "Organization", "id": oid, "active": True,
+         "identifier": [{"system": URA, "value": org["ura"]}],
+         "type": [{"coding": [org["type"]]}], "name": org["name"],
+         "telecom": [{"system": "phone", "value": org["phone"], "use": "work"}],
+         "address": [org["address"]]}
+    if endpoints:  # FHIR allows no empty arrays
+        r["endpoint"] = [{"reference": f"Endpoint/{e}"} for e in endpoints]
+    return r
 
 
 def mxid_telecom(m):
@@ -95,63 +121,111 @@ def mxid_telecom(m):
                            "valueString": "matrix-messaging"}]}
 
 
-def org_directory_bundle(demo, org, homeservers):
-    """An organisation's own mCSD directory: who works here and where their homeserver is."""
-    k, hs = org["key"], homeservers[org["key"]]
-    oid, eid = rid(k, "Organization", k), rid(k, "Endpoint", "matrix")
-    lid, sid = rid(k, "Location", "main"), rid(k, "HealthcareService", "main")
+def matrix_to_telecom(m):
+    """The form of the NL Generic Functions IG example: a matrix.to URL, no purpose extension."""
+    return {"system": "url", "value": f"https://matrix.to/#/{m}"}
+
+
+def org_entries(demo, org, homeservers, d):
+    """One organisation's resources in directory d: who works there and where their
+    homeserver is. An organisation without a homeserver gets no Endpoint at all."""
+    k, hs = org["key"], homeservers.get(org["key"])
+    # Ids of an organisation in its own directory keep their original names (stable across re-seeds).
+    own = k == d
+    oid = rid(d, "Organization", k)
+    eid = rid(d, "Endpoint", "matrix" if own else f"{k}-matrix") if hs else None
+    lid = rid(d, "Location", "main" if own else f"{k}-main")
+    sid = rid(d, "HealthcareService", "main" if own else f"{k}-main")
     ref = lambda t, i: {"reference": f"{t}/{i}"}  # noqa: E731
-    entries = [
-        put(org_resource(org, oid, [eid])),
-        put({"resourceType": "Endpoint", "id": eid, "status": "active", "connectionType": MATRIX_CONN,
-             "name": f"Matrix homeserver {org['name']}", "managingOrganization": ref("Organization", oid),
-             "payloadType": [{"coding": [NO_PAYLOAD]}], "address": hs["base_url"]}),
-        put({"resourceType": "Location", "id": lid, "status": "active", "name": org["location"],
-             "address": org["address"], "managingOrganization": ref("Organization", oid),
-             "endpoint": [ref("Endpoint", eid)]}),
-        put({"resourceType": "HealthcareService", "id": sid, "active": True, "name": org["service"]["name"],
-             "providedBy": ref("Organization", oid), "type": [{"coding": [org["service"]["type"]]}],
-             "location": [ref("Location", lid)], "endpoint": [ref("Endpoint", eid)]}),
-    ]
+    endpoints = [ref("Endpoint", eid)] if eid else []
+    with_endpoints = lambda r: {**r, "endpoint": endpoints} if endpoints else r  # noqa: E731
+    entries = [put(org_resource(org, oid, [eid] if eid else []))]
+    if eid:
+        entries.append(put({"resourceType": "Endpoint", "id": eid, "status": "active", "connectionType": MATRIX_CONN,
+                            "name": f"Matrix homeserver {org['name']}", "managingOrganization": ref("Organization", oid),
+                            "payloadType": [{"coding": [NO_PAYLOAD]}], "address": hs["base_url"]}))
+    entries.append(put(with_endpoints({"resourceType": "Location", "id": lid, "status": "active", "name": org["location"],
+                                       "address": org["address"], "managingOrganization": ref("Organization", oid)})))
+    entries.append(put(with_endpoints({"resourceType": "HealthcareService", "id": sid, "active": True,
+                                       "name": org["service"]["name"], "providedBy": ref("Organization", oid),
+                                       "type": [{"coding": [org["service"]["type"]]}],
+                                       "location": [ref("Location", lid)]})))
     for u in demo["users"]:
         if u["org"] != k or u["kind"] != "practitioner":
             continue
-        pid, prid, m = rid(k, "Practitioner", u["key"]), rid(k, "PractitionerRole", u["key"]), mxid(u, homeservers)
+        shape = u.get("directory", {})
+        mode = shape.get("mxid", "telecom")
+        pid, prid, m = rid(d, "Practitioner", u["key"]), rid(d, "PractitionerRole", u["key"]), mxid(u, homeservers)
         name = {"use": "official", "text": u["display_name"], "family": u["family"], "given": [u["given"]]}
         if u.get("prefix"):
             name["prefix"] = [u["prefix"]]
-        entries.append(put({"resourceType": "Practitioner", "id": pid, "active": True,
-                            "identifier": [{"system": UZI, "value": u["uzi"]}], "name": [name],
-                            "telecom": [mxid_telecom(m)]}))
-        entries.append(put({"resourceType": "PractitionerRole", "id": prid, "active": True,
-                            "practitioner": {**ref("Practitioner", pid), "display": u["display_name"]},
-                            "organization": {**ref("Organization", oid), "display": org["name"]},
-                            "code": [{"coding": [{"system": demo["role_code_system"], "code": u["role_code"],
-                                                  "display": u["role_display"]}]}],
-                            "location": [ref("Location", lid)], "healthcareService": [ref("HealthcareService", sid)],
-                            "endpoint": [ref("Endpoint", eid)], "telecom": [mxid_telecom(m)]}))
+        practitioner = {"resourceType": "Practitioner", "id": pid, "active": True,
+                        "identifier": [{"system": shape.get("uzi_system", UZI), "value": u["uzi"]}], "name": [name]}
+        role = {"resourceType": "PractitionerRole", "id": prid, "active": True,
+                "practitioner": {**ref("Practitioner", pid), "display": u["display_name"]},
+                "organization": {**ref("Organization", oid), "display": org["name"]},
+                "code": [{"coding": [{"system": demo["role_code_system"], "code": u["role_code"],
+                                      "display": u["role_display"]}]}],
+                "location": [ref("Location", lid)], "healthcareService": [ref("HealthcareService", sid)]}
+        if endpoints and shape.get("role_endpoint", True):
+            role["endpoint"] = endpoints
+        if m and mode in ("telecom", "matrix.to"):  # no homeserver, no MXID
+            practitioner["telecom"] = [mxid_telecom(m)]
+            role["telecom"] = [mxid_telecom(m) if mode == "telecom" else matrix_to_telecom(m)]
+        entries += [put(practitioner), put(role)]
+    return entries
+
+
+def org_directory_bundle(demo, d, homeservers):
+    """The mCSD directory d: every organisation it hosts (vendor B also hosts org C's)."""
+    entries = []
+    for org in demo["organisations"]:
+        if directory_of(org) == d:
+            entries += org_entries(demo, org, homeservers, d)
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 
 def lrza_bundle(demo, directories):
-    """The national address register: per URA, where that organisation's mCSD directory lives."""
+    """The national address register: per URA, where that organisation's mCSD directory lives.
+    Organisation A's Endpoint says so with the NL-GF payloadType, B's with the connectionType
+    mcsd-directory; organisation C is not in the LRZa at all (only in Nuts discovery)."""
     entries = []
     for org in demo["organisations"]:
+        if not org.get("lrza", True):
+            continue
         oid, eid = rid("lrza", "Organization", org["key"]), rid("lrza", "Endpoint", org["key"])
+        if org.get("lrza_coding", "payload") == "connection":
+            connection, payload = MCSD_CONN, NO_PAYLOAD
+        else:
+            connection, payload = FHIR_REST, MCSD_PAYLOAD
         entries.append(put(org_resource(org, oid, [eid])))
-        entries.append(put({"resourceType": "Endpoint", "id": eid, "status": "active", "connectionType": FHIR_REST,
+        entries.append(put({"resourceType": "Endpoint", "id": eid, "status": "active", "connectionType": connection,
                             "name": f"mCSD directory {org['name']}",
                             "managingOrganization": {"reference": f"Organization/{oid}"},
-                            "payloadType": [{"coding": [MCSD_PAYLOAD]}],
+                            "payloadType": [{"coding": [payload]}],
                             "payloadMimeType": ["application/fhir+json"],
-                            "address": directories[org["key"]]}))
+                            "address": directories[directory_of(org)]}))
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 
-def seed_directory(base, bundle, ura):
-    q = urllib.parse.urlencode({"identifier": f"{URA}|{ura}"})
-    found = must(call("GET", f"{base}/Organization?{q}"))
-    if found.get("total", len(found.get("entry", []))):
+def _holds(base, resources):
+    """Whether the directory holds exactly these resources (server-added meta aside)."""
+    by_type = {}
+    for r in resources:
+        by_type.setdefault(r["resourceType"], []).append(r)
+    for rtype, want in by_type.items():
+        q = urllib.parse.urlencode({"_id": ",".join(r["id"] for r in want), "_count": 1000})
+        found = must(call("GET", f"{base}/{rtype}?{q}"))
+        have = {e["resource"]["id"]: {k: v for k, v in e["resource"].items() if k != "meta"}
+                for e in found.get("entry", [])}
+        if any(have.get(r["id"]) != r for r in want):
+            return False
+    return True
+
+
+def seed_directory(base, bundle):
+    """PUTs the bundle's resources (stable ids) unless the directory already holds them as they are."""
+    if _holds(base, [e["resource"] for e in bundle["entry"]]):
         return False
     must(call("POST", base, bundle, content_type="application/fhir+json"))
     return True
@@ -241,17 +315,18 @@ def run(ctx, log=print):
     by_key = {u["key"]: u for u in demo["users"]}
 
     t = time.monotonic()
-    first = demo["organisations"][0]["ura"]
-    if seed_directory(directories["lrza"], lrza_bundle(demo, directories), first):
+    if seed_directory(directories["lrza"], lrza_bundle(demo, directories)):
         log("  seeded directory lrza")
-    for k, org in orgs.items():
-        if seed_directory(directories[k], org_directory_bundle(demo, org, homeservers), org["ura"]):
-            log(f"  seeded directory {k}")
+    for d in sorted({directory_of(o) for o in orgs.values()}):
+        if seed_directory(directories[d], org_directory_bundle(demo, d, homeservers)):
+            log(f"  seeded directory {d}")
     log(f"  directories ready ({time.monotonic() - t:.2f}s)")
 
     t = time.monotonic()
     tokens = {}
     for u in demo["users"]:
+        if not has_matrix_account(u, homeservers):
+            continue  # e.g. noor.bakker: her own-vendor homeserver makes the account on her first SSO login
         tokens[u["key"]], created = ensure_user(homeservers[u["org"]], u)
         if created:
             log(f"  registered {mxid(u, homeservers)}")
@@ -263,8 +338,16 @@ def run(ctx, log=print):
     return {
         "users": [{"key": u["key"], "org": u["org"], "mxid": mxid(u, homeservers), "localpart": u["localpart"],
                    "password": u["password"], "display_name": u["display_name"], "uzi": u.get("uzi"),
-                   "role_code": u.get("role_code"), "kind": u["kind"]} for u in demo["users"]],
-        "organisations": [{"key": o["key"], "name": o["name"], "ura": o["ura"]} for o in demo["organisations"]],
+                   "role_code": u.get("role_code"), "kind": u["kind"],
+                   "matrix_account": has_matrix_account(u, homeservers),
+                   "directory": directory_of(orgs[u["org"]])} for u in demo["users"]],
+        "idp_only_users": [{"key": u["key"], "localpart": u["localpart"], "password": u["password"],
+                            "display_name": f"{u['given']} {u['family']}", "uzi": u["uzi"], "ura": u.get("ura"),
+                            "role_code": u["role_code"]} for u in demo.get("idp_only", [])],
+        "organisations": [{"key": o["key"], "name": o["name"], "ura": o["ura"], "directory": directory_of(o),
+                           "homeserver": o["key"] if o["key"] in homeservers else None,
+                           "lrza": o.get("lrza", True), "nuts": o.get("nuts", False)}
+                          for o in demo["organisations"]],
         "demo_room_id": room_id,
         "clients": [{"key": c["key"], "display_name": c["display_name"], "pseudo_bsn": c["pseudo_bsn"],
                      "care_team": c["care_team"], "lead": c["lead"]} for c in demo["clients"]],
