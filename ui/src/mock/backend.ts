@@ -9,6 +9,9 @@
 // inviting someone as "Hoofdbehandelaar" answers not_permitted. Attachments are
 // kept in memory and served as data: URLs in place of the kring-media scheme;
 // "saving" one only answers the path Rust would have written.
+// Organisation login ("Inloggen via je organisatie") walks through every step
+// and signs in as the demo practitioner; add `?fail=<error code>` to the page's
+// address (e.g. `?fail=matrix_account_missing`) to see that error at its step.
 import { mockIPC } from "@tauri-apps/api/mocks";
 import type { Channel } from "@tauri-apps/api/core";
 import type {
@@ -21,6 +24,9 @@ import type {
   Member,
   NewAttachment,
   NewConversation,
+  Onboarded,
+  OnboardingProgress,
+  OnboardingStep,
   Role,
   RoomSummary,
   SessionInfo,
@@ -119,9 +125,31 @@ function fail(code: AppError["code"], detail: string): never {
   throw { code, detail } satisfies AppError;
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Where each first-login error happens, for `?fail=<code>`. */
+const FAILS_AT: Partial<Record<AppError["code"], OnboardingStep>> = {
+  onboarding_not_configured: "organisation_login",
+  idp_unreachable: "organisation_login",
+  idp_rejected: "organisation_login",
+  login_cancelled: "organisation_login",
+  token_without_uzi: "organisation_login",
+  token_without_ura: "organisation_login",
+  ura_unknown: "find_organisation",
+  directory_unreachable: "find_organisation",
+  directory_malformed: "find_practitioner",
+  practitioner_not_in_directory: "find_practitioner",
+  no_matrix_address: "find_practitioner",
+  matrix_account_missing: "connect_homeserver",
+  homeserver_unreachable: "connect_homeserver",
+  storage: "ready",
+};
+
 export function installMockBackend(): void {
   let session: SessionInfo | null = null;
   let nextId = 1;
+  /** The running first login's cancel, if one runs. */
+  let cancelOnboarding: (() => void) | null = null;
   const streams = new Map<string, { roomId?: string; kind: string; stream: Stream }>();
 
   const rooms: RoomSummary[] = [
@@ -368,6 +396,57 @@ export function installMockBackend(): void {
     if (!session) fail("not_logged_in", "no session");
   }
 
+  /**
+   * The organisation login as Rust runs it: each step "running", then "done"
+   * with what it found; the browser step waits longest (the user signs in there).
+   */
+  async function firstLogin(channel: AnyChannel): Promise<Onboarded> {
+    const progress = new Stream(channel);
+    const report = (step: OnboardingStep, state: OnboardingProgress["state"], detail: string | null = null) =>
+      progress.send({ step, state, detail } satisfies OnboardingProgress);
+    const failCode = new URLSearchParams(globalThis.location?.search ?? "").get("fail") as AppError["code"] | null;
+    const failAt = failCode ? FAILS_AT[failCode] : undefined;
+    let cancelled = false;
+    cancelOnboarding = () => (cancelled = true);
+    const found: Record<OnboardingStep, [number, string | null]> = {
+      organisation_login: [1200, "An de Vries"],
+      find_organisation: [500, "Ziekenhuis Aurora"],
+      find_practitioner: [500, "A. de Vries (verpleegkundige)"],
+      connect_homeserver: [600, "@an.devries:kring.test"],
+      ready: [200, null],
+    };
+    try {
+      for (const [step, [ms, detail]] of Object.entries(found) as [OnboardingStep, [number, string | null]][]) {
+        report(step, "running");
+        for (let waited = 0; waited < ms && !cancelled; waited += 100) await sleep(100);
+        if (cancelled && step === "organisation_login") {
+          report(step, "failed");
+          fail("login_cancelled", "cancelled by the user");
+        }
+        if (step === failAt && failCode) {
+          report(step, "failed");
+          fail(failCode, `mock: ?fail=${failCode}`);
+        }
+        report(step, "done", detail);
+      }
+    } finally {
+      cancelOnboarding = null;
+    }
+    session = {
+      userId: "@an.devries:kring.test",
+      deviceId: "MOCKDEVICE",
+      homeserver: "https://kring.test",
+      displayName: "An de Vries",
+    };
+    return {
+      session,
+      organisation: "Ziekenhuis Aurora",
+      practitioner: "A. de Vries (verpleegkundige)",
+      account: "provisioned",
+      directory: "https://mcsd.aurora.test/fhir",
+    };
+  }
+
   const serve = (path: string, protocol = "asset") =>
     (protocol === "kring-media" && media.get(path)) || `${protocol}://localhost/${encodeURIComponent(path)}`;
 
@@ -389,6 +468,13 @@ export function installMockBackend(): void {
         };
         return session;
       }
+      case "login_options":
+        return { organisationLogin: true, idpName: "Aurora Login (demo)" };
+      case "first_login":
+        return firstLogin(args.onProgress as AnyChannel);
+      case "cancel_first_login":
+        cancelOnboarding?.();
+        return null;
       case "logout":
         session = null;
         streams.clear();

@@ -10,12 +10,17 @@ import type {
   CareTeamInvite,
   ConversationSummary,
   ErrorCode,
+  LoginOptions,
   Member,
+  Onboarded,
+  OnboardingProgress,
+  OnboardingStep,
   Role,
   ListDiff,
   Result,
   RoomSummary,
   SessionInfo,
+  StepState,
   SyncStatus,
   TimelineItem,
   TimelineContent,
@@ -35,6 +40,48 @@ export const aSession: SessionInfo = {
   homeserver: "https://matrix.zorg.example",
   displayName: "An de Vries",
 };
+
+/** What Rust answers when a first login succeeds. */
+export const anOnboarded: Onboarded = {
+  session: aSession,
+  organisation: "Ziekenhuis Aurora",
+  practitioner: "An de Vries",
+  account: "provisioned",
+  directory: "https://mcsd.aurora.example/fhir",
+};
+
+export const noOrganisationLogin: LoginOptions = { organisationLogin: false, idpName: null };
+
+export function progress(step: OnboardingStep, state: StepState, detail: string | null = null): OnboardingProgress {
+  return { step, state, detail };
+}
+
+/** What a successful first login reports, step by step ("done" details as Rust sends them). */
+export const onboardingDetails: Record<OnboardingStep, string | null> = {
+  organisation_login: "An de Vries",
+  find_organisation: "Ziekenhuis Aurora",
+  find_practitioner: "A. de Vries",
+  connect_homeserver: "@an.verpleegkundige:zorg.example",
+  ready: null,
+};
+
+/**
+ * The progress of a first login that gets through every step before `failAt`
+ * (all steps when it is absent), then fails there if given.
+ */
+export function onboardingUntil(failAt?: OnboardingStep): OnboardingProgress[] {
+  const steps: OnboardingStep[] = ["organisation_login", "find_organisation", "find_practitioner", "connect_homeserver", "ready"];
+  const out: OnboardingProgress[] = [];
+  for (const step of steps) {
+    out.push(progress(step, "running"));
+    if (step === failAt) {
+      out.push(progress(step, "failed"));
+      return out;
+    }
+    out.push(progress(step, "done", onboardingDetails[step]));
+  }
+  return out;
+}
 
 export function room(roomId: string, name: string, extra: Partial<RoomSummary> = {}): RoomSummary {
   return { roomId, name, unreadCount: 0, lastActivityMs: null, isEncrypted: true, ...extra };
@@ -107,11 +154,17 @@ function createBackend() {
     rooms: [] as Ch<ListDiff<RoomSummary>[]>[],
     sync: [] as Ch<SyncStatus>[],
     timeline: [] as { roomId: string; id: string; channel: Ch<ListDiff<TimelineItem>[]> }[],
+    onboarding: [] as Ch<OnboardingProgress>[],
   };
+  /** How the pending first login (if any) will answer; set by `firstLogin`, used by `finishFirstLogin`. */
+  let finishPending: ((result: Result<Onboarded, AppError>) => void) | null = null;
   const commands = {
     login: vi.fn(),
     restoreSession: vi.fn(),
     logout: vi.fn(),
+    loginOptions: vi.fn(),
+    firstLogin: vi.fn(),
+    cancelFirstLogin: vi.fn(),
     watchRooms: vi.fn(),
     watchTimeline: vi.fn(),
     watchSync: vi.fn(),
@@ -138,10 +191,33 @@ function createBackend() {
     channels.rooms.length = 0;
     channels.sync.length = 0;
     channels.timeline.length = 0;
+    channels.onboarding.length = 0;
+    finishPending = null;
     for (const fn of Object.values(commands)) fn.mockReset();
     commands.login.mockResolvedValue(ok(aSession));
     commands.restoreSession.mockResolvedValue(ok(null));
     commands.logout.mockResolvedValue(ok(null));
+    commands.loginOptions.mockResolvedValue(ok(noOrganisationLogin));
+    // A first login stays pending until the test pushes progress and finishes it,
+    // as Rust does while the user is in the browser.
+    commands.firstLogin.mockImplementation(
+      (ch: Ch<OnboardingProgress>) =>
+        new Promise<Result<Onboarded, AppError>>((resolve) => {
+          channels.onboarding.push(ch);
+          finishPending = (result) => {
+            finishPending = null;
+            resolve(result);
+          };
+        }),
+    );
+    // Like Rust: the running login fails at its organisation_login step with login_cancelled.
+    commands.cancelFirstLogin.mockImplementation(async () => {
+      if (finishPending) {
+        last(channels.onboarding, "first-login").onmessage(progress("organisation_login", "failed"));
+        finishPending(err("login_cancelled", "cancelled by the user"));
+      }
+      return ok(null);
+    });
     commands.watchRooms.mockImplementation(async (ch: Ch<ListDiff<RoomSummary>[]>) => {
       channels.rooms.push(ch);
       return ok(`rooms-${++nextSub}`);
@@ -190,6 +266,24 @@ function createBackend() {
     /** Push one batch of room-list diffs, as Rust would. */
     pushRooms(diffs: ListDiff<RoomSummary>[]) {
       last(channels.rooms, "rooms").onmessage(diffs);
+    },
+    /** Send progress messages of the latest first login, as Rust would. */
+    pushProgress(...messages: OnboardingProgress[]) {
+      const ch = last(channels.onboarding, "first-login");
+      for (const m of messages) ch.onmessage(m);
+    },
+    /** Answer the pending first login. */
+    finishFirstLogin(result: Result<Onboarded, AppError>) {
+      if (!finishPending) throw new Error("no first login is pending");
+      finishPending(result);
+    },
+    /** The next first login reports `messages` at once, then answers `result`. */
+    scriptFirstLogin(messages: OnboardingProgress[], result: Result<Onboarded, AppError>) {
+      commands.firstLogin.mockImplementationOnce(async (ch: Ch<OnboardingProgress>) => {
+        channels.onboarding.push(ch);
+        for (const m of messages) ch.onmessage(m);
+        return result;
+      });
     },
     pushSync(status: SyncStatus) {
       last(channels.sync, "sync").onmessage(status);

@@ -6,7 +6,7 @@ vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => 
 
 import App from "../../App.svelte";
 import { session } from "$lib/stores/session.svelte";
-import { aSession, backend, err, message, ok, room } from "../../test/fakeBackend";
+import { aSession, anOnboarded, backend, err, message, ok, onboardingUntil, room } from "../../test/fakeBackend";
 
 beforeEach(() => {
   backend.reset();
@@ -44,6 +44,26 @@ describe("start", () => {
     expect(await screen.findByTestId("main-view")).toBeInTheDocument();
     expect(backend.commands.watchRooms).toHaveBeenCalledTimes(1);
     expect(backend.commands.watchSync).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("first login through the organisation", () => {
+  it("walks through the wizard, then shows the main view of the onboarded session", async () => {
+    backend.commands.loginOptions.mockResolvedValue(ok({ organisationLogin: true, idpName: "Aurora Login" }));
+    const user = userEvent.setup();
+    render(App);
+    await user.click(await screen.findByTestId("org-login"));
+    expect(await screen.findByTestId("first-login")).toBeInTheDocument();
+    await vi.waitFor(() => expect(backend.channels.onboarding).toHaveLength(1));
+    backend.pushProgress(...onboardingUntil());
+    await vi.waitFor(() => expect(screen.getByTestId("step-ready")).toHaveAttribute("data-state", "done"));
+    backend.finishFirstLogin(ok(anOnboarded));
+
+    expect(await screen.findByTestId("main-view")).toBeInTheDocument();
+    expect(screen.queryByTestId("first-login")).not.toBeInTheDocument();
+    expect(screen.getByTestId("user-id")).toHaveTextContent(aSession.userId);
+    expect(backend.commands.watchRooms).toHaveBeenCalledTimes(1);
+    expect(backend.commands.login).not.toHaveBeenCalled();
   });
 });
 

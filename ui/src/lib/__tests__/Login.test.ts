@@ -1,12 +1,12 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { render, screen } from "@testing-library/svelte";
+import { render, screen, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 
 vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => m.bindingsModule));
 
 import Login from "$lib/components/Login.svelte";
 import { session } from "$lib/stores/session.svelte";
-import { aSession, backend, err, ok } from "../../test/fakeBackend";
+import { aSession, backend, err, ok, onboardingUntil } from "../../test/fakeBackend";
 
 beforeEach(() => {
   backend.reset();
@@ -103,5 +103,101 @@ describe("Login", () => {
     expect(screen.getByTestId("login-homeserver")).toHaveValue("https://matrix.zorg.example");
     expect(screen.getByTestId("login-username")).toHaveValue("");
     expect(screen.getByTestId("login-password")).toHaveValue("");
+  });
+});
+
+describe("Login with the organisation", () => {
+  function offerOrganisationLogin(idpName: string | null = "Aurora Login") {
+    backend.commands.loginOptions.mockResolvedValue(ok({ organisationLogin: true, idpName }));
+  }
+
+  it("offers only the password form when organisation login is off", async () => {
+    render(Login);
+    await vi.waitFor(() => expect(backend.commands.loginOptions).toHaveBeenCalledTimes(1));
+    await new Promise((r) => setTimeout(r, 0)); // the options have arrived
+    expect(screen.queryByTestId("org-login")).not.toBeInTheDocument();
+    expect(screen.queryByTestId("password-login-toggle")).not.toBeInTheDocument();
+    expect(screen.getByTestId("login-form")).toBeVisible();
+    expect(screen.getByTestId("login-form").closest("details")).toBeNull();
+  });
+
+  it("shows the password form as before when Rust cannot say how to sign in", async () => {
+    backend.commands.loginOptions.mockResolvedValue(err("internal", "no config"));
+    render(Login);
+    await vi.waitFor(() => expect(backend.commands.loginOptions).toHaveBeenCalledTimes(1));
+    await new Promise((r) => setTimeout(r, 0)); // the options have arrived
+    expect(screen.queryByTestId("org-login")).not.toBeInTheDocument();
+    expect(screen.getByTestId("login-form").closest("details")).toBeNull();
+  });
+
+  it("makes the organisation the first way in, with its IdP, and folds the password form away", async () => {
+    offerOrganisationLogin();
+    const user = userEvent.setup();
+    render(Login);
+    const button = await screen.findByTestId("org-login");
+    expect(button).toHaveTextContent("Inloggen via je organisatie");
+    expect(button).toHaveClass("primary");
+    expect(screen.getByTestId("org-login-hint")).toHaveTextContent("Via Aurora Login.");
+    expect(button).toHaveAccessibleDescription(/Via Aurora Login/);
+
+    const toggle = screen.getByTestId("password-login-toggle");
+    expect(toggle).toHaveTextContent("Inloggen met gebruikersnaam en wachtwoord");
+    const details = screen.getByTestId("password-login") as HTMLDetailsElement;
+    expect(details.open).toBe(false);
+    expect(within(details).getByTestId("login-form")).toBeInTheDocument();
+
+    // The password login still works for family caregivers and administrators.
+    await user.click(toggle);
+    expect(details.open).toBe(true);
+    await fillAndSubmit(user);
+    expect(backend.commands.login).toHaveBeenCalledTimes(1);
+    expect(session.phase).toBe("loggedIn");
+    expect(backend.commands.firstLogin).not.toHaveBeenCalled();
+  });
+
+  it("says only that the browser opens when the IdP has no name", async () => {
+    offerOrganisationLogin(null);
+    render(Login);
+    await screen.findByTestId("org-login");
+    expect(screen.getByTestId("org-login-hint")).toHaveTextContent("Je browser wordt geopend om in te loggen.");
+    expect(screen.getByTestId("org-login-hint")).not.toHaveTextContent("Via");
+  });
+
+  it("keeps the password form open for someone already typing in it when the options arrive", async () => {
+    let answer!: (r: unknown) => void;
+    backend.commands.loginOptions.mockReturnValueOnce(new Promise((r) => (answer = r)));
+    const user = userEvent.setup();
+    render(Login);
+    await user.type(screen.getByTestId("login-username"), "an");
+    answer(ok({ organisationLogin: true, idpName: null }));
+    await screen.findByTestId("org-login");
+    expect(screen.queryByTestId("password-login-toggle")).not.toBeInTheDocument();
+    expect(screen.getByTestId("login-username")).toHaveValue("an");
+  });
+
+  it("shows why the login screen is back even while the password form is folded away", async () => {
+    offerOrganisationLogin();
+    session.notice = { code: "session_lost", detail: "M_UNKNOWN_TOKEN" };
+    render(Login);
+    await screen.findByTestId("org-login");
+    const notice = screen.getByTestId("login-error");
+    expect(notice).toHaveTextContent("Je sessie is verlopen");
+    expect(notice.closest("details")).toBeNull();
+  });
+
+  it("opens the wizard, which starts the login in Rust, and 'Terug' comes back to the choice", async () => {
+    offerOrganisationLogin();
+    backend.scriptFirstLogin(onboardingUntil("organisation_login"), err("idp_unreachable", "dns"));
+    const user = userEvent.setup();
+    render(Login);
+    await user.click(await screen.findByTestId("org-login"));
+    expect(screen.getByTestId("first-login")).toBeInTheDocument();
+    expect(screen.queryByTestId("login-form")).not.toBeInTheDocument();
+    expect(backend.commands.firstLogin).toHaveBeenCalledTimes(1);
+
+    await user.click(await screen.findByTestId("first-login-back"));
+    expect(screen.queryByTestId("first-login")).not.toBeInTheDocument();
+    expect(screen.getByTestId("org-login")).toHaveFocus();
+    expect(screen.getByTestId("login-form")).toBeInTheDocument();
   });
 });

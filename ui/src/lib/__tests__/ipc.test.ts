@@ -4,7 +4,7 @@ import { mockConvertFileSrc } from "@tauri-apps/api/mocks";
 vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => m.bindingsModule));
 
 import { attachmentUrl, call, ipc, toAppError } from "$lib/ipc";
-import { backend, err, ok } from "../../test/fakeBackend";
+import { anOnboarded, backend, err, ok, progress } from "../../test/fakeBackend";
 
 beforeEach(() => backend.reset());
 
@@ -78,5 +78,25 @@ describe("attachments", () => {
     expect(attachmentUrl("!r:zorg.example", "$ev/1", 3)).toBe(`http://kring-media.localhost/${path}`);
     mockConvertFileSrc("linux");
     expect(attachmentUrl("!r:zorg.example", "$ev/1", 3)).toBe(`kring-media://localhost/${path}`);
+  });
+});
+
+describe("first login", () => {
+  it("hands Rust a channel for the progress and resolves with what it onboarded", async () => {
+    const heard: unknown[] = [];
+    const pending = ipc.firstLogin((p) => heard.push(p));
+    await vi.waitFor(() => expect(backend.channels.onboarding).toHaveLength(1));
+    expect(backend.commands.firstLogin).toHaveBeenCalledWith(backend.channels.onboarding[0]);
+    backend.pushProgress(progress("organisation_login", "running"), progress("organisation_login", "done", "An"));
+    backend.finishFirstLogin(ok(anOnboarded));
+    await expect(pending).resolves.toEqual(ok(anOnboarded));
+    expect(heard).toEqual([progress("organisation_login", "running"), progress("organisation_login", "done", "An")]);
+  });
+
+  it("passes the login options and a cancel through", async () => {
+    backend.commands.loginOptions.mockResolvedValueOnce(ok({ organisationLogin: true, idpName: "Aurora" }));
+    await expect(ipc.loginOptions()).resolves.toEqual(ok({ organisationLogin: true, idpName: "Aurora" }));
+    await expect(ipc.cancelFirstLogin()).resolves.toEqual(ok(null));
+    expect(backend.commands.cancelFirstLogin).toHaveBeenCalledTimes(1);
   });
 });

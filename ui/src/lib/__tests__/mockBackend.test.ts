@@ -1,7 +1,7 @@
 // End to end inside jsdom: the real generated bindings, real @tauri-apps/api
 // Channels and the in-memory mock backend of `npm run dev:mock`. Checks that
 // both the browser demo mode and the channel plumbing work as a whole.
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { render, screen, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import App from "../../App.svelte";
@@ -17,11 +17,16 @@ beforeEach(() => {
   installMockBackend();
 });
 
+afterEach(() => {
+  history.replaceState(null, "", "/");
+});
+
 describe("the app against the mock backend", () => {
   it("logs in, lists rooms, opens one and sends a message that goes sending → sent", async () => {
     const user = userEvent.setup();
     render(App);
-    await user.type(await screen.findByTestId("login-homeserver", {}, slow), "https://kring.test");
+    await user.click(await screen.findByTestId("password-login-toggle", {}, slow));
+    await user.type(screen.getByTestId("login-homeserver"), "https://kring.test");
     await user.type(screen.getByTestId("login-username"), "demo");
     await user.type(screen.getByTestId("login-password"), "fout");
     await user.click(screen.getByTestId("login-submit"));
@@ -49,7 +54,8 @@ describe("the app against the mock backend", () => {
   it("shows care teams: accepts an invitation, opens a conversation and starts one with a photo", async () => {
     const user = userEvent.setup();
     render(App);
-    await user.type(await screen.findByTestId("login-homeserver", {}, slow), "https://kring.test");
+    await user.click(await screen.findByTestId("password-login-toggle", {}, slow));
+    await user.type(screen.getByTestId("login-homeserver"), "https://kring.test");
     await user.type(screen.getByTestId("login-username"), "demo");
     await user.type(screen.getByTestId("login-password"), "goed");
     await user.click(screen.getByTestId("login-submit"));
@@ -90,7 +96,8 @@ describe("the app against the mock backend", () => {
   it("shows a photo inline, saves it, and sends a reply with a file that goes sending → sent", async () => {
     const user = userEvent.setup();
     render(App);
-    await user.type(await screen.findByTestId("login-homeserver", {}, slow), "https://kring.test");
+    await user.click(await screen.findByTestId("password-login-toggle", {}, slow));
+    await user.type(screen.getByTestId("login-homeserver"), "https://kring.test");
     await user.type(screen.getByTestId("login-username"), "demo");
     await user.type(screen.getByTestId("login-password"), "goed");
     await user.click(screen.getByTestId("login-submit"));
@@ -116,5 +123,29 @@ describe("the app against the mock backend", () => {
     expect(within(li).getByTestId("attachment")).toHaveAttribute("data-filename", "notitie.txt");
     await expect.poll(() => li.getAttribute("data-send-state"), slow).toBe("sent");
     expect(screen.queryByTestId("composer-reply")).toBeNull();
+  }, 20_000);
+
+  it("signs in through the organisation: every step in turn, then the main view", async () => {
+    const user = userEvent.setup();
+    render(App);
+    await user.click(await screen.findByTestId("org-login", {}, slow));
+    expect(await screen.findByTestId("first-login-browser", {}, slow)).toHaveTextContent("Ga verder in je browser…");
+    await expect
+      .poll(() => screen.queryByTestId("step-find_organisation")?.getAttribute("data-state"), slow)
+      .toBe("done");
+    expect(screen.getByTestId("step-find_organisation")).toHaveTextContent("Ziekenhuis Aurora");
+    expect(await screen.findByTestId("user-id", {}, { timeout: 8000 })).toHaveTextContent("@an.devries:kring.test");
+  }, 20_000);
+
+  it("with ?fail=<code>, fails at that code's step and can go back", async () => {
+    history.replaceState(null, "", "/?fail=matrix_account_missing");
+    const user = userEvent.setup();
+    render(App);
+    await user.click(await screen.findByTestId("org-login", {}, slow));
+    const alert = await screen.findByTestId("first-login-error", {}, { timeout: 8000 });
+    expect(alert).toHaveTextContent("Stap 4 van 5 is niet gelukt: Verbinden met je Matrix-server");
+    expect(alert).toHaveTextContent("Vraag Ziekenhuis Aurora om je account aan te maken.");
+    await user.click(screen.getByTestId("first-login-back"));
+    expect(screen.getByTestId("org-login")).toBeInTheDocument();
   }, 20_000);
 });

@@ -10,6 +10,10 @@ export const commands = {
 	login: (request: LoginRequest) => typedError<SessionInfo, AppError>(__TAURI_INVOKE("login", { request })),
 	restoreSession: () => typedError<SessionInfo | null, AppError>(__TAURI_INVOKE("restore_session")),
 	logout: () => typedError<null, AppError>(__TAURI_INVOKE("logout")),
+	loginOptions: () => typedError<LoginOptions, AppError>(__TAURI_INVOKE("login_options")),
+	/**  Runs the first login; `cancel_first_login` stops it at whatever step. */
+	firstLogin: (onProgress: Channel<OnboardingProgress>) => typedError<Onboarded, AppError>(__TAURI_INVOKE("first_login", { onProgress })),
+	cancelFirstLogin: () => typedError<null, AppError>(__TAURI_INVOKE("cancel_first_login")),
 	watchRooms: (onUpdate: Channel<ListDiff<RoomSummary>[]>) => typedError<string, AppError>(__TAURI_INVOKE("watch_rooms", { onUpdate })),
 	watchTimeline: (roomId: string, onUpdate: Channel<ListDiff<TimelineItem>[]>) => typedError<string, AppError>(__TAURI_INVOKE("watch_timeline", { roomId, onUpdate })),
 	watchSync: (onUpdate: Channel<SyncStatus>) => typedError<string, AppError>(__TAURI_INVOKE("watch_sync", { onUpdate })),
@@ -38,6 +42,14 @@ export const commands = {
 };
 
 /* Types */
+export type AccountOrigin = 
+/**  This vendor's homeserver created the account at this first login. */
+"provisioned" | 
+/**  This vendor's directory already named the account. */
+"existing" | 
+/**  Another vendor's directory named the account; it lives there. */
+"other_vendor";
+
 export type AppError = {
 	code: ErrorCode,
 	detail: string,
@@ -149,9 +161,41 @@ export type ErrorCode =
 /**  This Kring version cannot do that yet. */
 "not_yet_supported" | 
 /**  A bug or an unexpected server answer; details are in the log. */
-"internal";
+"internal" | 
+/**  This installation has no organisation login configured: ask IT. */
+"onboarding_not_configured" | 
+/**  The organisation's sign-in service cannot be reached: check the network, try later. */
+"idp_unreachable" | 
+/**  The organisation's sign-in service refused or answered wrongly: ask IT. */
+"idp_rejected" | 
+/**  The user cancelled signing in, or never finished it in the browser: start again. */
+"login_cancelled" | 
+/**  The organisation's sign-in does not release the UZI number: ask IT. */
+"token_without_uzi" | 
+/**  The organisation's sign-in does not release the URA number: ask IT. */
+"token_without_ura" | 
+/**  No address register knows the organisation's URA: ask IT to register the directory. */
+"ura_unknown" | 
+/**  A directory (LRZa, Nuts or the organisation's mCSD) cannot be reached: try later. */
+"directory_unreachable" | 
+/**  A directory answered with data that is not valid FHIR: ask its administrator. */
+"directory_malformed" | 
+/**  The organisation's directory does not list this practitioner: ask the organisation. */
+"practitioner_not_in_directory" | 
+/**  The directory names no Matrix account or server for this practitioner. */
+"no_matrix_address" | 
+/**  The practitioner's organisation (another vendor) has not made a Matrix account yet: ask them. */
+"matrix_account_missing";
 
 export type ListDiff<T> = { op: "reset"; values: T[] } | { op: "append"; values: T[] } | { op: "clear" } | { op: "pushFront"; value: T } | { op: "pushBack"; value: T } | { op: "popFront" } | { op: "popBack" } | { op: "insert"; index: number; value: T } | { op: "set"; index: number; value: T } | { op: "remove"; index: number } | { op: "truncate"; length: number };
+
+/**  What the login screen offers on this installation. */
+export type LoginOptions = {
+	/**  An organisation login (OIDC + directory) is configured. */
+	organisationLogin: boolean,
+	/**  The IdP's name to show under the button. */
+	idpName: string | null,
+};
 
 export type LoginRequest = {
 	homeserver: string,
@@ -203,6 +247,28 @@ export type Notice =
 /**  An event Kring does not show. */
 { kind: "unsupported" };
 
+export type Onboarded = {
+	session: SessionInfo,
+	organisation: string,
+	practitioner: string,
+	account: AccountOrigin,
+	/**  The directory the practitioner was found in. */
+	directory: string,
+};
+
+/**
+ *  One change of one step. `detail` is what the step found, for the user:
+ *  their name, the organisation, the MXID. Never a token.
+ */
+export type OnboardingProgress = {
+	step: OnboardingStep,
+	state: StepState,
+	detail: string | null,
+};
+
+/**  The steps the wizard shows, in order. */
+export type OnboardingStep = "organisation_login" | "find_organisation" | "find_practitioner" | "connect_homeserver" | "ready";
+
 /**  A care-team role, ordered by authority. */
 export type Role = "client" | "related_person" | "practitioner" | "senior" | "lead";
 
@@ -224,6 +290,8 @@ export type SessionInfo = {
 	homeserver: string,
 	displayName: string | null,
 };
+
+export type StepState = "running" | "done" | "failed";
 
 export type SyncStatus = 
 /**  Not started yet, or stopped. */

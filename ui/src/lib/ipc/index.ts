@@ -5,6 +5,7 @@
 import { Channel, convertFileSrc } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
 import type {
+  AccountOrigin,
   AppError,
   Attachment,
   CareTeam,
@@ -14,19 +15,25 @@ import type {
   ConversationStatus,
   ConversationSummary,
   ListDiff,
+  LoginOptions,
   LoginRequest,
   Member,
   NewAttachment,
   NewConversation,
+  Onboarded,
+  OnboardingProgress,
+  OnboardingStep,
   Role,
   RoomSummary,
   SessionInfo,
+  StepState,
   SyncStatus,
   TimelineItem,
 } from "./bindings";
 
 export { commands };
 export type {
+  AccountOrigin,
   AppError,
   Attachment,
   CareTeam,
@@ -36,13 +43,18 @@ export type {
   ConversationStatus,
   ConversationSummary,
   ListDiff,
+  LoginOptions,
   LoginRequest,
   Member,
   NewAttachment,
   NewConversation,
+  Onboarded,
+  OnboardingProgress,
+  OnboardingStep,
   Role,
   RoomSummary,
   SessionInfo,
+  StepState,
   SyncStatus,
   TimelineItem,
 };
@@ -100,6 +112,18 @@ export const ERROR_CODES = [
   "attachment_unavailable",
   "not_yet_supported",
   "internal",
+  "onboarding_not_configured",
+  "idp_unreachable",
+  "idp_rejected",
+  "login_cancelled",
+  "token_without_uzi",
+  "token_without_ura",
+  "ura_unknown",
+  "directory_unreachable",
+  "directory_malformed",
+  "practitioner_not_in_directory",
+  "no_matrix_address",
+  "matrix_account_missing",
 ] as const satisfies readonly ErrorCode[];
 
 // Fails `npm run check` when Rust adds an error code the UI has no text for yet.
@@ -195,6 +219,18 @@ export const ipc = {
   login: (request: LoginRequest) => call(() => commands.login(request)),
   restoreSession: () => call(() => commands.restoreSession()),
   logout: () => call(() => commands.logout()),
+  loginOptions: () => call(() => commands.loginOptions()),
+  /**
+   * The organisation login (IdP in the system browser, directory, homeserver).
+   * Not a stream: no subscription id; the channel carries the steps' progress
+   * and the command resolves when onboarding is done or has failed.
+   */
+  firstLogin: (onProgress: (progress: OnboardingProgress) => void) => {
+    const channel = new Channel<OnboardingProgress>();
+    channel.onmessage = onProgress;
+    return call(() => commands.firstLogin(channel));
+  },
+  cancelFirstLogin: () => call(() => commands.cancelFirstLogin()),
   sendText: (roomId: string, body: string) => call(() => commands.sendText(roomId, body)),
   sendMessage: (roomId: string, body: string, attachments: NewAttachment[], inReplyTo: string | null) =>
     call(() => commands.sendMessage(roomId, body, attachments, inReplyTo)),

@@ -1,4 +1,12 @@
-import { ipc, type AppError, type LoginRequest, type Result, type SessionInfo } from "$lib/ipc";
+import {
+  ipc,
+  type AppError,
+  type LoginRequest,
+  type Onboarded,
+  type OnboardingProgress,
+  type Result,
+  type SessionInfo,
+} from "$lib/ipc";
 
 export type SessionPhase = "restoring" | "loggedOut" | "loggedIn";
 
@@ -26,6 +34,22 @@ export class SessionStore {
     const res = await ipc.login(request);
     if (res.status === "ok") this.signedIn(res.data);
     return res;
+  }
+
+  /**
+   * Sign in through the organisation (first login): Rust reports each step to
+   * `onProgress` and resolves once it is signed in, which then counts exactly
+   * like a password login.
+   */
+  async firstLogin(onProgress: (progress: OnboardingProgress) => void): Promise<Result<Onboarded, AppError>> {
+    const res = await ipc.firstLogin(onProgress);
+    if (res.status === "ok") this.signedIn(res.data.session);
+    return res;
+  }
+
+  /** Stop a running first login; the pending `firstLogin` then fails with login_cancelled. */
+  cancelFirstLogin(): Promise<Result<null, AppError>> {
+    return ipc.cancelFirstLogin();
   }
 
   async logout(): Promise<Result<null, AppError>> {
