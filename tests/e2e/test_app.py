@@ -81,7 +81,17 @@ def wait(driver, testid, timeout=40):
         EC.visibility_of_element_located((By.CSS_SELECTOR, f'[data-testid="{testid}"]')))
 
 
+def wait_login_screen(driver, timeout=40):
+    """The login screen once Rust said how to sign in (it may fold the password form away)."""
+    return WebDriverWait(driver, timeout).until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, '[data-login-options="settled"]')))
+
+
 def login(driver, stack, u, password=None):
+    wait_login_screen(driver)
+    folded = driver.find_elements(By.CSS_SELECTOR, '[data-testid="password-login"]:not([open])')
+    if folded:
+        wait(driver, "password-login-toggle").click()
     wait(driver, "login-form")
     for testid, value in (("login-homeserver", stack["homeservers"][u["org"]]["base_url"]),
                           ("login-username", u["localpart"]),
@@ -94,7 +104,7 @@ def login(driver, stack, u, password=None):
 
 def logout(driver):
     wait(driver, "logout").click()
-    wait(driver, "login-form")
+    wait_login_screen(driver)
 
 
 def test_login_open_room_send_and_see_it_arrive(app, stack, matrix_as):

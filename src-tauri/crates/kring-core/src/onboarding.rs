@@ -325,6 +325,9 @@ async fn connect_homeserver(
     let account = match (own_vendor, &entry.address.user_id) {
         (false, _) => AccountOrigin::OtherVendor,
         (true, Some(_)) => AccountOrigin::Existing,
+        // SSO also lands on an account it made at an earlier first login
+        // (the directory is not written back): that one already carries a binding.
+        (true, None) if session.care_identity_of(&signed_in).await.ok().flatten().is_some() => AccountOrigin::Existing,
         (true, None) => AccountOrigin::Provisioned,
     };
     Ok((session, account))

@@ -22,10 +22,35 @@ pub struct User {
     pub kind: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// A user as stack.json lists it: practitioners who are to get their account
+/// at first login have none yet (no MXID, or `matrix_account: false`).
+#[derive(Deserialize)]
+struct ListedUser {
+    key: String,
+    org: String,
+    mxid: Option<String>,
+    localpart: String,
+    password: String,
+    kind: String,
+    #[serde(default = "listed_with_account")]
+    matrix_account: bool,
+}
+
+fn listed_with_account() -> bool {
+    true
+}
+
+#[derive(Debug)]
 pub struct Stack {
     pub homeservers: std::collections::HashMap<String, Homeserver>,
+    /// The users with a Matrix account and a password.
     pub users: Vec<User>,
+}
+
+#[derive(Deserialize)]
+struct StackJson {
+    homeservers: std::collections::HashMap<String, Homeserver>,
+    users: Vec<ListedUser>,
 }
 
 /// Fails a test that takes longer than two minutes instead of letting it
@@ -52,7 +77,17 @@ impl Stack {
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!("{}: {e}. Start the test stack first: tests/stack/stackctl up", path.display())
         });
-        serde_json::from_str(&text).expect("stack.json is malformed")
+        let json: StackJson = serde_json::from_str(&text).expect("stack.json is malformed");
+        let users = json
+            .users
+            .into_iter()
+            .filter(|u| u.matrix_account)
+            .filter_map(|u| {
+                let mxid = u.mxid?;
+                Some(User { key: u.key, org: u.org, mxid, localpart: u.localpart, password: u.password, kind: u.kind })
+            })
+            .collect();
+        Self { homeservers: json.homeservers, users }
     }
 
     pub fn homeserver(&self, org: &str) -> &Homeserver {
