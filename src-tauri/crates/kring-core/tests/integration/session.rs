@@ -110,3 +110,43 @@ async fn stopping_right_after_sign_in_returns() {
     })
     .await;
 }
+
+/// A refreshed access token reaches the keychain at once: a crash right after
+/// a refresh must not leave the old, now revoked, token behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn refreshed_tokens_are_saved_the_moment_they_change() {
+    crate::stack::bounded(async {
+        let stack = Stack::load();
+        let user = stack.fresh_user("a", "refresh").await;
+        let profile = Profile::new("refresh");
+        let session = profile.login(&stack, &user).await;
+        let before = profile.secrets.load(&profile.name).unwrap().expect("stored");
+        assert!(before.session.tokens.refresh_token.is_some(), "Synapse issues refresh tokens to Kring");
+
+        session.client().refresh_access_token().await.expect("refresh");
+        let current = session.client().access_token().expect("a token");
+        assert_ne!(current, before.session.tokens.access_token);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let stored = profile.secrets.load(&profile.name).unwrap().expect("stored");
+            if stored.session.tokens.access_token == current {
+                assert_ne!(stored.session.tokens.refresh_token, before.session.tokens.refresh_token);
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the keychain still has the old token");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        session.stop().await;
+        drop(session);
+
+        // What the keychain holds is what the server accepts now.
+        let restored = Session::restore(profile.dir.path(), profile.secrets.clone(), &profile.name)
+            .await
+            .unwrap()
+            .expect("restored");
+        let me = restored.client().whoami().await.expect("the refreshed token is accepted");
+        assert_eq!(me.user_id.as_str(), user.mxid);
+        restored.logout().await.unwrap();
+    })
+    .await;
+}
