@@ -38,10 +38,48 @@ pub trait SecretStore: Send + Sync {
 }
 
 /// The OS keychain through the `keyring` crate: macOS Keychain, Windows
-/// Credential Manager, and on Linux the kernel keyutils store.
+/// Credential Manager; on Linux the desktop's Secret Service (GNOME Keyring,
+/// KWallet), or the kernel keyutils store where no session bus offers one.
 #[derive(Clone, Debug)]
 pub struct KeyringSecretStore {
     service: String,
+}
+
+/// Which Linux keychain holds the secrets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinuxKeychain {
+    /// Persistent, unlocked with the desktop login.
+    SecretService,
+    /// The kernel's session keyring: gone after a reboot (CI, headless servers).
+    Keyutils,
+}
+
+/// `KRING_KEYCHAIN=secret-service|keyutils` forces a store (and its errors);
+/// otherwise the Secret Service when a session bus answers, else keyutils.
+pub fn choose_linux_keychain(forced: Option<&str>, bus: bool, secret_service_answers: impl FnOnce() -> bool) -> LinuxKeychain {
+    match forced {
+        Some("secret-service") => LinuxKeychain::SecretService,
+        Some("keyutils") => LinuxKeychain::Keyutils,
+        _ if bus && secret_service_answers() => LinuxKeychain::SecretService,
+        _ => LinuxKeychain::Keyutils,
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn linux_keychain() -> LinuxKeychain {
+    static CHOICE: std::sync::OnceLock<LinuxKeychain> = std::sync::OnceLock::new();
+    *CHOICE.get_or_init(|| {
+        let forced = std::env::var("KRING_KEYCHAIN").ok();
+        let bus = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
+        let choice = choose_linux_keychain(forced.as_deref(), bus, || {
+            // A lookup that finds nothing proves the service is there and unlocked enough to ask.
+            keyring::secret_service::SsCredential::new_with_target(None, "nl.kring.app.probe", "probe")
+                .map(|c| keyring::Entry::new_with_credential(Box::new(c)))
+                .is_ok_and(|e| matches!(e.get_password(), Ok(_) | Err(keyring::Error::NoEntry)))
+        });
+        tracing::info!(keychain = ?choice, "Linux keychain chosen");
+        choice
+    })
 }
 
 impl KeyringSecretStore {
@@ -49,8 +87,24 @@ impl KeyringSecretStore {
         Self { service: service.into() }
     }
 
+    #[cfg(target_os = "linux")]
+    pub fn linux_keychain(&self) -> LinuxKeychain {
+        linux_keychain()
+    }
+
     fn entry(&self, profile: &str) -> Result<keyring::Entry, CoreError> {
-        keyring::Entry::new(&self.service, profile).map_err(|e| CoreError::Keychain(e.to_string()))
+        let err = |e: keyring::Error| CoreError::Keychain(e.to_string());
+        #[cfg(target_os = "linux")]
+        return Ok(match linux_keychain() {
+            LinuxKeychain::SecretService => keyring::Entry::new_with_credential(Box::new(
+                keyring::secret_service::SsCredential::new_with_target(None, &self.service, profile).map_err(err)?,
+            )),
+            LinuxKeychain::Keyutils => keyring::Entry::new_with_credential(Box::new(
+                keyring::keyutils::KeyutilsCredential::new_with_target(None, &self.service, profile).map_err(err)?,
+            )),
+        });
+        #[cfg(not(target_os = "linux"))]
+        keyring::Entry::new(&self.service, profile).map_err(err)
     }
 }
 
@@ -100,6 +154,42 @@ pub(crate) fn new_store_passphrase() -> Zeroizing<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn linux_uses_the_secret_service_when_it_answers_and_keyutils_otherwise() {
+        assert_eq!(choose_linux_keychain(None, true, || true), LinuxKeychain::SecretService);
+        assert_eq!(choose_linux_keychain(None, true, || false), LinuxKeychain::Keyutils);
+        assert_eq!(choose_linux_keychain(None, false, || panic!("no bus, no probe")), LinuxKeychain::Keyutils);
+        assert_eq!(choose_linux_keychain(Some("keyutils"), true, || true), LinuxKeychain::Keyutils);
+        assert_eq!(choose_linux_keychain(Some("secret-service"), false, || false), LinuxKeychain::SecretService);
+    }
+
+    /// The real Secret Service: scripts/test runs this under `dbus-run-session`
+    /// with an unlocked gnome-keyring and `KRING_TEST_SECRET_SERVICE=1`.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_session_survives_in_the_secret_service() {
+        if std::env::var_os("KRING_TEST_SECRET_SERVICE").is_none() {
+            return eprintln!("KRING_TEST_SECRET_SERVICE not set: skipped (scripts/test sets it)");
+        }
+        let store = KeyringSecretStore::new("nl.kring.test.secret-service");
+        assert_eq!(store.linux_keychain(), LinuxKeychain::SecretService, "the session bus offers a Secret Service");
+        let profile = format!("p{}", std::process::id());
+        let session: StoredSession = serde_json::from_value(serde_json::json!({
+            "homeserver": "http://127.0.0.1:1/",
+            "session": {"user_id": "@a:b", "device_id": "DEV", "access_token": "tok"},
+            "store_passphrase": "p".repeat(64),
+        }))
+        .unwrap();
+        assert!(store.load(&profile).unwrap().is_none());
+        store.save(&profile, &session).unwrap();
+        // A second store object (as after a restart) reads it from the service.
+        let again = KeyringSecretStore::new("nl.kring.test.secret-service").load(&profile).unwrap().expect("kept");
+        assert_eq!(again.session.tokens.access_token, "tok");
+        assert_eq!(*again.store_passphrase, "p".repeat(64));
+        store.delete(&profile).unwrap();
+        assert!(store.load(&profile).unwrap().is_none());
+    }
 
     #[test]
     fn passphrases_are_long_and_unique() {
