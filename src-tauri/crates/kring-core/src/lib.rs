@@ -6,6 +6,7 @@
 #![recursion_limit = "256"]
 
 pub mod attachment;
+mod browser_login;
 pub mod care_team;
 pub mod conversation;
 pub mod diff;

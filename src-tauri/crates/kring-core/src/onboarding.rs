@@ -313,7 +313,7 @@ async fn connect_homeserver(
         return Err(CoreError::MatrixAccountMissing { organisation });
     }
     let homeserver = homeserver_of(&entry.address).await?.ok_or(CoreError::NoMatrixAddress { organisation })?;
-    let session = Session::login_with_sso(data_dir, secrets, profile, &homeserver, browser, timeout).await?;
+    let session = Session::login_in_browser(data_dir, secrets, profile, &homeserver, browser, timeout).await?;
     let signed_in = session.info().await.user_id;
     if let Some(expected) = &entry.address.user_id
         && expected != &signed_in

@@ -13,9 +13,40 @@ use crate::CoreError;
 #[derive(Clone, Serialize, Deserialize)]
 pub struct StoredSession {
     pub homeserver: String,
+    /// User, device and tokens; the same fields for both login APIs.
     pub session: MatrixSession,
+    /// Set when the session came from the homeserver's OAuth 2.0 API
+    /// (MSC3861): the client id it registered, needed to refresh tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_client_id: Option<String>,
     /// Random passphrase encrypting the SDK's sqlite stores on disk.
     pub store_passphrase: Zeroizing<String>,
+}
+
+impl StoredSession {
+    /// What the SDK's client is restored with.
+    pub fn auth_session(&self) -> matrix_sdk::AuthSession {
+        use matrix_sdk::authentication::oauth::{ClientId, OAuthSession, UserSession};
+        match &self.oauth_client_id {
+            None => matrix_sdk::AuthSession::Matrix(self.session.clone()),
+            Some(id) => matrix_sdk::AuthSession::OAuth(Box::new(OAuthSession {
+                client_id: ClientId::new(id.clone()),
+                user: UserSession { meta: self.session.meta.clone(), tokens: self.session.tokens.clone() },
+            })),
+        }
+    }
+
+    /// The parts to keep of a live SDK session.
+    pub fn parts_of(auth: matrix_sdk::AuthSession) -> Option<(MatrixSession, Option<String>)> {
+        match auth {
+            matrix_sdk::AuthSession::Matrix(s) => Some((s, None)),
+            matrix_sdk::AuthSession::OAuth(s) => {
+                let s = *s;
+                Some((MatrixSession { meta: s.user.meta, tokens: s.user.tokens }, Some(s.client_id.to_string())))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Debug for StoredSession {
@@ -189,6 +220,28 @@ mod tests {
         assert_eq!(*again.store_passphrase, "p".repeat(64));
         store.delete(&profile).unwrap();
         assert!(store.load(&profile).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_oauth_session_is_kept_and_restored_as_one() {
+        let stored: StoredSession = serde_json::from_value(serde_json::json!({
+            "homeserver": "https://hs/",
+            "session": {"user_id": "@a:b", "device_id": "DEV", "access_token": "at", "refresh_token": "rt"},
+            "oauth_client_id": "client-1",
+            "store_passphrase": "p",
+        }))
+        .unwrap();
+        let matrix_sdk::AuthSession::OAuth(oauth) = stored.auth_session() else { panic!("not OAuth") };
+        assert_eq!(oauth.client_id.as_str(), "client-1");
+        assert_eq!(oauth.user.tokens.refresh_token.as_deref(), Some("rt"));
+        let (session, id) = StoredSession::parts_of(matrix_sdk::AuthSession::OAuth(oauth)).unwrap();
+        assert_eq!((session.meta.device_id.as_str(), id.as_deref()), ("DEV", Some("client-1")));
+        // Sessions kept before OAuth support have no client id: Matrix login.
+        let old: StoredSession = serde_json::from_value(serde_json::json!({
+            "homeserver": "https://hs/", "session": {"user_id": "@a:b", "device_id": "D", "access_token": "t"},
+            "store_passphrase": "p"}))
+        .unwrap();
+        assert!(matches!(old.auth_session(), matrix_sdk::AuthSession::Matrix(_)));
     }
 
     #[test]

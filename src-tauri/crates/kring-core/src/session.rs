@@ -153,11 +153,12 @@ impl Session {
         Self::signed_in(client, homeserver, profile, data_dir, secrets, passphrase).await
     }
 
-    /// Signs in through the homeserver's single sign-on in the system browser
-    /// (which, with the organisation's IdP session still valid, asks for no
-    /// password again), back through a loopback redirect with a login token.
-    /// A homeserver that provisions accounts on first SSO creates it here.
-    pub async fn login_with_sso(
+    /// Signs in on the homeserver in the system browser: with its OAuth 2.0
+    /// API (MSC3861, e.g. Synapse with MAS) when it offers one, else with its
+    /// single sign-on. With the organisation's IdP session still valid, the
+    /// browser asks for no password again. A homeserver that provisions
+    /// accounts on first login creates the account here.
+    pub async fn login_in_browser(
         data_dir: &Path,
         secrets: Arc<dyn SecretStore>,
         profile: &str,
@@ -165,30 +166,8 @@ impl Session {
         browser: &dyn kring_identity::Browser,
         timeout: Duration,
     ) -> Result<Self, CoreError> {
-        use matrix_sdk::ruma::api::client::session::get_login_types::v3::LoginType;
         let (client, passphrase) = new_device(data_dir, profile, homeserver).await?;
-        let types = client.matrix_auth().get_login_types().await?;
-        if !types.flows.iter().any(|f| matches!(f, LoginType::Sso(_))) {
-            return Err(CoreError::NotYetSupported(format!("{homeserver} offers no single sign-on")));
-        }
-        let listener = kring_identity::LoopbackListener::bind("/callback")
-            .await
-            .map_err(|e| CoreError::Internal(e.to_string()))?;
-        let url = client.matrix_auth().get_sso_login_url(listener.redirect_uri().as_str(), None).await?;
-        let url = Url::parse(&url).map_err(|e| CoreError::InvalidHomeserver(e.to_string()))?;
-        browser.open(&url).map_err(CoreError::Internal)?;
-        let query = listener.wait(timeout).await.map_err(|e| CoreError::LoginCancelled(e.to_string()))?;
-        let token = query
-            .get("loginToken")
-            .ok_or_else(|| CoreError::IdpRejected("the homeserver returned no login token".into()))?;
-        client
-            .matrix_auth()
-            .login_token(token)
-            .initial_device_display_name("Kring")
-            .request_refresh_token()
-            .send()
-            .await
-            .map_err(CoreError::from)?;
+        crate::browser_login::login(&client, browser, timeout).await?;
         Self::signed_in(client, homeserver.clone(), profile, data_dir, secrets, passphrase).await
     }
 
@@ -202,8 +181,10 @@ impl Session {
         secrets: Arc<dyn SecretStore>,
         passphrase: zeroize::Zeroizing<String>,
     ) -> Result<Self, CoreError> {
-        let session = client.matrix_auth().session().ok_or(CoreError::NotLoggedIn)?;
-        let stored = StoredSession { homeserver: homeserver.to_string(), session, store_passphrase: passphrase };
+        let (session, oauth_client_id) =
+            client.session().and_then(StoredSession::parts_of).ok_or(CoreError::NotLoggedIn)?;
+        let stored =
+            StoredSession { homeserver: homeserver.to_string(), session, oauth_client_id, store_passphrase: passphrase };
         secrets.save(profile, &stored)?;
         info!(user_id = %stored.session.meta.user_id, "signed in");
         let session =
@@ -224,7 +205,7 @@ impl Session {
         let homeserver = parse_homeserver(&stored.homeserver)?;
         let dir = store_dir(data_dir, profile);
         let client = build_client(&homeserver, &dir, &stored.store_passphrase).await?;
-        client.restore_session(stored.session.clone()).await?;
+        client.restore_session(stored.auth_session()).await?;
         info!(user_id = %stored.session.meta.user_id, "session restored");
         Self::start(client, stored.homeserver.clone(), profile, data_dir, secrets, &stored.store_passphrase)
             .await
@@ -464,7 +445,7 @@ async fn persist_token_refreshes(client: Client, secrets: Arc<dyn SecretStore>, 
     while let Ok(change) = changes.recv().await {
         match change {
             SessionChange::TokensRefreshed => {
-                let Some(session) = client.matrix_auth().session() else { continue };
+                let Some((session, _)) = client.session().and_then(StoredSession::parts_of) else { continue };
                 match secrets.load(&profile) {
                     Ok(Some(mut stored)) => {
                         stored.session = session;
