@@ -233,3 +233,31 @@ def test_restart_restores_the_session_without_the_wizard(app_bin, stack, tmp_pat
         app.save_screenshot(str(SHOTS / "28-first-login-restart.png"))
         wait(app, "logout").click()
         wait(app, "org-login")
+
+
+@pytest.mark.parametrize("key, failed_step, shot, says", [
+    ("x-no-ura", "organisation_login", "21-first-login-step1-failed-no-ura", "URA"),
+    ("x-unknown-ura", "find_organisation", "22-first-login-step2-failed-ura-unknown", "LRZa"),
+    ("x-not-in-directory", "find_practitioner", "23-first-login-step3-failed-not-in-directory", "adresboek"),
+])
+def test_each_step_fails_visibly_with_what_to_do(app_bin, stack, tmp_path, request, key, failed_step, shot, says):
+    """Steps 1 to 3 each fail in plain Dutch at the right place (step 4 is the account-missing
+    test above, step 5 the success path): earlier steps done, later ones not begun."""
+    who = next(u for u in stack["idp_only_users"] if u["key"] == key)
+    setup = Setup(stack, tmp_path, who)
+    with running_app(app_bin, setup.env, request, key) as app:
+        start_wizard(app)
+        WebDriverWait(app, 60).until(lambda d: "failed" in (step_states(d) or {}).values())
+        states = step_states(app)
+        at = STEPS.index(failed_step)
+        assert states == {s: ("done" if i < at else "failed" if i == at else "pending") for i, s in enumerate(STEPS)}, \
+            (states, error_text(app))
+        alert = wait(app, "first-login-error")
+        visible = app.execute_script(
+            "const a = arguments[0].cloneNode(true); a.querySelectorAll('details').forEach(d => d.remove());"
+            " return a.textContent;", alert)
+        assert f"Stap {at + 1} van 5" in visible and says in visible, visible
+        assert "_" not in visible, f"an error code leaked into the text: {visible}"
+        assert wait(app, "first-login-retry").is_enabled()
+        app.save_screenshot(str(SHOTS / f"{shot}.png"))
+        assert not main_view_shown(app)
