@@ -2,6 +2,7 @@
 //! `kring-core`. No Matrix logic lives here.
 #![recursion_limit = "256"]
 
+mod care_network;
 mod commands;
 mod error;
 mod logging;
@@ -40,6 +41,10 @@ pub fn specta_builder<R: Runtime>() -> SpectaBuilder<R> {
         commands::care_team_invites,
         commands::accept_care_team_invite,
         commands::care_team_members,
+        care_network::watch_care_network,
+        care_network::refresh_care_network,
+        care_network::search_directory,
+        care_network::set_relation,
         commands::invite_to_care_team,
         commands::set_care_team_role,
         commands::add_to_conversation,

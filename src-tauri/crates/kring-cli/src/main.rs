@@ -121,6 +121,9 @@ enum Command {
     /// Conversations in a client's care team.
     #[command(subcommand)]
     Conversation(ConversationCommand),
+    /// The directories Kring knows (for adding people to a care team).
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
     /// Show this machine's audit log for the profile (newest first).
     Audit {
         #[arg(long, default_value_t = 50)]
@@ -147,6 +150,21 @@ enum CareTeamCommand {
         user: String,
         #[arg(long, value_parser = parse_role, default_value = "practitioner")]
         role: Role,
+        /// For a related person: how they relate to the client (e.g. mantelzorger).
+        #[arg(long)]
+        relation: Option<String>,
+    },
+    /// The care network: every participant with function, organisation or
+    /// relation, and absences. From the cache unless --refresh.
+    Network {
+        #[arg(long)]
+        space: String,
+        /// Ask the directories first (a few seconds at most per directory).
+        #[arg(long)]
+        refresh: bool,
+        /// The onboarding configuration: its resolvers find each practitioner's directory by URA.
+        #[arg(long, env = "KRING_ONBOARDING_CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Change a member's role in the care team and its conversations (recorded).
     SetRole {
@@ -168,6 +186,22 @@ enum CareTeamCommand {
     Members {
         #[arg(long)]
         space: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DirectoryCommand {
+    /// Search practitioners by name, role and organisation across the known directories.
+    Search {
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long)]
+        organisation: Option<String>,
+        /// The onboarding configuration: its vendor and static directories are searched.
+        #[arg(long, env = "KRING_ONBOARDING_CONFIG")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -306,6 +340,14 @@ async fn onboard(
     Ok(())
 }
 
+/// Lets the session ask the directories of the onboarding configuration.
+fn use_directories(session: &Session, config: Option<&std::path::Path>) -> Result<(), CoreError> {
+    if let Some(path) = config {
+        session.use_directories(kring_core::DirectoryScope::from(&kring_core::OnboardingConfig::load(path)?));
+    }
+    Ok(())
+}
+
 /// Kring's own database for this profile (audit log, settings).
 async fn open_store(data_dir: &std::path::Path, profile: &str) -> Result<Store, CoreError> {
     Store::open(&data_dir.join("profiles").join(profile).join("kring.db"))
@@ -397,6 +439,13 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             conversation(&session, command, out).await?;
             session.stop().await;
         }
+        Command::Directory(DirectoryCommand::Search { name, role, organisation, config }) => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            use_directories(&session, config.as_deref())?;
+            let query = kring_core::DirectorySearch { name: name.clone(), role: role.clone(), organisation: organisation.clone() };
+            out.value(&session.search_directory(&query).await?);
+            session.stop().await;
+        }
         Command::Audit { limit } => {
             let entries = store.audit_entries(*limit).await.map_err(|e| CoreError::Storage(e.to_string()))?;
             out.audit(&entries);
@@ -412,8 +461,11 @@ async fn care_team(session: &Session, command: &CareTeamCommand, out: &Output) -
             let client = ClientRef { display_name: client_name.clone(), pseudo_bsn: pseudo_bsn.clone() };
             out.value(&session.create_care_team(&client).await?)
         }
-        CareTeamCommand::Invite { space, user, role } => {
+        CareTeamCommand::Invite { space, user, role, relation } => {
             session.invite_to_care_team(space, user, *role).await?;
+            if let Some(relation) = relation {
+                session.set_relation(space, user, relation).await?;
+            }
             out.value(&serde_json::json!({"invited": user, "role": role}))
         }
         CareTeamCommand::SetRole { space, user, role } => {
@@ -423,6 +475,12 @@ async fn care_team(session: &Session, command: &CareTeamCommand, out: &Output) -
         CareTeamCommand::Invites => out.value(&session.care_team_invites().await?),
         CareTeamCommand::Accept { space } => out.value(&session.accept_care_team_invite(space).await?),
         CareTeamCommand::Members { space } => out.value(&session.care_team_members(space).await?),
+        CareTeamCommand::Network { space, refresh, config } => {
+            use_directories(session, config.as_deref())?;
+            let network =
+                if *refresh { session.refresh_care_network(space).await? } else { session.care_network(space).await? };
+            out.value(&network);
+        }
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 
 pub mod attachment;
 mod browser_login;
+pub mod care_network;
 pub mod care_team;
 pub mod conversation;
 pub mod diff;
@@ -22,6 +23,7 @@ pub mod sync;
 pub mod timeline;
 
 pub use attachment::{Attachment, AttachmentContent, AttachmentKind, MAX_ATTACHMENTS, NewAttachment};
+pub use care_network::{Absence, CareNetwork, DirectoryHit, DirectoryScope, DirectorySearch, NetworkParticipant, ParticipantKind, watch_care_network};
 pub use care_team::{CareTeam, CareTeamInvite, ClientRef, Member};
 pub use conversation::{ConversationKind, ConversationStatus, ConversationSummary, NewConversation};
 pub use diff::ListDiff;

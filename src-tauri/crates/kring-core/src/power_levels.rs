@@ -122,6 +122,8 @@ pub fn room_power_levels(members: &BTreeMap<String, Role>, archived_by: Option<i
             "m.room.tombstone": 100,
             (CONVERSATION_EVENT): 100,
             (STATUS_EVENT): 75,
+            // Who may record a related person's relation: whoever may invite them.
+            (crate::care_network::RELATION_EVENT): 50,
         },
         "events_default": if archived { write } else { 50 },
         "invite": 50,

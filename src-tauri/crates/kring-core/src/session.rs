@@ -63,6 +63,8 @@ pub struct Session {
     pub(crate) store: kring_store::Store,
     timelines: Mutex<HashMap<OwnedRoomId, Arc<Timeline>>>,
     background: std::sync::Mutex<Vec<Subscription>>,
+    /// Which directories the care network and the directory search may ask.
+    pub(crate) directory_scope: std::sync::RwLock<crate::care_network::DirectoryScope>,
 }
 
 /// Where one profile's SDK stores live under the app's data directory.
@@ -252,6 +254,7 @@ impl Session {
             store,
             timelines: Mutex::new(HashMap::new()),
             background: std::sync::Mutex::new(background),
+            directory_scope: Default::default(),
         })
     }
 

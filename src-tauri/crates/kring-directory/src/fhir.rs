@@ -135,8 +135,30 @@ impl Practitioner {
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Meta {
+    #[serde(rename = "lastUpdated")]
+    pub last_updated: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Period {
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+/// `PractitionerRole.notAvailable`: when the practitioner is away.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct NotAvailable {
+    pub description: Option<String>,
+    pub during: Option<Period>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 pub struct PractitionerRole {
     pub id: Option<String>,
+    pub meta: Option<Meta>,
+    #[serde(default, rename = "notAvailable")]
+    pub not_available: Vec<NotAvailable>,
     pub practitioner: Option<Reference>,
     pub organization: Option<Reference>,
     #[serde(default)]

@@ -7,6 +7,7 @@
 
 pub mod fhir;
 pub mod matrix_address;
+pub mod network;
 pub mod resolver;
 
 use fhir::{Bundle, Endpoint, Organization, Practitioner, PractitionerRole, Reference, Resource};
@@ -67,6 +68,8 @@ async fn get_json_with<T: DeserializeOwned>(http: &reqwest::Client, url: &Url, q
 pub struct DirectoryClient {
     base: Url,
     http: reqwest::Client,
+    /// Requests made through this client and its clones (benchmarks, tests).
+    requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl DirectoryClient {
@@ -76,15 +79,32 @@ impl DirectoryClient {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        Ok(Self { base, http: http_client()? })
+        Ok(Self { base, http: http_client()?, requests: Default::default() })
+    }
+
+    /// The same directory with a shorter timeout, for background refreshes
+    /// that must not wait long on a directory that is down.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Result<Self, DirectoryError> {
+        self.http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|e| DirectoryError::InvalidAddress(e.to_string()))?;
+        Ok(self)
+    }
+
+    /// How many requests this client (and its clones) made.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn base(&self) -> &Url {
         &self.base
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T, DirectoryError> {
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T, DirectoryError> {
         let url = self.base.join(path).map_err(|e| DirectoryError::InvalidAddress(e.to_string()))?;
+        self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         get_json_with(&self.http, &url, query).await
     }
 
@@ -93,7 +113,7 @@ impl DirectoryClient {
         format!("{}{resource_type}/{id}", self.base)
     }
 
-    async fn search<T: Resource>(&self, query: &[(&str, &str)]) -> Result<Vec<T>, DirectoryError> {
+    pub(crate) async fn search<T: Resource>(&self, query: &[(&str, &str)]) -> Result<Vec<T>, DirectoryError> {
         let bundle: Bundle = self.get(T::TYPE, query).await?;
         bundle.resources_of::<T>()
     }

@@ -133,6 +133,15 @@ impl ResolverConfig {
     }
 }
 
+impl DirectoryClient {
+    /// Every organisation directory an address register (LRZa) lists: one
+    /// Endpoint search, filtered to the Endpoints that mark a directory.
+    pub async fn listed_directories(&self) -> Result<Vec<String>, DirectoryError> {
+        let endpoints = self.search::<Endpoint>(&[("_count", "1000")]).await?;
+        Ok(endpoints.into_iter().filter(is_mcsd_directory_endpoint).filter_map(|e| e.address).collect())
+    }
+}
+
 /// Tries each resolver in order. A URA no resolver knows is `Ok(None)`; but
 /// when a resolver could not be asked and none of the others knew it, the
 /// honest answer is that it could not be looked up, not that it is unknown.

@@ -2,6 +2,7 @@
 //! the audit log, and later the client↔space links and the directory cache.
 //! The schema evolves only through the migrations in `migrations/`.
 
+mod directory_cache;
 mod identity_binding;
 
 use std::{path::Path, str::FromStr, time::SystemTime};
@@ -12,6 +13,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
 };
 
+pub use directory_cache::CachedEntry;
 pub use identity_binding::IdentityBinding;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,457 @@
+//! The care network of a client (UC1): everyone in the client's care-team
+//! space, with each practitioner's function, organisation and absences as
+//! their own organisation's directory publishes them.
+//!
+//! The membership is Matrix state (local); the details come from the
+//! directories, found through each practitioner's identity binding (by URA
+//! through the resolvers when they are configured, else the directory the
+//! binding names). They are cached in Kring's database, so the network
+//! shows at once and stays visible, marked stale, when a directory is down.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use futures_util::future::join_all;
+use kring_directory::{
+    DirectoryClient, DirectoryError, ResolverConfig,
+    network::{AbsencePeriod, OrganisationNames, PractitionerDetails},
+};
+use matrix_sdk::ruma::events::StateEventType;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tracing::{debug, warn};
+
+use crate::{
+    CareIdentityBinding, CoreError, Role, Session,
+    care_team::{members_of, permission_err, store_err},
+    subscription::{Sink, Subscription},
+};
+
+/// The space state event that says how a related person relates to the
+/// client. Its state key is `relation:<user id>`: the auth rules let only
+/// the user themself set state under a key that starts with `@`.
+pub const RELATION_EVENT: &str = "nl.kring.relation";
+const RELATION_KEY_PREFIX: &str = "relation:";
+/// A directory slower than this is treated as unreachable for this refresh.
+const DIRECTORY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often an open network view asks the directories again.
+const REFRESH_EVERY: Duration = Duration::from_secs(300);
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Absence {
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub description: Option<String>,
+    /// The period includes now.
+    pub current: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticipantKind {
+    Practitioner,
+    RelatedPerson,
+    Client,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkParticipant {
+    pub user_id: String,
+    pub name: String,
+    pub role: Role,
+    pub kind: ParticipantKind,
+    pub joined: bool,
+    /// Practitioners: the role as their directory words it.
+    pub function: Option<String>,
+    pub organisation: Option<String>,
+    /// Related persons: e.g. mantelzorger, wettelijk vertegenwoordiger.
+    pub relation: Option<String>,
+    pub absences: Vec<Absence>,
+    pub away_now: bool,
+    /// The directory could not be asked at the last refresh: cached data.
+    pub stale: bool,
+    /// When the directory last answered for this person (RFC 3339).
+    pub checked_at: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CareNetwork {
+    pub space_id: String,
+    pub participants: Vec<NetworkParticipant>,
+    pub stale: bool,
+    pub unreachable_directories: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectorySearch {
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub organisation: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryHit {
+    pub name: String,
+    pub function: Option<String>,
+    pub organisation: Option<String>,
+    /// The Matrix ID the directory names; without one they cannot be invited yet.
+    pub user_id: Option<String>,
+    pub directory: String,
+    pub absences: Vec<Absence>,
+    pub away_now: bool,
+}
+
+/// Which directories Kring may ask: the resolvers (URA → directory) and the
+/// directories of this vendor, from the onboarding configuration.
+#[derive(Clone, Debug, Default)]
+pub struct DirectoryScope {
+    pub resolvers: Vec<ResolverConfig>,
+    pub known: Vec<String>,
+}
+
+impl From<&crate::OnboardingConfig> for DirectoryScope {
+    fn from(c: &crate::OnboardingConfig) -> Self {
+        let mut known = c.vendor_directories.clone();
+        for r in &c.resolvers {
+            if let ResolverConfig::Static { directories } = r {
+                known.extend(directories.values().cloned());
+            }
+        }
+        Self { resolvers: c.resolvers.clone(), known }
+    }
+}
+
+fn absences(periods: &[AbsencePeriod], now: jiff::Timestamp) -> Vec<Absence> {
+    periods
+        .iter()
+        .map(|p| Absence { start: p.start.clone(), end: p.end.clone(), description: p.description.clone(), current: p.is_current(now) })
+        .collect()
+}
+
+fn kind_of(role: Role) -> ParticipantKind {
+    match role {
+        Role::RelatedPerson => ParticipantKind::RelatedPerson,
+        Role::Client => ParticipantKind::Client,
+        _ => ParticipantKind::Practitioner,
+    }
+}
+
+/// `<base>/PractitionerRole/<id>` → (`<base>/`, `id`).
+fn split_resource_url(url: &str, resource_type: &str) -> Option<(String, String)> {
+    let (base, id) = url.rsplit_once(&format!("/{resource_type}/"))?;
+    Some((format!("{base}/"), id.split('/').next().unwrap_or(id).to_owned()))
+}
+
+fn normalise(base: &str) -> String {
+    format!("{}/", base.trim_end_matches('/'))
+}
+
+impl Session {
+    /// Lets the care network and the directory search use the deployment's
+    /// resolvers and directories.
+    pub fn use_directories(&self, scope: DirectoryScope) {
+        *self.directory_scope.write().unwrap_or_else(|e| e.into_inner()) = scope;
+    }
+
+    fn scope(&self) -> DirectoryScope {
+        self.directory_scope.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The relation a related person has to the client, as the care team recorded it.
+    pub async fn set_relation(&self, space_id: &str, user_id: &str, relation: &str) -> Result<(), CoreError> {
+        let space = self.joined_room(space_id)?;
+        space
+            .send_state_event_raw(RELATION_EVENT, &format!("{RELATION_KEY_PREFIX}{user_id}"), json!({ "relation": relation.trim() }))
+            .await
+            .map_err(permission_err)?;
+        Ok(())
+    }
+
+    /// Relations as the space's state holds them. Sliding sync does not
+    /// bring custom state, so the server is asked; offline, the local store.
+    async fn relations(&self, space: &matrix_sdk::Room) -> HashMap<String, String> {
+        use matrix_sdk::ruma::api::client::state::get_state_events::v3::Request;
+        let events: Vec<Value> = match self.client.send(Request::new(space.room_id().to_owned())).await {
+            Ok(response) => response.room_state.iter().filter_map(|e| e.deserialize_as_unchecked().ok()).collect(),
+            Err(_) => match space.get_state_events(StateEventType::from(RELATION_EVENT)).await {
+                Ok(local) => local
+                    .into_iter()
+                    .filter_map(|raw| match raw {
+                        matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Sync(r) => r.deserialize_as_unchecked().ok(),
+                        matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Stripped(r) => r.deserialize_as_unchecked().ok(),
+                    })
+                    .collect(),
+                Err(_) => Vec::new(),
+            },
+        };
+        events
+            .iter()
+            .filter(|e| e["type"] == RELATION_EVENT)
+            .filter_map(|e| {
+                let relation = e["content"]["relation"].as_str().filter(|r| !r.is_empty())?.to_owned();
+                Some((e["state_key"].as_str()?.strip_prefix(RELATION_KEY_PREFIX)?.to_owned(), relation))
+            })
+            .collect()
+    }
+
+    /// The care network from what this device knows: membership and the
+    /// cache. Never waits for a directory.
+    pub async fn care_network(&self, space_id: &str) -> Result<CareNetwork, CoreError> {
+        let space = self.joined_room(space_id)?;
+        let members = members_of(&space).await?;
+        let relations = self.relations(&space).await;
+        let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+        let cached: HashMap<String, kring_store::CachedEntry> =
+            self.store.cached_directory_entries(&ids).await.map_err(store_err)?.into_iter().map(|e| (e.user_id.clone(), e)).collect();
+        let now = jiff::Timestamp::now();
+        let mut unreachable = Vec::new();
+        let participants = members
+            .into_iter()
+            .map(|m| {
+                let entry = cached.get(&m.user_id);
+                let details: PractitionerDetails =
+                    entry.and_then(|e| serde_json::from_str(&e.details).ok()).unwrap_or_default();
+                if let Some(e) = entry.filter(|e| e.stale)
+                    && !unreachable.contains(&e.directory)
+                {
+                    unreachable.push(e.directory.clone());
+                }
+                let absences = absences(&details.absences, now);
+                NetworkParticipant {
+                    name: details.name.clone().unwrap_or_else(|| m.display_name.clone()),
+                    kind: kind_of(m.role),
+                    role: m.role,
+                    joined: m.joined,
+                    function: details.function.clone(),
+                    organisation: details.organisation.clone(),
+                    relation: relations.get(&m.user_id).cloned(),
+                    away_now: absences.iter().any(|a| a.current),
+                    absences,
+                    stale: entry.is_some_and(|e| e.stale),
+                    checked_at: entry
+                        .and_then(|e| jiff::Timestamp::from_millisecond(e.checked_ms).ok())
+                        .map(|t| t.to_string()),
+                    user_id: m.user_id,
+                }
+            })
+            .collect();
+        Ok(CareNetwork { space_id: space_id.to_owned(), participants, stale: !unreachable.is_empty(), unreachable_directories: unreachable })
+    }
+
+    /// Asks each practitioner's directory (all directories at once, each
+    /// bounded by a short timeout), updates the cache, and returns the
+    /// network. A directory that cannot be asked leaves its entries cached
+    /// and marked stale.
+    pub async fn refresh_care_network(&self, space_id: &str) -> Result<CareNetwork, CoreError> {
+        let space = self.joined_room(space_id)?;
+        let members = members_of(&space).await?;
+        let scope = self.scope();
+        // Whose details live in which directory, with the role the binding names.
+        let mut by_directory: HashMap<String, Vec<(String, CareIdentityBinding, Option<String>)>> = HashMap::new();
+        let mut resolved: HashMap<String, Option<String>> = HashMap::new();
+        for m in members.iter().filter(|m| m.role.is_professional()) {
+            let binding = match self.care_identity_of(&m.user_id).await {
+                Ok(Some(b)) => b,
+                Ok(None) => continue,
+                Err(e) => {
+                    debug!(user = %m.user_id, "no identity binding: {e}");
+                    continue;
+                }
+            };
+            let named = binding.practitioner_role.as_deref().and_then(|u| split_resource_url(u, "PractitionerRole"));
+            // The URA's own directory is the authority; a binding is only the user's word.
+            let directory = if scope.resolvers.is_empty() {
+                named.as_ref().map(|(base, _)| base.clone())
+            } else {
+                if !resolved.contains_key(&binding.ura) {
+                    let found = kring_directory::resolve_directory(&scope.resolvers, &binding.ura).await.ok().flatten();
+                    resolved.insert(binding.ura.clone(), found.map(|d| normalise(d.base_url.as_str())));
+                }
+                resolved[&binding.ura].clone().or_else(|| named.as_ref().map(|(base, _)| base.clone()))
+            };
+            let Some(directory) = directory else { continue };
+            let role_id = named.filter(|(base, _)| normalise(base) == normalise(&directory)).map(|(_, id)| id);
+            by_directory.entry(normalise(&directory)).or_default().push((m.user_id.clone(), binding, role_id));
+        }
+        let refreshes = by_directory.into_iter().map(|(directory, people)| self.refresh_directory(directory, people));
+        for (directory, result) in join_all(refreshes).await {
+            if let Err(e) = result {
+                warn!(%directory, "directory not reachable for the care network: {e}");
+                self.store.mark_directory_stale(&directory).await.map_err(store_err)?;
+            }
+        }
+        self.care_network(space_id).await
+    }
+
+    async fn refresh_directory(
+        &self,
+        directory: String,
+        people: Vec<(String, CareIdentityBinding, Option<String>)>,
+    ) -> (String, Result<(), DirectoryError>) {
+        let result = async {
+            let client = DirectoryClient::new(&directory)?.with_timeout(DIRECTORY_TIMEOUT)?;
+            let ids: Vec<String> = people.iter().map(|(u, _, _)| u.clone()).collect();
+            let cached: HashMap<String, PractitionerDetails> = self
+                .store
+                .cached_directory_entries(&ids)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|e| e.directory == directory)
+                .filter_map(|e| Some((e.user_id, serde_json::from_str(&e.details).ok()?)))
+                .collect();
+            // Asked before the queries, so nothing changed during them is missed next time.
+            let started = jiff::Timestamp::now();
+            let since = self.store.directory_since(&directory).await.ok().flatten();
+            let changed = match &since {
+                Some(since) if cached.len() == people.len() => Some(client.changed_since(since).await?),
+                _ => None,
+            };
+            let mut names = OrganisationNames::default();
+            for (user_id, binding, role_id) in &people {
+                let current = cached.get(user_id);
+                let unchanged = match (&changed, current) {
+                    (Some((roles, practitioners)), Some(d)) => {
+                        !d.role_id.as_ref().is_some_and(|r| roles.contains(r))
+                            && !d.practitioner_id.as_ref().is_some_and(|p| practitioners.contains(p))
+                    }
+                    _ => false,
+                };
+                if unchanged {
+                    let _ = self.store.confirm_directory_entry(user_id).await;
+                    continue;
+                }
+                if let Some(details) = client.practitioner_details(role_id.as_deref(), &binding.uzi, &mut names).await? {
+                    let json = serde_json::to_string(&details).unwrap_or_default();
+                    if let Err(e) = self.store.cache_directory_entry(user_id, &directory, &json).await {
+                        warn!("could not cache directory details: {e}");
+                    }
+                }
+            }
+            // A minute's margin for clocks that differ between here and the directory.
+            let since = started.checked_sub(jiff::SignedDuration::from_secs(60)).unwrap_or(started);
+            let _ = self.store.set_directory_since(&directory, &since.to_string()).await;
+            debug!(%directory, requests = client.requests(), "directory refreshed");
+            Ok(())
+        }
+        .await;
+        (directory, result)
+    }
+
+    /// Searches the directories Kring knows for people to add to a care
+    /// team: by name in the directory, then by role and organisation text.
+    pub async fn search_directory(&self, query: &DirectorySearch) -> Result<Vec<DirectoryHit>, CoreError> {
+        let scope = self.scope();
+        let mut directories: Vec<String> = scope.known.iter().map(|d| normalise(d)).collect();
+        // The national register knows every organisation's directory.
+        let mut listed = Vec::new();
+        for r in &scope.resolvers {
+            if let ResolverConfig::Lrza { base_url } = r {
+                match DirectoryClient::new(base_url).and_then(|c| c.with_timeout(DIRECTORY_TIMEOUT)) {
+                    Ok(lrza) => match lrza.listed_directories().await {
+                        Ok(found) => listed.extend(found),
+                        Err(e) => warn!("the LRZa did not list its directories: {e}"),
+                    },
+                    Err(e) => warn!("{e}"),
+                }
+            }
+        }
+        for d in listed.into_iter().chain(self.store.cached_directories().await.map_err(store_err)?) {
+            let d = normalise(&d);
+            if !directories.contains(&d) {
+                directories.push(d);
+            }
+        }
+        directories.dedup();
+        if directories.is_empty() {
+            return Err(CoreError::OnboardingNotConfigured("no directories are configured to search".into()));
+        }
+        let contains = |field: &Option<String>, wanted: &Option<String>| match wanted.as_deref().map(str::trim) {
+            None | Some("") => true,
+            Some(w) => field.as_deref().is_some_and(|f| f.to_lowercase().contains(&w.to_lowercase())),
+        };
+        let searches = directories.iter().map(|d| async move {
+            let client = DirectoryClient::new(d)?.with_timeout(DIRECTORY_TIMEOUT)?;
+            Ok::<_, DirectoryError>((d.clone(), client.search_practitioners(query.name.as_deref(), 50).await?))
+        });
+        let now = jiff::Timestamp::now();
+        let mut hits = Vec::new();
+        for result in join_all(searches).await {
+            match result {
+                Ok((directory, found)) => hits.extend(
+                    found
+                        .into_iter()
+                        .filter(|d| contains(&d.function, &query.role) && contains(&d.organisation, &query.organisation))
+                        .map(|d| {
+                            let absences = absences(&d.absences, now);
+                            DirectoryHit {
+                                name: d.name.unwrap_or_default(),
+                                function: d.function,
+                                organisation: d.organisation,
+                                user_id: d.user_id,
+                                directory: directory.clone(),
+                                away_now: absences.iter().any(|a| a.current),
+                                absences,
+                            }
+                        }),
+                ),
+                Err(e) => warn!("a directory did not answer the search: {e}"),
+            }
+        }
+        hits.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(hits)
+    }
+}
+
+/// The network of a space as it changes: the cached state at once, then
+/// after each refresh (now, and every few minutes while it is watched).
+pub fn watch_care_network(session: Arc<Session>, space_id: String, mut sink: Sink<CareNetwork>) -> Subscription {
+    Subscription::new(tokio::spawn(async move {
+        match session.care_network(&space_id).await {
+            Ok(network) => {
+                if !sink(network) {
+                    return;
+                }
+            }
+            Err(e) => warn!("care network not available: {e}"),
+        }
+        loop {
+            match session.refresh_care_network(&space_id).await {
+                Ok(network) => {
+                    if !sink(network) {
+                        return;
+                    }
+                }
+                Err(e) => warn!("care network refresh failed: {e}"),
+            }
+            tokio::time::sleep(REFRESH_EVERY).await;
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resource_url_splits_into_directory_and_id() {
+        assert_eq!(
+            split_resource_url("http://127.0.0.1:9501/fhir/PractitionerRole/abc-1", "PractitionerRole"),
+            Some(("http://127.0.0.1:9501/fhir/".into(), "abc-1".into()))
+        );
+        assert_eq!(split_resource_url("http://x/fhir/Practitioner/1", "PractitionerRole"), None);
+        assert_eq!(normalise("http://x/fhir"), normalise("http://x/fhir/"));
+    }
+
+    #[test]
+    fn roles_decide_the_kind_of_participant() {
+        assert_eq!(kind_of(Role::Lead), ParticipantKind::Practitioner);
+        assert_eq!(kind_of(Role::Senior), ParticipantKind::Practitioner);
+        assert_eq!(kind_of(Role::RelatedPerson), ParticipantKind::RelatedPerson);
+        assert_eq!(kind_of(Role::Client), ParticipantKind::Client);
+    }
+}
