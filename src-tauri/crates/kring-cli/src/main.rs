@@ -165,6 +165,9 @@ enum CareTeamCommand {
         /// The onboarding configuration: its resolvers find each practitioner's directory by URA.
         #[arg(long, env = "KRING_ONBOARDING_CONFIG")]
         config: Option<PathBuf>,
+        /// Print {"network", "stats": {"millis", "directoryRequests"}} (benchmarks).
+        #[arg(long)]
+        stats: bool,
     },
     /// Change a member's role in the care team and its conversations (recorded).
     SetRole {
@@ -475,11 +478,20 @@ async fn care_team(session: &Session, command: &CareTeamCommand, out: &Output) -
         CareTeamCommand::Invites => out.value(&session.care_team_invites().await?),
         CareTeamCommand::Accept { space } => out.value(&session.accept_care_team_invite(space).await?),
         CareTeamCommand::Members { space } => out.value(&session.care_team_members(space).await?),
-        CareTeamCommand::Network { space, refresh, config } => {
+        CareTeamCommand::Network { space, refresh, config, stats } => {
             use_directories(session, config.as_deref())?;
-            let network =
-                if *refresh { session.refresh_care_network(space).await? } else { session.care_network(space).await? };
-            out.value(&network);
+            let started = std::time::Instant::now();
+            let (network, requests) = if *refresh {
+                session.refresh_care_network_counted(space).await?
+            } else {
+                (session.care_network(space).await?, 0)
+            };
+            if *stats {
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                out.value(&serde_json::json!({"network": network, "stats": {"millis": ms, "directoryRequests": requests}}));
+            } else {
+                out.value(&network);
+            }
         }
     }
     Ok(())

@@ -161,6 +161,13 @@ impl Session {
         self.directory_scope.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// A joined space that this device knows as a client's care team.
+    async fn care_team_space(&self, space_id: &str) -> Result<matrix_sdk::Room, CoreError> {
+        let space = self.joined_room(space_id)?;
+        self.client_of(space_id).await?;
+        Ok(space)
+    }
+
     /// The relation a related person has to the client, as the care team recorded it.
     pub async fn set_relation(&self, space_id: &str, user_id: &str, relation: &str) -> Result<(), CoreError> {
         let space = self.joined_room(space_id)?;
@@ -201,7 +208,7 @@ impl Session {
     /// The care network from what this device knows: membership and the
     /// cache. Never waits for a directory.
     pub async fn care_network(&self, space_id: &str) -> Result<CareNetwork, CoreError> {
-        let space = self.joined_room(space_id)?;
+        let space = self.care_team_space(space_id).await?;
         let members = members_of(&space).await?;
         let relations = self.relations(&space).await;
         let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
@@ -247,20 +254,31 @@ impl Session {
     /// network. A directory that cannot be asked leaves its entries cached
     /// and marked stale.
     pub async fn refresh_care_network(&self, space_id: &str) -> Result<CareNetwork, CoreError> {
-        let space = self.joined_room(space_id)?;
+        Ok(self.refresh_care_network_counted(space_id).await?.0)
+    }
+
+    /// As [`Self::refresh_care_network`], with how many directory requests it made.
+    pub async fn refresh_care_network_counted(&self, space_id: &str) -> Result<(CareNetwork, u64), CoreError> {
+        let space = self.care_team_space(space_id).await?;
         let members = members_of(&space).await?;
         let scope = self.scope();
         // Whose details live in which directory, with the role the binding names.
         let mut by_directory: HashMap<String, Vec<(String, CareIdentityBinding, Option<String>)>> = HashMap::new();
         let mut resolved: HashMap<String, Option<String>> = HashMap::new();
         for m in members.iter().filter(|m| m.role.is_professional()) {
-            let binding = match self.care_identity_of(&m.user_id).await {
-                Ok(Some(b)) => b,
-                Ok(None) => continue,
-                Err(e) => {
-                    debug!(user = %m.user_id, "no identity binding: {e}");
-                    continue;
-                }
+            // Bindings change only at a (new) first login: the one kept is used,
+            // and a role it names that is gone falls back to the UZI.
+            let kept = self.store.identity_binding(&m.user_id).await.ok().flatten();
+            let binding = match kept {
+                Some(b) => CareIdentityBinding::from_store(b),
+                None => match self.care_identity_of(&m.user_id).await {
+                    Ok(Some(b)) => b,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        debug!(user = %m.user_id, "no identity binding: {e}");
+                        continue;
+                    }
+                },
             };
             let named = binding.practitioner_role.as_deref().and_then(|u| split_resource_url(u, "PractitionerRole"));
             // The URA's own directory is the authority; a binding is only the user's word.
@@ -278,22 +296,27 @@ impl Session {
             by_directory.entry(normalise(&directory)).or_default().push((m.user_id.clone(), binding, role_id));
         }
         let refreshes = by_directory.into_iter().map(|(directory, people)| self.refresh_directory(directory, people));
-        for (directory, result) in join_all(refreshes).await {
+        let mut requests = 0;
+        for (directory, count, result) in join_all(refreshes).await {
+            requests += count;
             if let Err(e) = result {
                 warn!(%directory, "directory not reachable for the care network: {e}");
                 self.store.mark_directory_stale(&directory).await.map_err(store_err)?;
             }
         }
-        self.care_network(space_id).await
+        Ok((self.care_network(space_id).await?, requests))
     }
 
     async fn refresh_directory(
         &self,
         directory: String,
         people: Vec<(String, CareIdentityBinding, Option<String>)>,
-    ) -> (String, Result<(), DirectoryError>) {
+    ) -> (String, u64, Result<(), DirectoryError>) {
+        let client = match DirectoryClient::new(&directory).and_then(|c| c.with_timeout(DIRECTORY_TIMEOUT)) {
+            Ok(c) => c,
+            Err(e) => return (directory, 0, Err(e)),
+        };
         let result = async {
-            let client = DirectoryClient::new(&directory)?.with_timeout(DIRECTORY_TIMEOUT)?;
             let ids: Vec<String> = people.iter().map(|(u, _, _)| u.clone()).collect();
             let cached: HashMap<String, PractitionerDetails> = self
                 .store
@@ -304,7 +327,7 @@ impl Session {
                 .filter(|e| e.directory == directory)
                 .filter_map(|e| Some((e.user_id, serde_json::from_str(&e.details).ok()?)))
                 .collect();
-            // Asked before the queries, so nothing changed during them is missed next time.
+            // Taken before the queries, so nothing changed during them is missed next time.
             let started = jiff::Timestamp::now();
             let since = self.store.directory_since(&directory).await.ok().flatten();
             let changed = match &since {
@@ -332,14 +355,19 @@ impl Session {
                     }
                 }
             }
-            // A minute's margin for clocks that differ between here and the directory.
-            let since = started.checked_sub(jiff::SignedDuration::from_secs(60)).unwrap_or(started);
+            // In the directory's own time when it says (HTTP Date, whole
+            // seconds: one back); else ours, with a minute for clock skew.
+            let since = match client.first_answer_time() {
+                Some(t) => t.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap_or(t),
+                None => started.checked_sub(jiff::SignedDuration::from_secs(60)).unwrap_or(started),
+            };
             let _ = self.store.set_directory_since(&directory, &since.to_string()).await;
             debug!(%directory, requests = client.requests(), "directory refreshed");
             Ok(())
         }
         .await;
-        (directory, result)
+        let count = client.requests();
+        (directory, count, result)
     }
 
     /// Searches the directories Kring knows for people to add to a care

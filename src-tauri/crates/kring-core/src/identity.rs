@@ -48,7 +48,7 @@ impl CareIdentityBinding {
         }
     }
 
-    fn from_store(b: kring_store::IdentityBinding) -> Self {
+    pub(crate) fn from_store(b: kring_store::IdentityBinding) -> Self {
         Self {
             user_id: b.user_id,
             uzi: b.uzi,

@@ -43,10 +43,15 @@ fn http_client() -> Result<reqwest::Client, DirectoryError> {
 
 /// One JSON GET; the directory client and the Nuts resolver share it.
 pub(crate) async fn get_json<T: DeserializeOwned>(url: &Url, query: &[(&str, &str)]) -> Result<T, DirectoryError> {
-    get_json_with(&http_client()?, url, query).await
+    get_json_with(&http_client()?, url, query, None).await
 }
 
-async fn get_json_with<T: DeserializeOwned>(http: &reqwest::Client, url: &Url, query: &[(&str, &str)]) -> Result<T, DirectoryError> {
+async fn get_json_with<T: DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &Url,
+    query: &[(&str, &str)],
+    server_time: Option<&std::sync::OnceLock<jiff::Timestamp>>,
+) -> Result<T, DirectoryError> {
     debug!(%url, "directory query");
     let origin = url.origin().ascii_serialization();
     let response = http
@@ -57,6 +62,13 @@ async fn get_json_with<T: DeserializeOwned>(http: &reqwest::Client, url: &Url, q
         .await
         .map_err(|_| DirectoryError::Unreachable(origin.clone()))?;
     let status = response.status();
+    if let Some(slot) = server_time
+        && slot.get().is_none()
+        && let Some(date) = response.headers().get("date").and_then(|d| d.to_str().ok())
+        && let Ok(zoned) = jiff::fmt::rfc2822::parse(date)
+    {
+        let _ = slot.set(zoned.timestamp());
+    }
     if !status.is_success() {
         return Err(DirectoryError::Status { status: status.as_u16(), url: url.to_string() });
     }
@@ -70,6 +82,9 @@ pub struct DirectoryClient {
     http: reqwest::Client,
     /// Requests made through this client and its clones (benchmarks, tests).
     requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The directory's own clock (HTTP `Date`) at its first answer: the
+    /// `_lastUpdated` of the next refresh must be in the server's time.
+    first_answer: std::sync::Arc<std::sync::OnceLock<jiff::Timestamp>>,
 }
 
 impl DirectoryClient {
@@ -79,7 +94,7 @@ impl DirectoryClient {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        Ok(Self { base, http: http_client()?, requests: Default::default() })
+        Ok(Self { base, http: http_client()?, requests: Default::default(), first_answer: Default::default() })
     }
 
     /// The same directory with a shorter timeout, for background refreshes
@@ -91,6 +106,11 @@ impl DirectoryClient {
             .build()
             .map_err(|e| DirectoryError::InvalidAddress(e.to_string()))?;
         Ok(self)
+    }
+
+    /// The directory's time at its first answer to this client, if it said.
+    pub fn first_answer_time(&self) -> Option<jiff::Timestamp> {
+        self.first_answer.get().copied()
     }
 
     /// How many requests this client (and its clones) made.
@@ -105,7 +125,7 @@ impl DirectoryClient {
     pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T, DirectoryError> {
         let url = self.base.join(path).map_err(|e| DirectoryError::InvalidAddress(e.to_string()))?;
         self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        get_json_with(&self.http, &url, query).await
+        get_json_with(&self.http, &url, query, Some(&self.first_answer)).await
     }
 
     /// The full URL of a resource in this directory (what a CareTeam refers to).
