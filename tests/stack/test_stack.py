@@ -11,6 +11,7 @@ import re
 import secrets
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from html import unescape
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -425,6 +426,59 @@ def test_matrix_address_variants_in_the_directories(stack):
     organization = fhir(f"{base}/{role['organization']['reference']}")
     assert organization["name"] == "Apotheek De Linde" and "endpoint" not in organization
     assert fhir(f"{base}/Organization", identifier=f"{URA}|{org(stack, 'c')['ura']}")["entry"]
+
+
+def test_practitioners_with_an_account_carry_their_identity_binding(stack):
+    """As if they had onboarded (issue #4): nl.kring.practitioner on the profile points at their
+    own Practitioner and PractitionerRole, readable on either homeserver (over federation)."""
+    readers = {k: Matrix(stack["homeservers"][k], user(stack, key)) for k, key in (("a", "a-lead"), ("b", "b-gp"))}
+    try:
+        seeded = [u for u in stack["users"] if u["kind"] == "practitioner" and u["matrix_account"]]
+        assert {u["key"] for u in seeded} == {"a-lead", "a-nurse", "a-internist", "b-gp", "b-nurse"}
+        for u in seeded:
+            base, practitioner, role = practitioner_and_roles(stack, u)
+            want = {"uzi": u["uzi"], "ura": org(stack, u["org"])["ura"], "role_codes": [u["role_code"]],
+                    "practitioner": f"{base}/Practitioner/{practitioner['id']}",
+                    "practitioner_role": f"{base}/PractitionerRole/{role['id']}",
+                    "organization": org(stack, u["org"])["name"]}
+            for k, reader in readers.items():
+                got = reader.req("GET", f"/profile/{u['mxid']}/nl.kring.practitioner")
+                assert got == {"nl.kring.practitioner": want}, (u["key"], "read on", k, got)
+            # The URLs lead to the resources themselves (the directory is the authority).
+            assert fhir(want["practitioner_role"])["code"] == role["code"]
+        # Someone who is no practitioner has no binding.
+        marieke = user(stack, "a-caregiver")
+        r = requests.get(f"{readers['b'].base}/profile/{marieke['mxid']}/nl.kring.practitioner",
+                         headers={"Authorization": f"Bearer {readers['b'].token}"})
+        assert r.status_code == 404, r.text
+    finally:
+        for reader in readers.values():
+            reader.logout()
+
+
+def periods(role):
+    return [(a.get("description"), datetime.fromisoformat(a["during"]["start"]), datetime.fromisoformat(a["during"]["end"]))
+            for a in role.get("notAvailable", [])]
+
+
+def test_absences_in_the_directories(stack):
+    """PractitionerRole.notAvailable, dated from the day of seeding: Karim (Bosrand) is away
+    now, Sanne (Aurora) has a course ahead; nobody else is away."""
+    now = datetime.now(timezone.utc)
+    for u in (u for u in stack["users"] if u["kind"] == "practitioner"):
+        _, _, role = practitioner_and_roles(stack, u)
+        found = periods(role)
+        if u["key"] == "b-gp":
+            [(what, start, end)] = found
+            assert what == "Vakantie" and start <= now <= end, found
+            # Whole days in Dutch local time: from midnight to the last second of a day.
+            assert (start.time().isoformat(), end.time().isoformat()) == ("00:00:00", "23:59:59"), found
+            assert start.utcoffset() in (timedelta(hours=1), timedelta(hours=2)), found
+        elif u["key"] == "a-nurse":
+            [(what, start, end)] = found
+            assert what == "Cursus" and now < start < end, found
+        else:
+            assert found == [], (u["key"], found)
 
 
 @pytest.mark.parametrize("key", ["a-new", "a-new2", "b-new", "c-pharmacist"])

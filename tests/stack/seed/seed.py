@@ -2,8 +2,14 @@
 
 Idempotent: a FHIR directory (in memory) gets its resources PUT only when it does not hold
 exactly them already, Matrix accounts are registered only when a password login fails (and
-never for users with "matrix_account": false), the demo room is found by alias.
+never for users with "matrix_account": false), the demo room is found by alias, and an
+identity binding is written only when the profile does not carry it as it should.
+
+Absences (PractitionerRole.notAvailable) are days relative to the day of seeding, so each
+`up` writes them anew when the date moved on: a directory that held yesterday's dates no
+longer holds exactly the demo data, and is seeded again.
 """
+import datetime
 import hashlib
 import hmac
 import json
@@ -29,6 +35,12 @@ MCSD_CONN = {"system": "http://fhir.nl/fhir/NamingSystem/endpoint-connection-typ
 NO_PAYLOAD = {"system": "http://terminology.hl7.org/CodeSystem/endpoint-payload-type", "code": "none", "display": "None"}
 
 _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, never a proxy
+BINDING = "nl.kring.practitioner"  # the identity binding, a custom profile field (MSC4133)
+try:
+    from zoneinfo import ZoneInfo
+    AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+except Exception:  # no tz database: winter time, as the demo data's examples
+    AMSTERDAM = datetime.timezone(datetime.timedelta(hours=1))
 
 
 def load_demo():
@@ -95,6 +107,29 @@ def idp_accounts(demo):
 
 # ---------------------------------------------------------------- FHIR directories
 
+def seed_day():
+    """Today in the Netherlands: the day the demo absences are counted from."""
+    return datetime.datetime.now(AMSTERDAM).date()
+
+
+def local_time(day, hour, minute, second):
+    """An RFC 3339 time on that day in Europe/Amsterdam, with that day's own offset
+    (e.g. 2026-12-06T23:59:59+01:00), so the date a reader shows is the date meant."""
+    return datetime.datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=AMSTERDAM).isoformat()
+
+
+def not_available(user, today):
+    """PractitionerRole.notAvailable from the user's demo absences (days from today):
+    from 00:00:00 on the first day to 23:59:59 on the last, in Dutch local time."""
+    out = []
+    for a in user.get("absences", []):
+        start = today + datetime.timedelta(days=a["start_days"])
+        end = today + datetime.timedelta(days=a["end_days"])
+        out.append({"description": a["description"],
+                    "during": {"start": local_time(start, 0, 0, 0), "end": local_time(end, 23, 59, 59)}})
+    return out
+
+
 def rid(directory, rtype, key):
     """Stable resource ids, so references and re-seeds agree across restarts."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://kring.example/stack/{directory}/{rtype}/{key}"))
@@ -126,9 +161,10 @@ def matrix_to_telecom(m):
     return {"system": "url", "value": f"https://matrix.to/#/{m}"}
 
 
-def org_entries(demo, org, homeservers, d):
-    """One organisation's resources in directory d: who works there and where their
-    homeserver is. An organisation without a homeserver gets no Endpoint at all."""
+def org_entries(demo, org, homeservers, d, today=None):
+    """One organisation's resources in directory d: who works there, when they are away,
+    and where their homeserver is. An organisation without a homeserver gets no Endpoint."""
+    today = today or seed_day()
     k, hs = org["key"], homeservers.get(org["key"])
     # Ids of an organisation in its own directory keep their original names (stable across re-seeds).
     own = k == d
@@ -169,6 +205,9 @@ def org_entries(demo, org, homeservers, d):
                 "location": [ref("Location", lid)], "healthcareService": [ref("HealthcareService", sid)]}
         if endpoints and shape.get("role_endpoint", True):
             role["endpoint"] = endpoints
+        absences = not_available(u, today)
+        if absences:  # FHIR allows no empty arrays
+            role["notAvailable"] = absences
         if m and mode in ("telecom", "matrix.to"):  # no homeserver, no MXID
             practitioner["telecom"] = [mxid_telecom(m)]
             role["telecom"] = [mxid_telecom(m) if mode == "telecom" else matrix_to_telecom(m)]
@@ -176,12 +215,12 @@ def org_entries(demo, org, homeservers, d):
     return entries
 
 
-def org_directory_bundle(demo, d, homeservers):
+def org_directory_bundle(demo, d, homeservers, today=None):
     """The mCSD directory d: every organisation it hosts (vendor B also hosts org C's)."""
     entries = []
     for org in demo["organisations"]:
         if directory_of(org) == d:
-            entries += org_entries(demo, org, homeservers, d)
+            entries += org_entries(demo, org, homeservers, d, today)
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 
@@ -264,6 +303,28 @@ def q(s):
     return urllib.parse.quote(s, safe="")
 
 
+def identity_binding(demo, user, directories):
+    """The identity binding Kring publishes at a practitioner's first login (issue #4): their
+    own Practitioner and PractitionerRole in their organisation's directory."""
+    org = next(o for o in demo["organisations"] if o["key"] == user["org"])
+    d = directory_of(org)
+    base = directories[d]
+    return {"uzi": user["uzi"], "ura": org["ura"], "role_codes": [user["role_code"]],
+            "practitioner": f"{base}/Practitioner/{rid(d, 'Practitioner', user['key'])}",
+            "practitioner_role": f"{base}/PractitionerRole/{rid(d, 'PractitionerRole', user['key'])}",
+            "organization": org["name"]}
+
+
+def ensure_binding(hs, user_id, token, binding):
+    """Writes the binding on the user's profile (stable v3 path) unless it is there already."""
+    url = cs(hs, f"/profile/{q(user_id)}/{BINDING}")
+    status, body = call("GET", url, token=token)
+    if status == 200 and isinstance(body, dict) and body.get(BINDING) == binding:
+        return False
+    must(call("PUT", url, {BINDING: binding}, token))
+    return True
+
+
 def ensure_demo_room(demo, homeservers, tokens, by_key):
     spec = demo["demo_room"]
     creator = by_key[spec["creator"]]
@@ -314,11 +375,11 @@ def run(ctx, log=print):
     orgs = {o["key"]: o for o in demo["organisations"]}
     by_key = {u["key"]: u for u in demo["users"]}
 
-    t = time.monotonic()
+    t, today = time.monotonic(), seed_day()
     if seed_directory(directories["lrza"], lrza_bundle(demo, directories)):
         log("  seeded directory lrza")
     for d in sorted({directory_of(o) for o in orgs.values()}):
-        if seed_directory(directories[d], org_directory_bundle(demo, d, homeservers)):
+        if seed_directory(directories[d], org_directory_bundle(demo, d, homeservers, today)):
             log(f"  seeded directory {d}")
     log(f"  directories ready ({time.monotonic() - t:.2f}s)")
 
@@ -331,6 +392,12 @@ def run(ctx, log=print):
         if created:
             log(f"  registered {mxid(u, homeservers)}")
     room_id = ensure_demo_room(demo, homeservers, tokens, by_key)
+    # The practitioners with an account have onboarded, as far as anyone else can tell.
+    for key, token in tokens.items():
+        u = by_key[key]
+        if u["kind"] == "practitioner" and ensure_binding(homeservers[u["org"]], mxid(u, homeservers), token,
+                                                          identity_binding(demo, u, directories)):
+            log(f"  published the identity binding of {mxid(u, homeservers)}")
     for key, token in tokens.items():  # leave no seeder devices behind
         call("POST", cs(homeservers[by_key[key]["org"]], "/logout"), {}, token)
     log(f"  matrix accounts and demo room ready ({time.monotonic() - t:.2f}s)")
