@@ -10,7 +10,7 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use futures_util::future::join_all;
+use futures_util::{StreamExt, future::join_all, stream};
 use kring_directory::{
     DirectoryClient, DirectoryError, ResolverConfig,
     network::{AbsencePeriod, OrganisationNames, PractitionerDetails},
@@ -33,6 +33,8 @@ pub const RELATION_EVENT: &str = "nl.kring.relation";
 const RELATION_KEY_PREFIX: &str = "relation:";
 /// A directory slower than this is treated as unreachable for this refresh.
 const DIRECTORY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many lookups one refresh runs at once, per homeserver or directory.
+const CONCURRENCY: usize = 6;
 /// How often an open network view asks the directories again.
 const REFRESH_EVERY: Duration = Duration::from_secs(300);
 
@@ -265,21 +267,29 @@ impl Session {
         // Whose details live in which directory, with the role the binding names.
         let mut by_directory: HashMap<String, Vec<(String, CareIdentityBinding, Option<String>)>> = HashMap::new();
         let mut resolved: HashMap<String, Option<String>> = HashMap::new();
-        for m in members.iter().filter(|m| m.role.is_professional()) {
-            // Bindings change only at a (new) first login: the one kept is used,
-            // and a role it names that is gone falls back to the UZI.
-            let kept = self.store.identity_binding(&m.user_id).await.ok().flatten();
-            let binding = match kept {
-                Some(b) => CareIdentityBinding::from_store(b),
-                None => match self.care_identity_of(&m.user_id).await {
-                    Ok(Some(b)) => b,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        debug!(user = %m.user_id, "no identity binding: {e}");
-                        continue;
-                    }
-                },
-            };
+        // Bindings change only at a (new) first login: the one kept is used,
+        // and a role it names that is gone falls back to the UZI. Missing ones
+        // are asked for a few at a time (some live on other homeservers).
+        // Owned ids, not borrowed members: rustc then proves the stream Send.
+        let professionals: Vec<String> =
+            members.iter().filter(|m| m.role.is_professional()).map(|m| m.user_id.clone()).collect();
+        let bindings: Vec<(String, CareIdentityBinding)> = stream::iter(professionals)
+            .map(|user_id| async move {
+                let kept = self.store.identity_binding(&user_id).await.ok().flatten();
+                let binding = match kept {
+                    Some(b) => Some(CareIdentityBinding::from_store(b)),
+                    None => self.care_identity_of(&user_id).await.unwrap_or_else(|e| {
+                        debug!(user = %user_id, "no identity binding: {e}");
+                        None
+                    }),
+                };
+                binding.map(|b| (user_id, b))
+            })
+            .buffer_unordered(CONCURRENCY)
+            .filter_map(|b| async move { b })
+            .collect()
+            .await;
+        for (user_id, binding) in bindings {
             let named = binding.practitioner_role.as_deref().and_then(|u| split_resource_url(u, "PractitionerRole"));
             // The URA's own directory is the authority; a binding is only the user's word.
             let directory = if scope.resolvers.is_empty() {
@@ -293,7 +303,7 @@ impl Session {
             };
             let Some(directory) = directory else { continue };
             let role_id = named.filter(|(base, _)| normalise(base) == normalise(&directory)).map(|(_, id)| id);
-            by_directory.entry(normalise(&directory)).or_default().push((m.user_id.clone(), binding, role_id));
+            by_directory.entry(normalise(&directory)).or_default().push((user_id, binding, role_id));
         }
         let refreshes = by_directory.into_iter().map(|(directory, people)| self.refresh_directory(directory, people));
         let mut requests = 0;
@@ -334,23 +344,33 @@ impl Session {
                 Some(since) if cached.len() == people.len() => Some(client.changed_since(since).await?),
                 _ => None,
             };
-            let mut names = OrganisationNames::default();
-            for (user_id, binding, role_id) in &people {
-                let current = cached.get(user_id);
-                let unchanged = match (&changed, current) {
+            let names = OrganisationNames::default();
+            let todo: Vec<(String, CareIdentityBinding, Option<String>)> = people
+                .iter()
+                .filter(|(user_id, _, _)| match (&changed, cached.get(user_id)) {
                     (Some((roles, practitioners)), Some(d)) => {
-                        !d.role_id.as_ref().is_some_and(|r| roles.contains(r))
-                            && !d.practitioner_id.as_ref().is_some_and(|p| practitioners.contains(p))
+                        d.role_id.as_ref().is_some_and(|r| roles.contains(r))
+                            || d.practitioner_id.as_ref().is_some_and(|p| practitioners.contains(p))
                     }
-                    _ => false,
-                };
-                if unchanged {
-                    let _ = self.store.confirm_directory_entry(user_id).await;
-                    continue;
-                }
-                if let Some(details) = client.practitioner_details(role_id.as_deref(), &binding.uzi, &mut names).await? {
+                    _ => true,
+                })
+                .cloned()
+                .collect();
+            for (user_id, _, _) in people.iter().filter(|p| !todo.iter().any(|t| t.0 == p.0)) {
+                let _ = self.store.confirm_directory_entry(user_id).await;
+            }
+            let fetched: Vec<Result<(String, Option<PractitionerDetails>), DirectoryError>> = stream::iter(todo)
+                .map(|(user_id, binding, role_id)| {
+                    let (client, names) = (&client, &names);
+                    async move { Ok((user_id, client.practitioner_details(role_id.as_deref(), &binding.uzi, names).await?)) }
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+            for result in fetched {
+                if let (user_id, Some(details)) = result? {
                     let json = serde_json::to_string(&details).unwrap_or_default();
-                    if let Err(e) = self.store.cache_directory_entry(user_id, &directory, &json).await {
+                    if let Err(e) = self.store.cache_directory_entry(&user_id, &directory, &json).await {
                         warn!("could not cache directory details: {e}");
                     }
                 }

@@ -86,26 +86,37 @@ fn absences_of(role: &PractitionerRole) -> Vec<AbsencePeriod> {
         .collect()
 }
 
-/// Organisation names by id, so a refresh reads each Organization once.
+/// Organisation names by id, so a refresh reads each Organization about
+/// once, also when it looks people up concurrently.
 #[derive(Default)]
-pub struct OrganisationNames(HashMap<String, Option<String>>);
+pub struct OrganisationNames(std::sync::Mutex<HashMap<String, Option<String>>>);
+
+impl OrganisationNames {
+    fn get(&self, id: &str) -> Option<Option<String>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+    }
+
+    fn put(&self, id: &str, name: Option<String>) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_owned(), name);
+    }
+}
 
 impl DirectoryClient {
-    async fn organisation_name(&self, role: &PractitionerRole, names: &mut OrganisationNames) -> Result<Option<String>, DirectoryError> {
+    async fn organisation_name(&self, role: &PractitionerRole, names: &OrganisationNames) -> Result<Option<String>, DirectoryError> {
         let Some(reference) = &role.organization else { return Ok(None) };
         if let Some(display) = &reference.display {
             return Ok(Some(display.clone()));
         }
         let Some(id) = reference.id_of("Organization") else { return Ok(None) };
-        if let Some(name) = names.0.get(id) {
-            return Ok(name.clone());
+        if let Some(name) = names.get(id) {
+            return Ok(name);
         }
         let name = match self.get::<Organization>(&format!("Organization/{id}"), &[]).await {
             Ok(org) => org.name,
             Err(DirectoryError::Status { status: 404 | 410, .. }) => None,
             Err(e) => return Err(e),
         };
-        names.0.insert(id.to_owned(), name.clone());
+        names.put(id, name.clone());
         Ok(name)
     }
 
@@ -128,7 +139,7 @@ impl DirectoryClient {
         &self,
         role_id: Option<&str>,
         uzi: &str,
-        names: &mut OrganisationNames,
+        names: &OrganisationNames,
     ) -> Result<Option<PractitionerDetails>, DirectoryError> {
         let by_role = match role_id {
             Some(id) => match self.get::<PractitionerRole>(&format!("PractitionerRole/{id}"), &[]).await {
@@ -174,12 +185,12 @@ impl DirectoryClient {
             Some(n) => self.search::<Practitioner>(&[("name:contains", n), ("_count", &count)]).await?,
             None => self.search::<Practitioner>(&[("_count", &count)]).await?,
         };
-        let mut names = OrganisationNames::default();
+        let names = OrganisationNames::default();
         let mut found = Vec::new();
         for p in people.iter().take(limit) {
             let role = self.roles_of(p.id.as_deref().unwrap_or_default()).await?.into_iter().next();
             let organisation = match &role {
-                Some(r) => self.organisation_name(r, &mut names).await?,
+                Some(r) => self.organisation_name(r, &names).await?,
                 None => None,
             };
             found.push(self.details(p, role.as_ref(), organisation));
