@@ -67,7 +67,10 @@ def test_care_team_conversation_counter_files_replies_and_archive(app, stack, cl
     space_id = item.get_attribute("data-space-id")
     item.click()
 
-    # Invite the GP of organisation B; they accept through their own Kring (the CLI).
+    # Invite the GP of organisation B by Matrix ID (the folded manual option of
+    # the care-network tab); they accept through their own Kring (the CLI).
+    wait(app, "care-network-tab").click()
+    wait(app, "invite-manual-toggle").click()
     wait(app, "invite-user").send_keys(gp["mxid"])
     wait(app, "invite-submit").click()
     deadline = time.time() + 40
@@ -75,7 +78,7 @@ def test_care_team_conversation_counter_files_replies_and_archive(app, stack, cl
         assert time.time() < deadline, "invite did not reach organisation B"
         time.sleep(0.5)
     assert gp_cli("care-team", "accept", "--space", space_id)["clientName"] == client_name
-    by_testid(app, "member-item", **{"data-user-id": gp["mxid"]})
+    by_testid(app, "participant", **{"data-user-id": gp["mxid"]})
     app.save_screenshot(str(SHOTS / "10-care-team.png"))
 
     # New conversation: the counter refuses 51 characters, then a valid subject.

@@ -9,20 +9,30 @@
 // inviting someone as "Hoofdbehandelaar" answers not_permitted. Attachments are
 // kept in memory and served as data: URLs in place of the kring-media scheme;
 // "saving" one only answers the path Rust would have written.
+// Care network ("Zorgnetwerk" tab of a client): Mw. A. Jansen's network has a
+// GP away now (Karim El Amrani), a planned absence (Fatima Yilmaz) and a son
+// with his relation; Dhr. P. de Boer's is stale (De Linde's directory is down,
+// also after "Vernieuwen"). The directory search knows a few people; an
+// organisation containing "onbereikbaar" answers directory_unreachable.
 // Organisation login ("Inloggen via je organisatie") walks through every step
 // and signs in as the demo practitioner; add `?fail=<error code>` to the page's
 // address (e.g. `?fail=matrix_account_missing`) to see that error at its step.
 import { mockIPC } from "@tauri-apps/api/mocks";
 import type { Channel } from "@tauri-apps/api/core";
 import type {
+  Absence,
   AppError,
   Attachment,
+  CareNetwork,
   CareTeam,
   CareTeamInvite,
   ConversationSummary,
+  DirectoryHit,
+  DirectorySearch,
   ListDiff,
   Member,
   NewAttachment,
+  NetworkParticipant,
   NewConversation,
   Onboarded,
   OnboardingProgress,
@@ -127,6 +137,94 @@ function fail(code: AppError["code"], detail: string): never {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const DAY = 24 * 60 * MIN;
+/** A plain date `days` from today. */
+const dayFrom = (days: number) => new Date(now + days * DAY).toISOString().slice(0, 10);
+
+/** An absence from `startDays` to `endDays` (null: open-ended), as Rust sends it. */
+function absence(startDays: number | null, endDays: number | null, description: string | null, dateTimes = false): Absence {
+  const at = (days: number, time: string) => (dateTimes ? `${dayFrom(days)}T${time}+01:00` : dayFrom(days));
+  const start = startDays === null ? null : at(startDays, "00:00:00");
+  const end = endDays === null ? null : at(endDays, "23:59:59");
+  const current = (startDays === null || startDays <= 0) && (endDays === null || endDays >= 0);
+  return { start, end, description, current };
+}
+
+/** What the mock's directories know about a person. */
+interface DirectoryEntry {
+  name: string;
+  function: string | null;
+  organisation: string | null;
+  userId: string | null;
+  directory: string;
+  absences: Absence[];
+}
+
+const AURORA = "https://mcsd.aurora.test/fhir/";
+const BRUG = "https://mcsd.brug.test/fhir/";
+const LINDE = "https://mcsd.delinde.test/fhir/";
+/** De Linde's directory does not answer: whoever is listed there is shown from the cache. */
+const UNREACHABLE = new Set([LINDE]);
+
+const DIRECTORY: DirectoryEntry[] = [
+  {
+    name: "Karim El Amrani",
+    function: "Huisarts",
+    organisation: "Huisartsenpraktijk De Brug",
+    userId: "@karim:brug.test",
+    directory: BRUG,
+    absences: [absence(-4, 3, "Vakantie"), absence(30, 34, "Nascholing")],
+  },
+  {
+    name: "Fatima Yilmaz",
+    function: "Verzorgende IG",
+    organisation: "Thuiszorg Aurora",
+    userId: "@fatima:kring.test",
+    directory: AURORA,
+    absences: [absence(10, 12, "Cursus", true)],
+  },
+  {
+    name: "Bram Visser",
+    function: "Wondverpleegkundige",
+    organisation: "Thuiszorg Aurora",
+    userId: "@bram:kring.test",
+    directory: AURORA,
+    absences: [],
+  },
+  {
+    name: "Johan Smits",
+    function: "Specialist ouderengeneeskunde",
+    organisation: "Verpleeghuis De Linde",
+    userId: "@johan:delinde.test",
+    directory: LINDE,
+    absences: [absence(5, 9, "Vakantie")],
+  },
+  {
+    name: "Sanne de Wit",
+    function: "Fysiotherapeut",
+    organisation: "Fysiotherapie Zwolle-Zuid",
+    userId: "@sanne:fysio.test",
+    directory: BRUG,
+    absences: [],
+  },
+  {
+    name: "Eva Mulder",
+    function: "Wijkverpleegkundige",
+    organisation: "Thuiszorg Aurora",
+    userId: "@eva:kring.test",
+    directory: AURORA,
+    absences: [absence(-1, null, "Ziek")],
+  },
+  {
+    name: "Pieter Bos",
+    function: "Apotheker",
+    organisation: "Apotheek Centrum",
+    userId: null,
+    directory: BRUG,
+    absences: [],
+  },
+];
+
 /** Where each first-login error happens, for `?fail=<code>`. */
 const FAILS_AT: Partial<Record<AppError["code"], OnboardingStep>> = {
   onboarding_not_configured: "organisation_login",
@@ -208,10 +306,11 @@ export function installMockBackend(): void {
     "!ct-jansen": [
       fatima,
       bram,
+      { userId: "@karim:brug.test", displayName: "Karim El Amrani (huisarts)", role: "practitioner", joined: true },
       { userId: "@henk:kring.test", displayName: "Henk Jansen", role: "related_person", joined: true },
       { userId: "@ajansen:kring.test", displayName: "Mw. A. Jansen", role: "client", joined: false },
     ],
-    "!ct-deboer": [bram],
+    "!ct-deboer": [bram, { userId: "@johan:delinde.test", displayName: "Johan Smits", role: "practitioner", joined: true }],
     "!ct-smit": [fatima],
   };
   const conversationsBySpace: Record<string, ConversationSummary[]> = {
@@ -274,6 +373,66 @@ export function installMockBackend(): void {
     if (!list || !teams.some((t) => t.spaceId === spaceId)) fail("not_a_care_team", spaceId);
     return [me(spaceId), ...list];
   }
+  /** Relations of related persons, per care team and user (`set_relation`). */
+  const relations: Record<string, Record<string, string>> = {
+    "!ct-jansen": { "@henk:kring.test": "Zoon, mantelzorger" },
+  };
+  /** When each directory last answered. */
+  const checked = new Map<string, number>([
+    [AURORA, now - 20 * MIN],
+    [BRUG, now - 20 * MIN],
+    [LINDE, now - 3 * 60 * MIN],
+  ]);
+
+  function participantOf(spaceId: string, m: Member): NetworkParticipant {
+    const own = m.userId === session?.userId;
+    const entry = own
+      ? { name: m.displayName, function: "Wijkverpleegkundige", organisation: "Thuiszorg Aurora", directory: AURORA, absences: [] }
+      : DIRECTORY.find((d) => d.userId === m.userId);
+    const kind = m.role === "client" ? "client" : m.role === "related_person" ? "related_person" : "practitioner";
+    const absences = entry?.absences ?? [];
+    return {
+      userId: m.userId,
+      name: entry?.name ?? m.displayName,
+      role: m.role,
+      kind,
+      joined: m.joined,
+      function: entry?.function ?? null,
+      organisation: entry?.organisation ?? null,
+      relation: relations[spaceId]?.[m.userId] ?? null,
+      absences,
+      awayNow: absences.some((a) => a.current),
+      stale: !!entry && UNREACHABLE.has(entry.directory),
+      checkedAt: entry ? new Date(checked.get(entry.directory) ?? now).toISOString() : null,
+    };
+  }
+  function network(spaceId: string): CareNetwork {
+    const participants = teamMembers(spaceId).map((m) => participantOf(spaceId, m));
+    const unreachable = [
+      ...new Set(
+        participants
+          .filter((p) => p.stale)
+          .map((p) => DIRECTORY.find((d) => d.userId === p.userId)?.directory ?? "")
+          .filter(Boolean),
+      ),
+    ];
+    return { spaceId, participants, stale: unreachable.length > 0, unreachableDirectories: unreachable };
+  }
+  /** Ask the directories again: those that answer are fresh now. */
+  function readDirectories() {
+    for (const directory of checked.keys()) if (!UNREACHABLE.has(directory)) checked.set(directory, Date.now());
+  }
+  function searchDirectory(query: DirectorySearch): DirectoryHit[] {
+    const has = (field: string | null, wanted: string | null) =>
+      !wanted?.trim() || !!field?.toLocaleLowerCase("nl").includes(wanted.trim().toLocaleLowerCase("nl"));
+    if (query.organisation?.toLocaleLowerCase("nl").includes("onbereikbaar")) {
+      fail("directory_unreachable", "mock: the directory did not answer");
+    }
+    return DIRECTORY.filter(
+      (d) => has(d.name, query.name) && has(d.function, query.role) && has(d.organisation, query.organisation),
+    ).map((d) => ({ ...d, awayNow: d.absences.some((a) => a.current) }));
+  }
+
   function findConversation(roomId: string): ConversationSummary {
     for (const list of Object.values(conversationsBySpace)) {
       const c = list.find((c) => c.roomId === roomId);
@@ -560,8 +719,45 @@ export function installMockBackend(): void {
         if (role === "lead") fail("not_permitted", "only the lead may appoint a lead");
         const list = members[spaceId]!;
         if (!list.some((m) => m.userId === userId)) {
-          list.push({ userId, displayName: userId.slice(1).split(":")[0]!, role, joined: false });
+          const known = DIRECTORY.find((d) => d.userId === userId);
+          list.push({ userId, displayName: known?.name ?? userId.slice(1).split(":")[0]!, role, joined: false });
         }
+        push("careNetwork", network(spaceId), spaceId);
+        return null;
+      }
+      case "watch_care_network": {
+        requireSession();
+        const spaceId = args.spaceId as string;
+        network(spaceId);
+        const id = open("careNetwork", args.onUpdate as AnyChannel, spaceId);
+        // The cached network at once, then again after the background read of the directories.
+        setTimeout(() => push("careNetwork", network(spaceId), spaceId), 200);
+        setTimeout(() => {
+          readDirectories();
+          push("careNetwork", network(spaceId), spaceId);
+        }, 1500);
+        return id;
+      }
+      case "refresh_care_network": {
+        requireSession();
+        const spaceId = args.spaceId as string;
+        network(spaceId);
+        await sleep(700);
+        readDirectories();
+        const fresh = network(spaceId);
+        push("careNetwork", fresh, spaceId);
+        return fresh;
+      }
+      case "search_directory":
+        requireSession();
+        await sleep(400);
+        return searchDirectory(args.query as DirectorySearch);
+      case "set_relation": {
+        requireSession();
+        const spaceId = args.spaceId as string;
+        teamMembers(spaceId);
+        (relations[spaceId] ??= {})[args.userId as string] = (args.relation as string).trim();
+        push("careNetwork", network(spaceId), spaceId);
         return null;
       }
       case "conversations": {

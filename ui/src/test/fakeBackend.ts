@@ -4,14 +4,18 @@
 import { vi } from "vitest";
 import type { Channel } from "@tauri-apps/api/core";
 import type {
+  Absence,
   AppError,
   Attachment,
+  CareNetwork,
   CareTeam,
   CareTeamInvite,
   ConversationSummary,
+  DirectoryHit,
   ErrorCode,
   LoginOptions,
   Member,
+  NetworkParticipant,
   Onboarded,
   OnboardingProgress,
   OnboardingStep,
@@ -146,6 +150,55 @@ export function conversation(
   };
 }
 
+/** An absence as Rust sends it; `current` says whether it includes now. */
+export function absence(start: string | null, end: string | null, description: string | null = null, current = false): Absence {
+  return { start, end, description, current };
+}
+
+/** A practitioner unless `extra.kind` says otherwise; `awayNow` follows the absences. */
+export function participant(
+  userId: string,
+  name: string,
+  role: Role,
+  extra: Partial<NetworkParticipant> = {},
+): NetworkParticipant {
+  const kind = role === "client" ? "client" : role === "related_person" ? "related_person" : "practitioner";
+  const absences = extra.absences ?? [];
+  return {
+    userId,
+    name,
+    role,
+    kind,
+    joined: true,
+    function: null,
+    organisation: null,
+    relation: null,
+    absences,
+    awayNow: absences.some((a) => a.current),
+    stale: false,
+    checkedAt: null,
+    ...extra,
+  };
+}
+
+export function careNetwork(spaceId: string, participants: NetworkParticipant[], extra: Partial<CareNetwork> = {}): CareNetwork {
+  return { spaceId, participants, stale: false, unreachableDirectories: [], ...extra };
+}
+
+export function directoryHit(name: string, extra: Partial<DirectoryHit> = {}): DirectoryHit {
+  const absences = extra.absences ?? [];
+  return {
+    name,
+    function: null,
+    organisation: null,
+    userId: null,
+    directory: "https://mcsd.example/fhir/",
+    absences,
+    awayNow: absences.some((a) => a.current),
+    ...extra,
+  };
+}
+
 type Ch<T> = Channel<T>;
 
 function createBackend() {
@@ -155,7 +208,10 @@ function createBackend() {
     sync: [] as Ch<SyncStatus>[],
     timeline: [] as { roomId: string; id: string; channel: Ch<ListDiff<TimelineItem>[]> }[],
     onboarding: [] as Ch<OnboardingProgress>[],
+    careNetwork: [] as { spaceId: string; id: string; channel: Ch<CareNetwork> }[],
   };
+  /** The last network pushed per client, for the default refresh answer. */
+  const delivered = new Map<string, CareNetwork>();
   /** How the pending first login (if any) will answer; set by `firstLogin`, used by `finishFirstLogin`. */
   let finishPending: ((result: Result<Onboarded, AppError>) => void) | null = null;
   const commands = {
@@ -184,6 +240,10 @@ function createBackend() {
     startConversation: vi.fn(),
     joinConversation: vi.fn(),
     setConversationStatus: vi.fn(),
+    watchCareNetwork: vi.fn(),
+    refreshCareNetwork: vi.fn(),
+    searchDirectory: vi.fn(),
+    setRelation: vi.fn(),
   };
 
   function reset() {
@@ -192,6 +252,8 @@ function createBackend() {
     channels.sync.length = 0;
     channels.timeline.length = 0;
     channels.onboarding.length = 0;
+    channels.careNetwork.length = 0;
+    delivered.clear();
     finishPending = null;
     for (const fn of Object.values(commands)) fn.mockReset();
     commands.login.mockResolvedValue(ok(aSession));
@@ -251,6 +313,18 @@ function createBackend() {
     commands.startConversation.mockImplementation(async () => ok(`!conversation-${++nextSub}`));
     commands.joinConversation.mockResolvedValue(ok(null));
     commands.setConversationStatus.mockResolvedValue(ok(null));
+    // Like Rust, the network stream opens at once; the test pushes what it delivers.
+    commands.watchCareNetwork.mockImplementation(async (spaceId: string, ch: Ch<CareNetwork>) => {
+      const id = `care-network-${spaceId}-${++nextSub}`;
+      channels.careNetwork.push({ spaceId, id, channel: ch });
+      return ok(id);
+    });
+    // A refresh answers what was last delivered for the client (nothing changed in the directories).
+    commands.refreshCareNetwork.mockImplementation(async (spaceId: string) =>
+      ok(delivered.get(spaceId) ?? careNetwork(spaceId, [])),
+    );
+    commands.searchDirectory.mockResolvedValue(ok([]));
+    commands.setRelation.mockResolvedValue(ok(null));
   }
 
   function last<T>(list: T[], what: string): T {
@@ -287,6 +361,12 @@ function createBackend() {
     },
     pushSync(status: SyncStatus) {
       last(channels.sync, "sync").onmessage(status);
+    },
+    /** Deliver a care network on the latest stream (or the latest one of `spaceId`), as Rust would. */
+    pushCareNetwork(network: CareNetwork, spaceId?: string) {
+      const streams = spaceId ? channels.careNetwork.filter((s) => s.spaceId === spaceId) : channels.careNetwork;
+      delivered.set(network.spaceId, network);
+      last(streams, "care-network").channel.onmessage(network);
     },
     /** Push a timeline batch into the latest stream (or the latest one of `roomId`). */
     pushTimeline(diffs: ListDiff<TimelineItem>[], roomId?: string) {

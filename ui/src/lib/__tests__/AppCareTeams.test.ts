@@ -6,7 +6,19 @@ vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => 
 
 import App from "../../App.svelte";
 import { session } from "$lib/stores/session.svelte";
-import { aSession, backend, careTeam, conversation, member, message, ok, room } from "../../test/fakeBackend";
+import {
+  aSession,
+  absence,
+  backend,
+  careNetwork,
+  careTeam,
+  conversation,
+  member,
+  message,
+  ok,
+  participant,
+  room,
+} from "../../test/fakeBackend";
 
 beforeEach(() => {
   backend.reset();
@@ -18,10 +30,10 @@ beforeEach(() => {
 async function startSignedIn() {
   backend.commands.restoreSession.mockResolvedValueOnce(ok(aSession));
   const user = userEvent.setup();
-  render(App);
+  const view = render(App);
   await screen.findByTestId("main-view");
   await vi.waitFor(() => expect(backend.channels.rooms).toHaveLength(1));
-  return user;
+  return Object.assign(user, { unmount: view.unmount });
 }
 
 describe("navigation tabs", () => {
@@ -86,7 +98,7 @@ describe("a client's conversations", () => {
   it("opens a conversation on the right with its status, kind, participants and archive button", async () => {
     const user = await openClient();
     expect(screen.getByText("Gesprekken over Mw. Jansen")).toBeInTheDocument();
-    expect(screen.getByTestId("members-panel")).toHaveTextContent("Bram Visser");
+    expect(backend.commands.watchCareNetwork).toHaveBeenCalledWith("!space", expect.anything());
     const [active] = screen.getAllByTestId("conversation-item");
     await user.click(active!);
     expect(backend.commands.watchTimeline).toHaveBeenCalledWith("!a", expect.anything());
@@ -142,5 +154,71 @@ describe("a client's conversations", () => {
     expect(backend.commands.unsubscribe).toHaveBeenCalledWith(backend.channels.timeline[0]!.id);
     expect(screen.queryByTestId("timeline")).not.toBeInTheDocument();
     expect(backend.commands.conversations).toHaveBeenLastCalledWith("!other");
+  });
+});
+
+describe("a client's care network", () => {
+  const year = new Date().getFullYear();
+  const karim = member("@karim:brug.example", "Karim El Amrani", "practitioner");
+
+  async function openClients() {
+    backend.commands.careTeams.mockResolvedValue(ok([careTeam("!space", "Mw. Jansen"), careTeam("!other", "Dhr. Bos")]));
+    backend.commands.careTeamMembers.mockResolvedValue(ok([member(aSession.userId, "An de Vries", "lead"), karim]));
+    const user = await startSignedIn();
+    await user.click(screen.getByTestId("tab-clients"));
+    await screen.findAllByTestId("client-item");
+    return user;
+  }
+  const client = (spaceId: string) =>
+    screen.getAllByTestId("client-item").find((i) => i.getAttribute("data-space-id") === spaceId)!;
+
+  it("follows the selected client's network; unsubscribes when the tab is left, for another client and on unmount", async () => {
+    const user = await openClients();
+    expect(backend.commands.watchCareNetwork).not.toHaveBeenCalled();
+    await user.click(client("!space"));
+    await vi.waitFor(() => expect(backend.channels.careNetwork).toHaveLength(1));
+    expect(backend.channels.careNetwork[0]!.spaceId).toBe("!space");
+    await user.click(screen.getByTestId("care-network-tab"));
+    backend.pushCareNetwork(careNetwork("!space", [participant("@karim:brug.example", "Karim El Amrani", "practitioner")]));
+    expect(await screen.findByTestId("participant")).toHaveTextContent("Karim El Amrani");
+
+    // Another client: the old stream is closed and its late deliveries are dropped.
+    await user.click(screen.getByTestId("tab-rooms"));
+    expect(backend.commands.unsubscribe).toHaveBeenCalledWith(backend.channels.careNetwork[0]!.id);
+    await user.click(screen.getByTestId("tab-clients"));
+    await user.click(client("!other"));
+    await vi.waitFor(() => expect(backend.channels.careNetwork.at(-1)!.spaceId).toBe("!other"));
+    const first = backend.channels.careNetwork[0]!;
+    first.channel.onmessage(careNetwork("!space", [participant("@late:x", "Te Laat", "practitioner")]));
+    await user.click(screen.getByTestId("care-network-tab"));
+    expect(screen.queryByText("Te Laat")).not.toBeInTheDocument();
+    expect(screen.getByTestId("care-network")).toHaveAttribute("aria-busy", "true");
+
+    const other = backend.channels.careNetwork.at(-1)!;
+    user.unmount();
+    expect(backend.commands.unsubscribe).toHaveBeenCalledWith(other.id);
+  });
+
+  it("flags an away recipient in the new-conversation form, from the network", async () => {
+    const user = await openClients();
+    await user.click(client("!space"));
+    await vi.waitFor(() => expect(backend.channels.careNetwork).toHaveLength(1));
+    backend.pushCareNetwork(
+      careNetwork("!space", [
+        participant("@karim:brug.example", "Karim El Amrani", "practitioner", {
+          function: "Huisarts",
+          organisation: "Huisartsenpraktijk De Brug",
+          absences: [absence(`${year}-11-29`, `${year}-12-06`, "Vakantie", true)],
+        }),
+      ]),
+    );
+    await user.click(screen.getByTestId("new-conversation"));
+    const option = await screen.findByTestId("recipient-option");
+    expect(option).toHaveTextContent("Huisarts · Huisartsenpraktijk De Brug");
+    expect(within(option).getByTestId("away-now")).toHaveTextContent("Afwezig tot 6 dec");
+    await user.click(within(option).getByRole("checkbox"));
+    expect(screen.getByTestId("absent-warning")).toHaveTextContent(
+      "Karim El Amrani is afwezig van 29 nov tot 6 dec (Vakantie). Je bericht komt wel aan.",
+    );
   });
 });

@@ -7,9 +7,21 @@ vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => 
 import ClientList from "$lib/components/ClientList.svelte";
 import ConversationList from "$lib/components/ConversationList.svelte";
 import ConversationHeader from "$lib/components/ConversationHeader.svelte";
+import { CareNetworkStore } from "$lib/stores/careNetwork.svelte";
 import { CareTeamsStore } from "$lib/stores/careTeams.svelte";
 import { ConversationsStore } from "$lib/stores/conversations.svelte";
-import { aSession, backend, careTeam, conversation, err, invite, member, ok } from "../../test/fakeBackend";
+import {
+  aSession,
+  backend,
+  careNetwork,
+  careTeam,
+  conversation,
+  err,
+  invite,
+  member,
+  ok,
+  participant,
+} from "../../test/fakeBackend";
 
 beforeEach(() => backend.reset());
 
@@ -134,14 +146,20 @@ describe("ClientList", () => {
 
 describe("ConversationList", () => {
   let store: ConversationsStore;
-  afterEach(() => store.close());
+  let network: CareNetworkStore;
+  afterEach(async () => {
+    store.close();
+    await network.close();
+  });
 
   async function setup() {
     store = new ConversationsStore();
+    network = new CareNetworkStore();
     const onselect = vi.fn();
     const user = userEvent.setup();
     render(ConversationList, {
       store,
+      network,
       clientName: "Mw. Jansen",
       ownUserId: aSession.userId,
       selectedRoomId: null,
@@ -150,6 +168,7 @@ describe("ConversationList", () => {
       onback: vi.fn(),
     });
     await store.open("!space");
+    await network.open("!space");
     return { user, onselect };
   }
 
@@ -205,29 +224,71 @@ describe("ConversationList", () => {
     expect(onselect).toHaveBeenCalledWith("!a");
   });
 
-  it("shows the care team with Dutch role names and invites someone", async () => {
-    backend.commands.careTeamMembers.mockResolvedValue(
-      ok([
-        member(aSession.userId, "An de Vries", "lead"),
-        member("@sara:zorg.example", "Sara Bakker", "senior"),
-        bram,
-        henk,
-        member("@jansen:zorg.example", "Mw. Jansen", "client", false),
+  it("goes back to the conversations when one is opened from the care-network tab", async () => {
+    backend.commands.conversations.mockResolvedValue(ok([conversation("!new", "Medicatiereview")]));
+    store = new ConversationsStore();
+    network = new CareNetworkStore();
+    const props = {
+      store, network, clientName: "Mw. Jansen", ownUserId: aSession.userId, selectedRoomId: null as string | null,
+      onselect: vi.fn(), onnew: vi.fn(), onback: vi.fn(),
+    };
+    const view = render(ConversationList, props);
+    await store.open("!space");
+    await network.open("!space");
+    await userEvent.setup().click(screen.getByTestId("care-network-tab"));
+    expect(screen.queryByTestId("conversation-list")).not.toBeInTheDocument();
+    await view.rerender({ ...props, selectedRoomId: "!new" });
+    expect(screen.getByTestId("conversations-tab")).toHaveAttribute("aria-selected", "true");
+    expect(await screen.findByTestId("conversation-item")).toHaveTextContent("Medicatiereview");
+  });
+
+  it("shows the care team in the care-network tab with Dutch role names", async () => {
+    const { user } = await setup();
+    expect(screen.getByTestId("conversations-tab")).toHaveAttribute("aria-selected", "true");
+    expect(screen.queryByTestId("care-network")).not.toBeInTheDocument();
+    await user.click(screen.getByTestId("care-network-tab"));
+    expect(screen.getByTestId("care-network-tab")).toHaveAttribute("aria-selected", "true");
+    expect(screen.queryByTestId("conversation-list")).not.toBeInTheDocument();
+    backend.pushCareNetwork(
+      careNetwork("!space", [
+        participant(aSession.userId, "An de Vries", "lead"),
+        participant("@sara:zorg.example", "Sara Bakker", "senior"),
+        participant("@bram:zorg.example", "Bram Visser", "practitioner"),
+        participant("@henk:zorg.example", "Henk Jansen", "related_person"),
+        participant("@jansen:zorg.example", "Mw. Jansen", "client", { joined: false }),
       ]),
     );
-    const { user } = await setup();
-    const panel = screen.getByTestId("members-panel");
-    await vi.waitFor(() => expect(within(panel).getAllByTestId("member-item")).toHaveLength(5));
-    const roles = Object.fromEntries(
-      within(panel).getAllByTestId("member-item").map((m) => [m.getAttribute("data-user-id"), m.textContent]),
+    const panel = screen.getByTestId("care-network");
+    await vi.waitFor(() => expect(within(panel).getAllByTestId("participant")).toHaveLength(5));
+    const rows = Object.fromEntries(
+      within(panel).getAllByTestId("participant").map((m) => [m.getAttribute("data-user-id"), m.textContent]),
     );
-    expect(roles[aSession.userId]).toContain("Hoofdbehandelaar");
-    expect(roles[aSession.userId]).toContain("jij");
-    expect(roles["@sara:zorg.example"]).toContain("Senior");
-    expect(roles["@bram:zorg.example"]).toContain("Zorgverlener");
-    expect(roles["@henk:zorg.example"]).toContain("Naaste");
-    expect(roles["@jansen:zorg.example"]).toContain("Cliënt");
-    expect(roles["@jansen:zorg.example"]).toContain("uitgenodigd");
+    expect(rows[aSession.userId]).toContain("Hoofdbehandelaar");
+    expect(rows[aSession.userId]).toContain("jij");
+    expect(rows["@sara:zorg.example"]).toContain("Senior");
+    expect(rows["@bram:zorg.example"]).toContain("Zorgverlener");
+    expect(rows["@henk:zorg.example"]).toContain("Naaste");
+    expect(rows["@jansen:zorg.example"]).toContain("Cliënt");
+    expect(rows["@jansen:zorg.example"]).toContain("uitgenodigd");
+
+    // Arrow keys move between the two views.
+    await user.keyboard("{ArrowLeft}");
+    expect(screen.getByTestId("conversations-tab")).toHaveFocus();
+    expect(screen.getByTestId("conversation-list")).toBeInTheDocument();
+  });
+
+  it("invites by Matrix ID only under the folded manual option", async () => {
+    backend.commands.careTeamMembers.mockResolvedValue(ok([member(aSession.userId, "An de Vries", "lead")]));
+    const { user } = await setup();
+    await user.click(screen.getByTestId("care-network-tab"));
+    backend.pushCareNetwork(careNetwork("!space", [participant(aSession.userId, "An de Vries", "lead")]));
+    const toggle = await screen.findByTestId("invite-manual-toggle");
+    expect(toggle).toHaveAttribute("aria-expanded", "false");
+    expect(toggle).toHaveTextContent("Handmatig (Matrix-ID)");
+    expect(screen.queryByTestId("invite-user")).not.toBeInTheDocument();
+    await user.click(toggle);
+    expect(toggle).toHaveAttribute("aria-expanded", "true");
+    expect(screen.getByTestId("invite-user")).toHaveFocus();
 
     expect(screen.getByTestId("invite-submit")).toBeDisabled();
     await user.type(screen.getByTestId("invite-user"), "@huisarts:andere.example");
@@ -242,6 +303,18 @@ describe("ConversationList", () => {
     await vi.waitFor(() => expect(screen.getByTestId("invite-user")).toHaveValue(""));
     expect(screen.getByText("@huisarts:andere.example is uitgenodigd als Senior.")).toBeInTheDocument();
     expect(screen.queryByTestId("invite-error")).not.toBeInTheDocument();
+    // The network is read again so the newcomer shows at once.
+    expect(backend.commands.refreshCareNetwork).toHaveBeenCalledWith("!space");
+
+    // A related person gets their relation recorded with the invitation.
+    await user.type(screen.getByTestId("invite-user"), "@dochter:familie.example");
+    await user.selectOptions(screen.getByTestId("invite-role"), "related_person");
+    await user.type(screen.getByTestId("invite-relation"), "Dochter, mantelzorger");
+    await user.click(screen.getByTestId("invite-submit"));
+    await vi.waitFor(() =>
+      expect(backend.commands.setRelation).toHaveBeenCalledWith("!space", "@dochter:familie.example", "Dochter, mantelzorger"),
+    );
+    expect(backend.commands.inviteToCareTeam).toHaveBeenLastCalledWith("!space", "@dochter:familie.example", "related_person");
   });
 });
 

@@ -5,9 +5,10 @@ import userEvent from "@testing-library/user-event";
 vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => m.bindingsModule));
 
 import NewConversation from "$lib/components/NewConversation.svelte";
+import { CareNetworkStore } from "$lib/stores/careNetwork.svelte";
 import { ConversationsStore } from "$lib/stores/conversations.svelte";
 import { conversationDrafts } from "$lib/stores/drafts";
-import { aSession, backend, err, member, ok } from "../../test/fakeBackend";
+import { aSession, absence, backend, careNetwork, err, member, ok, participant } from "../../test/fakeBackend";
 
 const me = aSession.userId;
 const team = [
@@ -30,11 +31,12 @@ beforeEach(async () => {
 
 afterEach(() => store.close());
 
-function setup(extra: { onstarted?: (roomId: string) => void } = {}) {
+function setup(extra: { onstarted?: (roomId: string) => void; network?: CareNetworkStore } = {}) {
   const onstarted = extra.onstarted ?? vi.fn();
   const user = userEvent.setup();
   const view = render(NewConversation, {
     store,
+    network: extra.network,
     spaceId: "!space",
     clientName: "Mw. Jansen",
     ownUserId: me,
@@ -156,6 +158,105 @@ describe("NewConversation: recipients", () => {
     await vi.waitFor(() => expect(onstarted).toHaveBeenCalledWith(expect.stringMatching(/^!conversation-/)));
     // The conversations are read again after the start.
     expect(backend.commands.conversations).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe("NewConversation: recipients from the care network", () => {
+  const year = new Date().getFullYear();
+  let network: CareNetworkStore;
+
+  beforeEach(async () => {
+    backend.commands.careTeamMembers.mockResolvedValue(
+      ok([...team, member("@karim:brug.example", "Karim El Amrani (huisarts)", "practitioner")]),
+    );
+    await store.refresh();
+    network = new CareNetworkStore();
+    await network.open("!space");
+    backend.pushCareNetwork(
+      careNetwork("!space", [
+        participant("@karim:brug.example", "Karim El Amrani", "practitioner", {
+          function: "Huisarts",
+          organisation: "Huisartsenpraktijk De Brug",
+          absences: [absence(`${year}-11-29`, `${year}-12-06T17:00:00+01:00`, "Vakantie", true)],
+        }),
+        participant("@bram:zorg.example", "Bram Visser", "practitioner", {
+          function: "Wondverpleegkundige",
+          organisation: "Thuiszorg Aurora",
+          absences: [absence(`${year}-12-20`, `${year}-12-24`, "Cursus")],
+        }),
+        participant("@sara:zorg.example", "Sara Bakker", "senior", { absences: [absence(null, null, null, true)] }),
+        participant("@henk:zorg.example", "Henk Jansen", "related_person", {
+          relation: "Zoon, mantelzorger",
+          absences: [absence(null, `${year}-12-31`, null, true)],
+        }),
+      ]),
+    );
+  });
+
+  afterEach(() => network.close());
+
+  function option(userId: string): HTMLElement {
+    return screen.getAllByTestId("recipient-option").find((o) => o.getAttribute("data-user-id") === userId)!;
+  }
+
+  it("says what each candidate does or how they are related, and who is away now", () => {
+    setup({ network });
+    expect(option("@karim:brug.example")).toHaveTextContent("Karim El Amrani");
+    expect(option("@karim:brug.example")).toHaveTextContent("Huisarts · Huisartsenpraktijk De Brug");
+    expect(within(option("@karim:brug.example")).getByTestId("away-now")).toHaveTextContent("Afwezig tot 6 dec");
+    expect(option("@bram:zorg.example")).toHaveTextContent("Wondverpleegkundige · Thuiszorg Aurora");
+    expect(within(option("@bram:zorg.example")).queryByTestId("away-now")).not.toBeInTheDocument();
+    expect(option("@henk:zorg.example")).toHaveTextContent("Zoon, mantelzorger");
+    // Not in the network (yet): the care-team member as before.
+    expect(option("@jansen:zorg.example")).toHaveTextContent("Mw. Jansen");
+    expect(screen.queryByTestId("absent-warning")).not.toBeInTheDocument();
+  });
+
+  it("warns at once when an away recipient is chosen, with the period, and never for others", async () => {
+    const { user } = setup({ network });
+    await user.click(checkbox("@bram:zorg.example"));
+    expect(screen.queryByTestId("absent-warning")).not.toBeInTheDocument();
+
+    await user.click(checkbox("@karim:brug.example"));
+    const warning = screen.getByTestId("absent-warning");
+    expect(warning).toHaveAttribute("role", "status");
+    expect(warning).toHaveAttribute("data-user-id", "@karim:brug.example");
+    expect(warning).toHaveTextContent(
+      "Karim El Amrani is afwezig van 29 nov tot 6 dec (Vakantie). Je bericht komt wel aan.",
+    );
+    expect(checkbox("@karim:brug.example")).toHaveAccessibleDescription(expect.stringContaining("is afwezig van 29 nov"));
+
+    // Open-ended: no period to name.
+    await user.click(checkbox("@sara:zorg.example"));
+    // One warning per person, next to their name (in the list's order).
+    expect(screen.getAllByTestId("absent-warning").map((w) => w.getAttribute("data-user-id"))).toEqual([
+      "@sara:zorg.example",
+      "@karim:brug.example",
+    ]);
+    expect(screen.getAllByTestId("absent-warning")[0]).toHaveTextContent(/Sara Bakker is afwezig\. Je bericht komt wel aan\.$/);
+
+    await user.click(checkbox("@karim:brug.example"));
+    expect(screen.getAllByTestId("absent-warning")).toHaveLength(1);
+    await user.click(checkbox("@sara:zorg.example"));
+    expect(screen.queryByTestId("absent-warning")).not.toBeInTheDocument();
+  });
+
+  it("does not block sending to someone away, and warns only for who takes part", async () => {
+    const { user } = setup({ network });
+    await user.click(screen.getByTestId("kind-client-inclusive"));
+    await user.click(checkbox("@henk:zorg.example"));
+    expect(screen.getByTestId("absent-warning")).toHaveTextContent("Henk Jansen is afwezig tot 31 dec.");
+    // Back to professionals only: Henk is left out, so is his warning.
+    await user.click(screen.getByTestId("kind-professional"));
+    expect(screen.queryByTestId("absent-warning")).not.toBeInTheDocument();
+
+    await user.click(checkbox("@karim:brug.example"));
+    await user.type(screen.getByTestId("subject-input"), "Medicatie");
+    await user.type(screen.getByTestId("body-input"), "Graag herhaalrecept.");
+    await user.click(screen.getByTestId("new-conversation-submit"));
+    expect(backend.commands.startConversation).toHaveBeenCalledWith(
+      expect.objectContaining({ recipients: ["@karim:brug.example"], kind: "professional" }),
+    );
   });
 });
 

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { amsterdamDay, formatDay, formatListTime, formatLongDate, formatSize, formatTime } from "$lib/i18n/format";
+import {
+  amsterdamDay,
+  calendarDay,
+  formatDay,
+  formatListTime,
+  formatLongDate,
+  formatShortDay,
+  formatSize,
+  formatTime,
+  formatUpdated,
+} from "$lib/i18n/format";
 
 const labels = { today: "Vandaag", yesterday: "Gisteren" };
 
@@ -35,6 +45,33 @@ describe("Dutch dates in the Europe/Amsterdam zone", () => {
     expect(formatListTime(Date.UTC(2025, 2, 9, 7, 15), now, "gisteren")).toBe("zondag");
     expect(formatListTime(Date.UTC(2025, 1, 3, 7, 15), now, "gisteren")).toBe("3 feb");
     expect(formatListTime(Date.UTC(2024, 1, 3, 7, 15), now, "gisteren")).toBe("3-2-2024");
+  });
+});
+
+describe("absence days", () => {
+  const now = Date.UTC(2025, 10, 20, 10); // 20 November 2025
+
+  it("takes a plain date as that day, and a date-time as its day in Amsterdam", () => {
+    expect(calendarDay("2025-12-06")).toEqual({ year: 2025, month: 12, day: 6 });
+    // 23:30 UTC on 6 December is 00:30 on the 7th in Amsterdam.
+    expect(calendarDay("2025-12-06T23:30:00Z")).toEqual({ year: 2025, month: 12, day: 7 });
+    expect(calendarDay("2025-12-06T23:59:59+01:00")).toEqual({ year: 2025, month: 12, day: 6 });
+    expect(calendarDay("volgende week")).toBeNull();
+  });
+
+  it("writes a day short, with the year only outside the current one", () => {
+    expect(formatShortDay("2025-12-06", now)).toBe("6 dec");
+    expect(formatShortDay("2025-03-03T09:00:00+01:00", now)).toBe("3 mrt");
+    expect(formatShortDay("2027-03-01", now)).toBe("1 mrt 2027");
+    expect(formatShortDay("2025-12-06", now, "en-GB")).toBe("6 Dec");
+    expect(formatShortDay("onbekend", now)).toBe("onbekend");
+  });
+
+  it("says when data was last read: today, yesterday or the date, with the time", () => {
+    const labels = { today: "vandaag", yesterday: "gisteren" };
+    expect(formatUpdated(Date.UTC(2025, 10, 20, 8, 5), now, labels)).toBe("vandaag 09:05");
+    expect(formatUpdated(Date.UTC(2025, 10, 19, 8, 5), now, labels)).toBe("gisteren 09:05");
+    expect(formatUpdated(Date.UTC(2025, 10, 3, 13, 5), now, labels)).toBe("3 nov 14:05");
   });
 });
 

@@ -1,7 +1,7 @@
 // End to end inside jsdom: the real generated bindings, real @tauri-apps/api
 // Channels and the in-memory mock backend of `npm run dev:mock`. Checks that
 // both the browser demo mode and the channel plumbing work as a whole.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { render, screen, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import App from "../../App.svelte";
@@ -91,6 +91,52 @@ describe("the app against the mock backend", () => {
     const photo = await screen.findByTestId("attachment", {}, slow);
     expect(photo).toHaveAttribute("data-kind", "image");
     expect(within(photo).getByTestId("attachment-image").getAttribute("src")).toBe("data:application/octet-stream;base64,eA==");
+  }, 20_000);
+
+  it("shows a client's care network, who is away, a stale directory, and adds someone from the directory", async () => {
+    const user = userEvent.setup();
+    render(App);
+    await user.click(await screen.findByTestId("password-login-toggle", {}, slow));
+    await user.type(screen.getByTestId("login-homeserver"), "https://kring.test");
+    await user.type(screen.getByTestId("login-username"), "demo");
+    await user.type(screen.getByTestId("login-password"), "goed");
+    await user.click(screen.getByTestId("login-submit"));
+    await user.click(await screen.findByTestId("tab-clients", {}, slow));
+    const jansen = (await screen.findAllByTestId("client-item", {}, slow)).find((i) => i.textContent?.includes("Jansen"))!;
+    await user.click(jansen);
+    await user.click(screen.getByTestId("care-network-tab"));
+
+    const karim = await vi.waitFor(
+      () => screen.getAllByTestId("participant").find((p) => p.getAttribute("data-user-id") === "@karim:brug.test")!,
+      slow,
+    );
+    expect(karim).toHaveAttribute("data-away", "true");
+    expect(karim).toHaveTextContent("Huisarts · Huisartsenpraktijk De Brug");
+    expect(within(karim).getByTestId("away-now")).toHaveTextContent(/^\s*Afwezig tot /);
+    const henk = screen.getAllByTestId("participant").find((p) => p.getAttribute("data-user-id") === "@henk:kring.test")!;
+    expect(henk).toHaveTextContent("Zoon, mantelzorger");
+    expect(screen.queryByTestId("care-network-stale")).not.toBeInTheDocument();
+
+    await user.type(screen.getByLabelText("Naam"), "Sanne{Enter}");
+    const hit = await screen.findByTestId("directory-hit", {}, slow);
+    expect(hit).toHaveTextContent("Fysiotherapeut · Fysiotherapie Zwolle-Zuid");
+    await user.click(within(hit).getByTestId("directory-invite"));
+    await expect
+      .poll(() => screen.queryAllByTestId("participant").some((p) => p.getAttribute("data-user-id") === "@sanne:fysio.test"), slow)
+      .toBe(true);
+
+    // De Boer's network: De Linde's directory is down, the data stays shown.
+    await user.click(screen.getByTestId("tab-rooms"));
+    await user.click(screen.getByTestId("tab-clients"));
+    const deboer = (await screen.findAllByTestId("client-item", {}, slow)).find((i) => i.textContent?.includes("de Boer"))!;
+    await user.click(deboer);
+    await user.click(screen.getByTestId("care-network-tab"));
+    expect(await screen.findByTestId("care-network-stale", {}, slow)).toHaveTextContent(
+      "Mogelijk verouderd: mcsd.delinde.test was niet bereikbaar.",
+    );
+    const johan = screen.getAllByTestId("participant").find((p) => p.getAttribute("data-user-id") === "@johan:delinde.test")!;
+    expect(within(johan).getByTestId("participant-stale")).toBeInTheDocument();
+    expect(johan).toHaveTextContent("Specialist ouderengeneeskunde · Verpleeghuis De Linde");
   }, 20_000);
 
   it("shows a photo inline, saves it, and sends a reply with a file that goes sending → sent", async () => {

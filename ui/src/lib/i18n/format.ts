@@ -109,3 +109,52 @@ export function formatSize(bytes: number, tag = "nl-NL"): string {
     maximumFractionDigits: digits,
   }).format(value);
 }
+
+export interface CalendarDay {
+  year: number;
+  month: number;
+  day: number;
+}
+
+const PLAIN_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/**
+ * The calendar day of a plain date ("2025-12-06", no zone: that day) or of an
+ * RFC 3339 date-time (the day it is in Amsterdam then). Null when unreadable.
+ */
+export function calendarDay(value: string): CalendarDay | null {
+  const plain = PLAIN_DATE.exec(value.trim());
+  if (plain) return { year: Number(plain[1]), month: Number(plain[2]), day: Number(plain[3]) };
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) return null;
+  const parts = dayKeyFormat.formatToParts(new Date(ms));
+  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+  return { year: get("year"), month: get("month"), day: get("day") };
+}
+
+/**
+ * A day as a period shows it: "6 dec", with the year when it is not the
+ * current one ("1 mrt 2027"). The text as given when it is no date.
+ */
+export function formatShortDay(value: string, now: number, tag = "nl-NL"): string {
+  const day = calendarDay(value);
+  if (!day) return value;
+  // Noon UTC is the same calendar day in Amsterdam, summer and winter.
+  const noon = new Date(Date.UTC(day.year, day.month - 1, day.day, 12));
+  const sameYear = day.year === amsterdamYear(now);
+  return fmt(tag, { day: "numeric", month: "short", ...(sameYear ? {} : { year: "numeric" }) }).format(noon);
+}
+
+/** When data was last read: "vandaag 14:05", "gisteren 14:05", else "5 dec 14:05". */
+export function formatUpdated(
+  ms: number,
+  now: number,
+  labels: { today: string; yesterday: string },
+  tag = "nl-NL",
+): string {
+  const diff = amsterdamDay(now) - amsterdamDay(ms);
+  const time = formatTime(ms, tag);
+  if (diff <= 0) return `${labels.today} ${time}`;
+  if (diff === 1) return `${labels.yesterday} ${time}`;
+  return `${formatShortDay(new Date(ms).toISOString(), now, tag)} ${time}`;
+}

@@ -29,6 +29,10 @@ export const commands = {
 	careTeamInvites: () => typedError<CareTeamInvite[], AppError>(__TAURI_INVOKE("care_team_invites")),
 	acceptCareTeamInvite: (spaceId: string) => typedError<CareTeam, AppError>(__TAURI_INVOKE("accept_care_team_invite", { spaceId })),
 	careTeamMembers: (spaceId: string) => typedError<Member[], AppError>(__TAURI_INVOKE("care_team_members", { spaceId })),
+	watchCareNetwork: (spaceId: string, onUpdate: Channel<CareNetwork>) => typedError<string, AppError>(__TAURI_INVOKE("watch_care_network", { spaceId, onUpdate })),
+	refreshCareNetwork: (spaceId: string) => typedError<CareNetwork, AppError>(__TAURI_INVOKE("refresh_care_network", { spaceId })),
+	searchDirectory: (query: DirectorySearch) => typedError<DirectoryHit[], AppError>(__TAURI_INVOKE("search_directory", { query })),
+	setRelation: (spaceId: string, userId: string, relation: string) => typedError<null, AppError>(__TAURI_INVOKE("set_relation", { spaceId, userId, relation })),
 	inviteToCareTeam: (spaceId: string, userId: string, role: Role) => typedError<null, AppError>(__TAURI_INVOKE("invite_to_care_team", { spaceId, userId, role })),
 	/**  Changes a member's role in the care team and its conversations (recorded). */
 	setCareTeamRole: (spaceId: string, userId: string, role: Role) => typedError<null, AppError>(__TAURI_INVOKE("set_care_team_role", { spaceId, userId, role })),
@@ -42,6 +46,14 @@ export const commands = {
 };
 
 /* Types */
+export type Absence = {
+	start: string | null,
+	end: string | null,
+	description: string | null,
+	/**  The period includes now. */
+	current: boolean,
+};
+
 export type AccountOrigin = 
 /**  This vendor's homeserver created the account at this first login. */
 "provisioned" | 
@@ -71,6 +83,13 @@ export type Attachment = {
 };
 
 export type AttachmentKind = "image" | "video" | "audio" | "file";
+
+export type CareNetwork = {
+	spaceId: string,
+	participants: NetworkParticipant[],
+	stale: boolean,
+	unreachableDirectories: string[],
+};
 
 export type CareTeam = {
 	spaceId: string,
@@ -107,6 +126,23 @@ export type ConversationSummary = {
 	joined: boolean,
 	unreadCount: number,
 	lastActivityMs: number | null,
+};
+
+export type DirectoryHit = {
+	name: string,
+	function: string | null,
+	organisation: string | null,
+	/**  The Matrix ID the directory names; without one they cannot be invited yet. */
+	userId: string | null,
+	directory: string,
+	absences: Absence[],
+	awayNow: boolean,
+};
+
+export type DirectorySearch = {
+	name: string | null,
+	role: string | null,
+	organisation: string | null,
 };
 
 /**
@@ -212,6 +248,25 @@ export type Member = {
 
 export type MembershipNotice = "joined" | "left" | "invited" | "invitationDeclined" | "removed" | "other";
 
+export type NetworkParticipant = {
+	userId: string,
+	name: string,
+	role: Role,
+	kind: ParticipantKind,
+	joined: boolean,
+	/**  Practitioners: the role as their directory words it. */
+	function: string | null,
+	organisation: string | null,
+	/**  Related persons: e.g. mantelzorger, wettelijk vertegenwoordiger. */
+	relation: string | null,
+	absences: Absence[],
+	awayNow: boolean,
+	/**  The directory could not be asked at the last refresh: cached data. */
+	stale: boolean,
+	/**  When the directory last answered for this person (RFC 3339). */
+	checkedAt: string | null,
+};
+
 /**  A file the user attached, read into memory on this device. */
 export type NewAttachment = {
 	filename: string,
@@ -268,6 +323,8 @@ export type OnboardingProgress = {
 
 /**  The steps the wizard shows, in order. */
 export type OnboardingStep = "organisation_login" | "find_organisation" | "find_practitioner" | "connect_homeserver" | "ready";
+
+export type ParticipantKind = "practitioner" | "related_person" | "client";
 
 /**  A care-team role, ordered by authority. */
 export type Role = "client" | "related_person" | "practitioner" | "senior" | "lead";

@@ -5,24 +5,30 @@
 import { Channel, convertFileSrc } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
 import type {
+  Absence,
   AccountOrigin,
   AppError,
   Attachment,
+  CareNetwork,
   CareTeam,
   CareTeamInvite,
   ClientRef,
   ConversationKind,
   ConversationStatus,
   ConversationSummary,
+  DirectoryHit,
+  DirectorySearch,
   ListDiff,
   LoginOptions,
   LoginRequest,
   Member,
+  NetworkParticipant,
   NewAttachment,
   NewConversation,
   Onboarded,
   OnboardingProgress,
   OnboardingStep,
+  ParticipantKind,
   Role,
   RoomSummary,
   SessionInfo,
@@ -33,24 +39,30 @@ import type {
 
 export { commands };
 export type {
+  Absence,
   AccountOrigin,
   AppError,
   Attachment,
+  CareNetwork,
   CareTeam,
   CareTeamInvite,
   ClientRef,
   ConversationKind,
   ConversationStatus,
   ConversationSummary,
+  DirectoryHit,
+  DirectorySearch,
   ListDiff,
   LoginOptions,
   LoginRequest,
   Member,
+  NetworkParticipant,
   NewAttachment,
   NewConversation,
   Onboarded,
   OnboardingProgress,
   OnboardingStep,
+  ParticipantKind,
   Role,
   RoomSummary,
   SessionInfo,
@@ -79,6 +91,19 @@ export const ROLES_COMPLETE: [MissingRoles] extends [never] ? true : MissingRole
 /** Roles that may take part in a professionals-only conversation. */
 export function isProfessional(role: Role): boolean {
   return role !== "client" && role !== "related_person";
+}
+
+/**
+ * Whether `own` may add people to a care team. Rust sets the newcomer's power
+ * level before inviting, and changing power levels takes a senior's level (75).
+ */
+export function mayAddToCareTeam(own: Role): boolean {
+  return own === "senior" || own === "lead";
+}
+
+/** The roles `own` may hand out: the homeserver lets nobody set a level above their own. */
+export function assignableRoles(own: Role): Role[] {
+  return ROLES.slice(0, ROLES.indexOf(own) + 1);
 }
 
 /** The most characters a conversation subject may have (Rust counts Unicode scalar values). */
@@ -251,6 +276,13 @@ export const ipc = {
     call(() => commands.inviteToCareTeam(spaceId, userId, role)),
   setCareTeamRole: (spaceId: string, userId: string, role: Role) =>
     call(() => commands.setCareTeamRole(spaceId, userId, role)),
+  /** The client's care network: the cached one at once, again after each background refresh. */
+  watchCareNetwork: (spaceId: string, onNetwork: (network: CareNetwork) => void) =>
+    openStream<CareNetwork>((ch) => commands.watchCareNetwork(spaceId, ch), onNetwork),
+  refreshCareNetwork: (spaceId: string) => call(() => commands.refreshCareNetwork(spaceId)),
+  searchDirectory: (query: DirectorySearch) => call(() => commands.searchDirectory(query)),
+  setRelation: (spaceId: string, userId: string, relation: string) =>
+    call(() => commands.setRelation(spaceId, userId, relation)),
   conversations: (spaceId: string) => call(() => commands.conversations(spaceId)),
   startConversation: (request: NewConversation) => call(() => commands.startConversation(request)),
   joinConversation: (roomId: string) => call(() => commands.joinConversation(roomId)),
