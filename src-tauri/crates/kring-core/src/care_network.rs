@@ -127,6 +127,35 @@ impl From<&crate::OnboardingConfig> for DirectoryScope {
     }
 }
 
+/// Where absence periods come from. No published source defines another
+/// place than `PractitionerRole.notAvailable`, which the default reads (it
+/// comes with the role, at no extra request); a roster or leave system can
+/// take its place through [`Session::use_absence_source`].
+pub trait AbsenceSource: Send + Sync {
+    fn absences<'a>(
+        &'a self,
+        practitioner: &'a PractitionerDetails,
+    ) -> futures_util::future::BoxFuture<'a, Result<Vec<AbsencePeriod>, DirectoryError>>;
+}
+
+/// `PractitionerRole.notAvailable[].during`, as the directory returned it.
+pub struct DirectoryNotAvailable;
+
+impl AbsenceSource for DirectoryNotAvailable {
+    fn absences<'a>(
+        &'a self,
+        practitioner: &'a PractitionerDetails,
+    ) -> futures_util::future::BoxFuture<'a, Result<Vec<AbsencePeriod>, DirectoryError>> {
+        Box::pin(async move { Ok(practitioner.absences.clone()) })
+    }
+}
+
+/// The details with the absences the source knows.
+async fn with_absences(source: &dyn AbsenceSource, mut details: PractitionerDetails) -> Result<PractitionerDetails, DirectoryError> {
+    details.absences = source.absences(&details).await?;
+    Ok(details)
+}
+
 fn absences(periods: &[AbsencePeriod], now: jiff::Timestamp) -> Vec<Absence> {
     periods
         .iter()
@@ -157,6 +186,11 @@ impl Session {
     /// resolvers and directories.
     pub fn use_directories(&self, scope: DirectoryScope) {
         *self.directory_scope.write().unwrap_or_else(|e| e.into_inner()) = scope;
+    }
+
+    /// Takes absences from another source than the directories' roles.
+    pub fn use_absence_source(&self, source: Arc<dyn AbsenceSource>) {
+        *self.absence_source.write().unwrap_or_else(|e| e.into_inner()) = source;
     }
 
     fn scope(&self) -> DirectoryScope {
@@ -359,10 +393,18 @@ impl Session {
             for (user_id, _, _) in people.iter().filter(|p| !todo.iter().any(|t| t.0 == p.0)) {
                 let _ = self.store.confirm_directory_entry(user_id).await;
             }
+            let source = self.absence_source.read().unwrap_or_else(|e| e.into_inner()).clone();
             let fetched: Vec<Result<(String, Option<PractitionerDetails>), DirectoryError>> = stream::iter(todo)
                 .map(|(user_id, binding, role_id)| {
-                    let (client, names) = (&client, &names);
-                    async move { Ok((user_id, client.practitioner_details(role_id.as_deref(), &binding.uzi, names).await?)) }
+                    let (client, names, source) = (&client, &names, source.as_ref());
+                    async move {
+                        let details = client.practitioner_details(role_id.as_deref(), &binding.uzi, names).await?;
+                        let details = match details {
+                            Some(d) => Some(with_absences(source, d).await?),
+                            None => None,
+                        };
+                        Ok((user_id, details))
+                    }
                 })
                 .buffer_unordered(CONCURRENCY)
                 .collect()
@@ -493,6 +535,31 @@ mod tests {
         );
         assert_eq!(split_resource_url("http://x/fhir/Practitioner/1", "PractitionerRole"), None);
         assert_eq!(normalise("http://x/fhir"), normalise("http://x/fhir/"));
+    }
+
+    /// A leave system in place of the directory: its periods are the ones kept.
+    struct Roster;
+    impl AbsenceSource for Roster {
+        fn absences<'a>(&'a self, p: &'a PractitionerDetails) -> futures_util::future::BoxFuture<'a, Result<Vec<AbsencePeriod>, DirectoryError>> {
+            Box::pin(async move {
+                Ok(vec![AbsencePeriod { start: Some("2026-12-24".into()), end: None, description: p.name.clone() }])
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_absence_source_is_pluggable() {
+        let from_directory = PractitionerDetails {
+            name: Some("Karim".into()),
+            absences: vec![AbsencePeriod { start: Some("2026-11-29".into()), end: Some("2026-12-06".into()), description: None }],
+            ..Default::default()
+        };
+        let kept = with_absences(&DirectoryNotAvailable, from_directory.clone()).await.unwrap();
+        assert_eq!(kept.absences, from_directory.absences);
+        let replaced = with_absences(&Roster, from_directory).await.unwrap();
+        assert_eq!(replaced.absences.len(), 1);
+        assert_eq!(replaced.absences[0].start.as_deref(), Some("2026-12-24"));
+        assert_eq!(replaced.absences[0].description.as_deref(), Some("Karim"));
     }
 
     #[test]

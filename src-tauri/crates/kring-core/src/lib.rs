@@ -23,7 +23,7 @@ pub mod sync;
 pub mod timeline;
 
 pub use attachment::{Attachment, AttachmentContent, AttachmentKind, MAX_ATTACHMENTS, NewAttachment};
-pub use care_network::{Absence, CareNetwork, DirectoryHit, DirectoryScope, DirectorySearch, NetworkParticipant, ParticipantKind, watch_care_network};
+pub use care_network::{Absence, AbsenceSource, DirectoryNotAvailable, CareNetwork, DirectoryHit, DirectoryScope, DirectorySearch, NetworkParticipant, ParticipantKind, watch_care_network};
 pub use care_team::{CareTeam, CareTeamInvite, ClientRef, Member};
 pub use conversation::{ConversationKind, ConversationStatus, ConversationSummary, NewConversation};
 pub use diff::ListDiff;

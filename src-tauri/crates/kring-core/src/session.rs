@@ -65,6 +65,7 @@ pub struct Session {
     background: std::sync::Mutex<Vec<Subscription>>,
     /// Which directories the care network and the directory search may ask.
     pub(crate) directory_scope: std::sync::RwLock<crate::care_network::DirectoryScope>,
+    pub(crate) absence_source: std::sync::RwLock<Arc<dyn crate::care_network::AbsenceSource>>,
 }
 
 /// Where one profile's SDK stores live under the app's data directory.
@@ -255,6 +256,7 @@ impl Session {
             timelines: Mutex::new(HashMap::new()),
             background: std::sync::Mutex::new(background),
             directory_scope: Default::default(),
+            absence_source: std::sync::RwLock::new(Arc::new(crate::care_network::DirectoryNotAvailable)),
         })
     }
 
