@@ -22,7 +22,7 @@ use tracing::{debug, warn};
 
 use crate::{
     CareIdentityBinding, CoreError, Role, Session,
-    care_team::{members_of, permission_err, store_err},
+    care_team::{members_of, permission_err, state_json, store_err},
     subscription::{Sink, Subscription},
 };
 
@@ -223,10 +223,7 @@ impl Session {
             Err(_) => match space.get_state_events(StateEventType::from(RELATION_EVENT)).await {
                 Ok(local) => local
                     .into_iter()
-                    .filter_map(|raw| match raw {
-                        matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Sync(r) => r.deserialize_as_unchecked().ok(),
-                        matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Stripped(r) => r.deserialize_as_unchecked().ok(),
-                    })
+                    .filter_map(|raw| state_json(&raw).ok())
                     .collect(),
                 Err(_) => Vec::new(),
             },

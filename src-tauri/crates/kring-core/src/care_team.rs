@@ -253,11 +253,7 @@ impl Session {
         let Some(event) = room.get_state_event(StateEventType::RoomMember, me.as_str()).await? else {
             return Ok(None);
         };
-        let json: Value = match event {
-            RawAnySyncOrStrippedState::Stripped(raw) => raw.deserialize_as_unchecked(),
-            RawAnySyncOrStrippedState::Sync(raw) => raw.deserialize_as_unchecked(),
-        }
-        .map_err(|e| CoreError::Internal(e.to_string()))?;
+        let json = state_json(&event).map_err(|e| CoreError::Internal(e.to_string()))?;
         Ok(json.get("content").and_then(client_from_member_content))
     }
 
@@ -315,6 +311,14 @@ pub(crate) async fn members_of(room: &Room) -> Result<Vec<Member>, CoreError> {
             joined: *m.membership() == matrix_sdk::ruma::events::room::member::MembershipState::Join,
         })
         .collect())
+}
+
+/// A state event as JSON, whether the room is joined (sync) or invited (stripped).
+pub(crate) fn state_json(raw: &RawAnySyncOrStrippedState) -> Result<Value, serde_json::Error> {
+    match raw {
+        RawAnySyncOrStrippedState::Sync(r) => r.deserialize_as_unchecked(),
+        RawAnySyncOrStrippedState::Stripped(r) => r.deserialize_as_unchecked(),
+    }
 }
 
 pub(crate) fn store_err(e: kring_store::StoreError) -> CoreError {

@@ -110,10 +110,7 @@ impl Session {
             Err(_) => {}                                                  // offline: fall back
         }
         let raw = room.get_state_event(StateEventType::from(event_type), "").await.ok()??;
-        let event: Value = match raw {
-            matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Sync(r) => r.deserialize_as_unchecked().ok(),
-            matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Stripped(r) => r.deserialize_as_unchecked().ok(),
-        }?;
+        let event = crate::care_team::state_json(&raw).ok()?;
         event.get("content").cloned()
     }
 
@@ -200,11 +197,7 @@ impl Session {
         let children = space.get_state_events(StateEventType::SpaceChild).await?;
         let mut out = Vec::new();
         for child in children {
-            let json: Value = match child {
-                matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Sync(r) => r.deserialize_as_unchecked(),
-                matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Stripped(r) => r.deserialize_as_unchecked(),
-            }
-            .map_err(|e| CoreError::Internal(e.to_string()))?;
+            let json = crate::care_team::state_json(&child).map_err(|e| CoreError::Internal(e.to_string()))?;
             // A removed child has empty content.
             if json.get("content").and_then(|c| c.get("via")).is_none() {
                 continue;
@@ -267,14 +260,7 @@ impl Session {
             .get_state_events(StateEventType::SpaceParent)
             .await?
             .into_iter()
-            .find_map(|e| match e {
-                matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Sync(r) => {
-                    r.get_field::<String>("state_key").ok().flatten()
-                }
-                matrix_sdk::deserialized_responses::RawAnySyncOrStrippedState::Stripped(r) => {
-                    r.get_field::<String>("state_key").ok().flatten()
-                }
-            })
+            .find_map(|e| crate::care_team::state_json(&e).ok()?["state_key"].as_str().map(str::to_owned))
             .ok_or_else(|| CoreError::NotACareTeam(room_id.to_owned()))?;
         let space = self.joined_room(&space_id)?;
         let user = OwnedUserId::try_from(user_id).map_err(|_| CoreError::UnknownUser(user_id.to_owned()))?;
