@@ -1,0 +1,218 @@
+//! The care-team, conversation and directory commands: their arguments and what they run.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::Subcommand;
+use kring_core::{ClientRef, ConversationKind, ConversationStatus, CoreError, NewConversation, Role, Session};
+
+use crate::{onboard::use_directories, output::Output, read_attachments};
+
+#[derive(Subcommand)]
+pub enum CareTeamCommand {
+    /// The care teams of the signed-in user, named by client.
+    List,
+    /// Create the care team of a client, with yourself as lead.
+    Create {
+        #[arg(long)]
+        client_name: String,
+        #[arg(long)]
+        pseudo_bsn: String,
+    },
+    /// Invite someone with a role: lead, senior, practitioner, related_person, client.
+    Invite {
+        #[arg(long)]
+        space: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_parser = parse_role, default_value = "practitioner")]
+        role: Role,
+        /// For a related person: how they relate to the client (e.g. mantelzorger).
+        #[arg(long)]
+        relation: Option<String>,
+    },
+    /// The care network: every participant with function, organisation or
+    /// relation, and absences. From the cache unless --refresh.
+    Network {
+        #[arg(long)]
+        space: String,
+        /// Ask the directories first (a few seconds at most per directory).
+        #[arg(long)]
+        refresh: bool,
+        /// The onboarding configuration: its resolvers find each practitioner's directory by URA.
+        #[arg(long, env = "KRING_ONBOARDING_CONFIG")]
+        config: Option<PathBuf>,
+        /// Print {"network", "stats": {"millis", "directoryRequests"}} (benchmarks).
+        #[arg(long)]
+        stats: bool,
+    },
+    /// Change a member's role in the care team and its conversations (recorded).
+    SetRole {
+        #[arg(long)]
+        space: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// Care-team invites waiting for you, with the client they are about.
+    Invites,
+    /// Join a care team you were invited to.
+    Accept {
+        #[arg(long)]
+        space: String,
+    },
+    /// The members of a care team and their roles.
+    Members {
+        #[arg(long)]
+        space: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DirectoryCommand {
+    /// Search practitioners by name, role and organisation across the known directories.
+    Search {
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long)]
+        organisation: Option<String>,
+        /// The onboarding configuration: its vendor and static directories are searched.
+        #[arg(long, env = "KRING_ONBOARDING_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ConversationCommand {
+    /// The conversations of a client's care team.
+    List {
+        #[arg(long)]
+        space: String,
+    },
+    /// Start a conversation: subject (at most 50 characters), recipients, first message.
+    Start {
+        #[arg(long)]
+        space: String,
+        #[arg(long)]
+        subject: String,
+        /// A recipient from the care team; repeat for more.
+        #[arg(long = "to", required = true)]
+        recipients: Vec<String>,
+        /// professional (default) or client_inclusive.
+        #[arg(long, value_parser = parse_kind, default_value = "professional")]
+        kind: ConversationKind,
+        /// A file to attach; repeat for more (at most 5).
+        #[arg(long = "attach")]
+        attachments: Vec<std::path::PathBuf>,
+        body: String,
+    },
+    /// Take part in a conversation you were invited to.
+    Join {
+        #[arg(long)]
+        room: String,
+    },
+    /// Add a member of the client's care team to a running conversation.
+    Add {
+        #[arg(long)]
+        room: String,
+        #[arg(long)]
+        user: String,
+    },
+    /// Archive a conversation for everyone (read-only).
+    Archive {
+        #[arg(long)]
+        room: String,
+    },
+    /// Reopen an archived conversation.
+    Reopen {
+        #[arg(long)]
+        room: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|e| e.to_string())
+}
+
+fn parse_kind(s: &str) -> Result<ConversationKind, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|e| e.to_string())
+}
+
+pub async fn care_team(session: &Session, command: &CareTeamCommand, out: &Output) -> Result<(), CoreError> {
+    match command {
+        CareTeamCommand::List => out.value(&session.care_teams().await?),
+        CareTeamCommand::Create { client_name, pseudo_bsn } => {
+            let client = ClientRef { display_name: client_name.clone(), pseudo_bsn: pseudo_bsn.clone() };
+            out.value(&session.create_care_team(&client).await?)
+        }
+        CareTeamCommand::Invite { space, user, role, relation } => {
+            session.invite_to_care_team(space, user, *role).await?;
+            if let Some(relation) = relation {
+                session.set_relation(space, user, relation).await?;
+            }
+            out.value(&serde_json::json!({"invited": user, "role": role}))
+        }
+        CareTeamCommand::SetRole { space, user, role } => {
+            session.set_care_team_role(space, user, *role).await?;
+            out.value(&serde_json::json!({"user": user, "role": role}))
+        }
+        CareTeamCommand::Invites => out.value(&session.care_team_invites().await?),
+        CareTeamCommand::Accept { space } => out.value(&session.accept_care_team_invite(space).await?),
+        CareTeamCommand::Members { space } => out.value(&session.care_team_members(space).await?),
+        CareTeamCommand::Network { space, refresh, config, stats } => {
+            use_directories(session, config.as_deref())?;
+            let started = std::time::Instant::now();
+            let (network, requests) = if *refresh {
+                session.refresh_care_network_counted(space).await?
+            } else {
+                (session.care_network(space).await?, 0)
+            };
+            if *stats {
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                out.value(&serde_json::json!({"network": network, "stats": {"millis": ms, "directoryRequests": requests}}));
+            } else {
+                out.value(&network);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn conversation(session: &Session, command: &ConversationCommand, out: &Output) -> Result<(), CoreError> {
+    match command {
+        ConversationCommand::List { space } => out.value(&session.conversations(space).await?),
+        ConversationCommand::Start { space, subject, recipients, kind, attachments, body } => {
+            let request = NewConversation {
+                space_id: space.clone(),
+                subject: subject.clone(),
+                body: body.clone(),
+                recipients: recipients.clone(),
+                kind: *kind,
+                attachments: read_attachments(attachments)?,
+            };
+            let room_id = session.start_conversation(&request).await?;
+            // Wait until the first message has left the send queue.
+            session.wait_for_send_queue(&room_id, Duration::from_secs(30)).await;
+            out.value(&serde_json::json!({"room_id": room_id}))
+        }
+        ConversationCommand::Add { room, user } => {
+            session.add_to_conversation(room, user).await?;
+            out.value(&serde_json::json!({"added": user, "room": room}))
+        }
+        ConversationCommand::Join { room } => {
+            session.join_conversation(room).await?;
+            out.value(&serde_json::json!({"joined": room}))
+        }
+        ConversationCommand::Archive { room } => {
+            session.set_conversation_status(room, ConversationStatus::Archived).await?;
+            out.value(&serde_json::json!({"archived": room}))
+        }
+        ConversationCommand::Reopen { room } => {
+            session.set_conversation_status(room, ConversationStatus::Active).await?;
+            out.value(&serde_json::json!({"reopened": room}))
+        }
+    }
+    Ok(())
+}
