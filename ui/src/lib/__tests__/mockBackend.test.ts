@@ -21,15 +21,21 @@ afterEach(() => {
   history.replaceState(null, "", "/");
 });
 
+/** Renders the app and signs in with the password form (the demo user, this password). */
+async function logIn(password: string) {
+  const user = userEvent.setup();
+  render(App);
+  await user.click(await screen.findByTestId("password-login-toggle", {}, slow));
+  await user.type(screen.getByTestId("login-homeserver"), "https://kring.test");
+  await user.type(screen.getByTestId("login-username"), "demo");
+  await user.type(screen.getByTestId("login-password"), password);
+  await user.click(screen.getByTestId("login-submit"));
+  return user;
+}
+
 describe("the app against the mock backend", () => {
   it("logs in, lists rooms, opens one and sends a message that goes sending → sent", async () => {
-    const user = userEvent.setup();
-    render(App);
-    await user.click(await screen.findByTestId("password-login-toggle", {}, slow));
-    await user.type(screen.getByTestId("login-homeserver"), "https://kring.test");
-    await user.type(screen.getByTestId("login-username"), "demo");
-    await user.type(screen.getByTestId("login-password"), "fout");
-    await user.click(screen.getByTestId("login-submit"));
+    const user = await logIn("fout");
     expect(await screen.findByTestId("login-error", {}, slow)).toHaveTextContent("Gebruikersnaam of wachtwoord klopt niet.");
 
     await user.clear(screen.getByTestId("login-password"));
@@ -52,13 +58,7 @@ describe("the app against the mock backend", () => {
   }, 15_000);
 
   it("shows care teams: accepts an invitation, opens a conversation and starts one with a photo", async () => {
-    const user = userEvent.setup();
-    render(App);
-    await user.click(await screen.findByTestId("password-login-toggle", {}, slow));
-    await user.type(screen.getByTestId("login-homeserver"), "https://kring.test");
-    await user.type(screen.getByTestId("login-username"), "demo");
-    await user.type(screen.getByTestId("login-password"), "goed");
-    await user.click(screen.getByTestId("login-submit"));
+    const user = await logIn("goed");
     await user.click(await screen.findByTestId("tab-clients", {}, slow));
 
     const invite = await screen.findByTestId("care-team-invite", {}, slow);
@@ -94,13 +94,7 @@ describe("the app against the mock backend", () => {
   }, 20_000);
 
   it("shows a client's care network, who is away, a stale directory, and adds someone from the directory", async () => {
-    const user = userEvent.setup();
-    render(App);
-    await user.click(await screen.findByTestId("password-login-toggle", {}, slow));
-    await user.type(screen.getByTestId("login-homeserver"), "https://kring.test");
-    await user.type(screen.getByTestId("login-username"), "demo");
-    await user.type(screen.getByTestId("login-password"), "goed");
-    await user.click(screen.getByTestId("login-submit"));
+    const user = await logIn("goed");
     await user.click(await screen.findByTestId("tab-clients", {}, slow));
     const jansen = (await screen.findAllByTestId("client-item", {}, slow)).find((i) => i.textContent?.includes("Jansen"))!;
     await user.click(jansen);
@@ -140,13 +134,7 @@ describe("the app against the mock backend", () => {
   }, 20_000);
 
   it("shows a photo inline, saves it, and sends a reply with a file that goes sending → sent", async () => {
-    const user = userEvent.setup();
-    render(App);
-    await user.click(await screen.findByTestId("password-login-toggle", {}, slow));
-    await user.type(screen.getByTestId("login-homeserver"), "https://kring.test");
-    await user.type(screen.getByTestId("login-username"), "demo");
-    await user.type(screen.getByTestId("login-password"), "goed");
-    await user.click(screen.getByTestId("login-submit"));
+    const user = await logIn("goed");
     const rooms = await screen.findAllByTestId("room-item", {}, slow);
     await user.click(rooms.find((r) => r.textContent?.includes("de Boer"))!);
 
