@@ -1,0 +1,239 @@
+// Care teams (one per client) with their members and invitations, and the
+// conversations within them.
+import type {
+  CareTeam,
+  CareTeamInvite,
+  ConversationSummary,
+  ListDiff,
+  Member,
+  NewConversation,
+  Role,
+  RoomSummary,
+} from "$lib/ipc";
+import { type Commands, type Mock, MIN, fail, now } from "./core";
+import { DIRECTORY } from "./careNetwork";
+import { type Rooms, msg } from "./rooms";
+
+export interface CareTeams {
+  /** Everyone in the team, the signed-in user first; not_a_care_team for another space. */
+  teamMembers(spaceId: string): Member[];
+  commands: Commands;
+}
+
+/** `networkChanged`: the team's members changed, for the care network to tell its watchers. */
+export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (spaceId: string) => void): CareTeams {
+  const { timelines } = rooms;
+  // Members are kept without the signed-in user, who is added as lead when
+  // asked (the user id depends on the login).
+  const teams: (CareTeam & { pseudoBsn: string })[] = [
+    { spaceId: "!ct-jansen", clientName: "Mw. A. Jansen", pseudoBsn: "900000001" },
+    { spaceId: "!ct-deboer", clientName: "Dhr. P. de Boer", pseudoBsn: "900000002" },
+  ];
+  const invites: CareTeamInvite[] = [
+    { spaceId: "!ct-smit", inviter: "Fatima Yilmaz", client: { displayName: "Mevr. L. Smit", pseudoBsn: "900000003" } },
+  ];
+  const fatima: Member = { userId: "@fatima:kring.test", displayName: "Fatima Yilmaz", role: "practitioner", joined: true };
+  const bram: Member = { userId: "@bram:kring.test", displayName: "Bram Visser", role: "senior", joined: true };
+  const members: Record<string, Member[]> = {
+    "!ct-jansen": [
+      fatima,
+      bram,
+      { userId: "@karim:brug.test", displayName: "Karim El Amrani (huisarts)", role: "practitioner", joined: true },
+      { userId: "@henk:kring.test", displayName: "Henk Jansen", role: "related_person", joined: true },
+      { userId: "@ajansen:kring.test", displayName: "Mw. A. Jansen", role: "client", joined: false },
+    ],
+    "!ct-deboer": [bram, { userId: "@johan:delinde.test", displayName: "Johan Smits", role: "practitioner", joined: true }],
+    "!ct-smit": [fatima],
+  };
+  const conversationsBySpace: Record<string, ConversationSummary[]> = {
+    "!ct-jansen": [
+      {
+        roomId: "!jansen-valpreventie",
+        subject: "Valpreventie",
+        kind: "client_inclusive",
+        status: "archived",
+        participants: [fatima, members["!ct-jansen"]![2]!],
+        joined: true,
+        unreadCount: 0,
+        lastActivityMs: now - 12 * 24 * 60 * MIN,
+      },
+      {
+        roomId: "!jansen",
+        subject: "Onrustige nachten",
+        kind: "professional",
+        status: "active",
+        participants: [fatima, bram],
+        joined: true,
+        unreadCount: 2,
+        lastActivityMs: now - 12 * MIN,
+      },
+      {
+        roomId: "!jansen-huisarts",
+        subject: "Bezoek huisarts",
+        kind: "professional",
+        status: "active",
+        participants: [fatima],
+        joined: false,
+        unreadCount: 1,
+        lastActivityMs: now - 3 * 60 * MIN,
+      },
+    ],
+    "!ct-deboer": [
+      {
+        roomId: "!deboer",
+        subject: "Wondzorg",
+        kind: "professional",
+        status: "active",
+        participants: [bram],
+        joined: true,
+        unreadCount: 0,
+        lastActivityMs: now - 26 * 60 * MIN,
+      },
+    ],
+    "!ct-smit": [],
+  };
+  timelines["!jansen-valpreventie"] = [msg("v1", "Fatima Yilmaz", "Rollator staat nu naast het bed.", 12 * 24 * 60 * MIN)];
+  timelines["!jansen-huisarts"] = [msg("h1", "Fatima Yilmaz", "De huisarts komt donderdag langs.", 3 * 60 * MIN)];
+
+  /** The signed-in user: lead of every team except de Boer's, where they are a practitioner. */
+  function me(spaceId?: string): Member {
+    const session = mock.session!;
+    const role: Role = spaceId === "!ct-deboer" ? "practitioner" : "lead";
+    return { userId: session.userId, displayName: session.displayName ?? session.userId, role, joined: true };
+  }
+  function teamMembers(spaceId: string): Member[] {
+    const list = members[spaceId];
+    if (!list || !teams.some((t) => t.spaceId === spaceId)) fail("not_a_care_team", spaceId);
+    return [me(spaceId), ...list];
+  }
+
+  function findConversation(roomId: string): ConversationSummary {
+    for (const list of Object.values(conversationsBySpace)) {
+      const c = list.find((c) => c.roomId === roomId);
+      if (c) return c;
+    }
+    return fail("unknown_room", roomId);
+  }
+  function updateConversation(roomId: string, change: Partial<ConversationSummary>) {
+    for (const list of Object.values(conversationsBySpace)) {
+      const i = list.findIndex((c) => c.roomId === roomId);
+      if (i >= 0) list[i] = { ...list[i]!, ...change };
+    }
+  }
+  function startConversation(req: NewConversation): string {
+    const all = teamMembers(req.spaceId);
+    const subject = req.subject.trim();
+    if (!subject) fail("subject_missing", "");
+    if (Array.from(subject).length > 50) fail("subject_too_long", `${Array.from(subject).length} characters`);
+    if (!req.body.trim()) fail("body_missing", "");
+    const recipients = req.recipients.filter((r) => r !== mock.session!.userId);
+    if (recipients.length === 0) fail("recipients_missing", "");
+    const chosen = recipients.map((r) => all.find((m) => m.userId === r) ?? fail("recipient_not_in_care_team", r));
+    if (req.kind === "professional") {
+      const lay = chosen.find((m) => m.role === "client" || m.role === "related_person");
+      if (lay) fail("not_in_professional_conversation", lay.userId);
+    }
+    const attachments = req.attachments ?? [];
+    if (attachments.length > 5) fail("too_many_attachments", `${attachments.length}`);
+    const roomId = `!conversation-${mock.nextId()}`;
+    const firstId = `first-${roomId}`;
+    timelines[roomId] = [
+      msg(firstId, "Demo Gebruiker", req.body.trim(), 0, true, { attachments: rooms.keep(roomId, `$${firstId}`, attachments) }),
+    ];
+    conversationsBySpace[req.spaceId]!.push({
+      roomId,
+      subject,
+      kind: req.kind,
+      status: "active",
+      participants: [me(req.spaceId), ...chosen],
+      joined: true,
+      unreadCount: 0,
+      lastActivityMs: Date.now(),
+    });
+    const summary: RoomSummary = { roomId, name: subject, unreadCount: 0, lastActivityMs: Date.now(), isEncrypted: true };
+    rooms.rooms.unshift(summary);
+    mock.push("rooms", [{ op: "pushFront", value: summary }] satisfies ListDiff<RoomSummary>[]);
+    return roomId;
+  }
+
+  const commands: Commands = {
+    care_teams: () => {
+      mock.requireSession();
+      return teams.map(({ spaceId, clientName }) => ({ spaceId, clientName }));
+    },
+    care_team_invites: () => {
+      mock.requireSession();
+      return invites;
+    },
+    create_care_team: (args) => {
+      mock.requireSession();
+      const client = args.client as { displayName: string; pseudoBsn: string };
+      if (!client.displayName.trim() || !client.pseudoBsn.trim()) fail("client_incomplete", "");
+      const team = { spaceId: `!ct-${mock.nextId()}`, clientName: client.displayName.trim(), pseudoBsn: client.pseudoBsn.trim() };
+      teams.push(team);
+      members[team.spaceId] = [];
+      conversationsBySpace[team.spaceId] = [];
+      return { spaceId: team.spaceId, clientName: team.clientName };
+    },
+    accept_care_team_invite: (args) => {
+      mock.requireSession();
+      const spaceId = args.spaceId as string;
+      const index = invites.findIndex((i) => i.spaceId === spaceId);
+      if (index < 0) fail("not_a_care_team", spaceId);
+      const [accepted] = invites.splice(index, 1);
+      const team = { spaceId, clientName: accepted!.client.displayName, pseudoBsn: accepted!.client.pseudoBsn };
+      teams.push(team);
+      return { spaceId, clientName: team.clientName };
+    },
+    care_team_members: (args) => {
+      mock.requireSession();
+      return teamMembers(args.spaceId as string);
+    },
+    invite_to_care_team: (args) => {
+      mock.requireSession();
+      const spaceId = args.spaceId as string;
+      const userId = (args.userId as string).trim();
+      const role = args.role as Role;
+      teamMembers(spaceId);
+      if (!/^@[^:\s]+:\S+$/.test(userId)) fail("unknown_user", userId);
+      if (role === "lead") fail("not_permitted", "only the lead may appoint a lead");
+      const list = members[spaceId]!;
+      if (!list.some((m) => m.userId === userId)) {
+        const known = DIRECTORY.find((d) => d.userId === userId);
+        list.push({ userId, displayName: known?.name ?? userId.slice(1).split(":")[0]!, role, joined: false });
+      }
+      networkChanged(spaceId);
+      return null;
+    },
+    conversations: (args) => {
+      mock.requireSession();
+      const spaceId = args.spaceId as string;
+      teamMembers(spaceId);
+      return conversationsBySpace[spaceId] ?? [];
+    },
+    start_conversation: (args) => {
+      mock.requireSession();
+      return startConversation(args.request as NewConversation);
+    },
+    join_conversation: (args) => {
+      mock.requireSession();
+      const roomId = args.roomId as string;
+      findConversation(roomId);
+      updateConversation(roomId, { joined: true });
+      return null;
+    },
+    set_conversation_status: (args) => {
+      mock.requireSession();
+      const roomId = args.roomId as string;
+      findConversation(roomId);
+      // The demo's de Boer team is led by someone else: archiving there is refused.
+      if (conversationsBySpace["!ct-deboer"]!.some((c) => c.roomId === roomId)) {
+        fail("not_permitted", "power level too low");
+      }
+      updateConversation(roomId, { status: args.status as ConversationSummary["status"] });
+      return null;
+    },
+  };
+
+  return { teamMembers, commands };
+}
