@@ -2,78 +2,26 @@
 through tauri-driver and WebKitWebDriver under a real X display (Xvfb in CI),
 against the real homeservers. Screenshots go to target/e2e-screenshots/."""
 import os
-import shutil
-import socket
-import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import TARGET, user
-
-SHOTS = TARGET / "e2e-screenshots"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tauri_driver():
-    found = shutil.which("tauri-driver") or str(Path.home() / ".cache/kring/cargo-tools/bin/tauri-driver")
-    if not Path(found).exists():
-        pytest.fail("tauri-driver missing: scripts/setup installs it")
-    return found
+from conftest import user
+from driver import SHOTS, running_app
 
 
 @pytest.fixture
 def app(app_bin, tmp_path, request):
     """A fresh app instance with its own data dir and keychain profile."""
-    if not os.environ.get("DISPLAY"):
-        pytest.fail("no DISPLAY: run under xvfb-run (scripts/test does)")
-    port = _free_port()
     env = dict(os.environ, KRING_DATA_DIR=str(tmp_path / "data"), KRING_PROFILE=f"e2e-{uuid.uuid4().hex[:8]}",
                KRING_DOWNLOAD_DIR=str(tmp_path / "downloads"))
-    driver_proc = subprocess.Popen([_tauri_driver(), "--port", str(port), "--native-port", str(_free_port())],
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    options = ArgOptions()
-    options.set_capability("browserName", "wry")
-    options.set_capability("tauri:options", {"application": str(app_bin)})
-    # tauri-driver accepts connections a moment before WebKitWebDriver behind
-    # it can start a session; the first request may then be dropped.
-    for attempt in range(5):
-        try:
-            driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
-            break
-        except Exception:  # urllib3 ProtocolError, selenium SessionNotCreated, ...
-            if attempt == 4:
-                raise
-            time.sleep(1 + attempt)
-    driver.set_window_size(1280, 800)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
+    with running_app(app_bin, env, request) as driver:
         yield driver
-        if getattr(request.node, "rep_call", None) and request.node.rep_call.failed:
-            driver.save_screenshot(str(SHOTS / f"FAILED-{request.node.name}.png"))
-    finally:
-        driver.quit()
-        driver_proc.terminate()
-        driver_proc.wait(timeout=10)
 
 
 def wait(driver, testid, timeout=40):

@@ -9,24 +9,20 @@ Bosrand, no Matrix account at that vendor), karim.elamrani (Bosrand, MXID in the
 """
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 import uuid
-from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import REPO, user
-from test_app import SHOTS, _free_port, _tauri_driver, wait
+from driver import SHOTS, running_app
+from test_app import wait
 
 BROWSER_SCRIPT = REPO / "tests" / "support" / "idp_browser.py"
 STEPS = ["organisation_login", "find_organisation", "find_practitioner", "connect_homeserver", "ready"]
@@ -36,47 +32,6 @@ def person(stack, key):
     u = next((u for u in stack["users"] if u["key"] == key), None)
     assert u, f"stack.json has no user {key!r}: restart the stack with the current seed"
     return u
-
-
-@contextmanager
-def running_app(app_bin, env, request, name):
-    """The app under tauri-driver with env; a FAILED-<name> screenshot if the test fails inside."""
-    if not os.environ.get("DISPLAY"):
-        pytest.fail("no DISPLAY: run under xvfb-run (scripts/test does)")
-    port = _free_port()
-    driver_proc = subprocess.Popen([_tauri_driver(), "--port", str(port), "--native-port", str(_free_port())],
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    driver = None
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        options = ArgOptions()
-        options.set_capability("browserName", "wry")
-        options.set_capability("tauri:options", {"application": str(app_bin)})
-        for attempt in range(5):  # as in test_app: the first session request may be dropped
-            try:
-                driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
-                break
-            except Exception:
-                if attempt == 4:
-                    raise
-                time.sleep(1 + attempt)
-        driver.set_window_size(1280, 800)
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        try:
-            yield driver
-        except BaseException:
-            driver.save_screenshot(str(SHOTS / f"FAILED-{request.node.name}-{name}.png"))
-            raise
-    finally:
-        if driver:
-            driver.quit()
-        driver_proc.terminate()
-        driver_proc.wait(timeout=10)
 
 
 class Setup:
