@@ -162,7 +162,11 @@ def test_care_team_conversation_counter_files_replies_and_archive(app, stack, cl
         reply = [m for m in got if m.get("body") == "Aangepast, zie schema."]
         if reply:
             break
-        assert time.time() < deadline, f"the reply with files did not reach organisation B: {got}"
+        if time.time() >= deadline:
+            # Say whether it arrived undecryptable (key not shared) or not at all.
+            everything = subprocess.run([str(cli_bin), "--json", "tail", "--all", "--room", room_id], env=gp_cli.env,
+                                        capture_output=True, text=True, timeout=90).stdout
+            raise AssertionError(f"the reply with files did not reach organisation B: {got}\nwith notices: {everything}")
         time.sleep(1)
     assert [a["filename"] for a in reply[0]["attachments"]] == ["schema.txt", "wond.png"]
     assert reply[0]["inReplyTo"] == answer.get_attribute("data-event-id")
