@@ -19,3 +19,15 @@ export function listKeyNavigation(itemSelector: string): (event: KeyboardEvent) 
     items[next]?.focus();
   };
 }
+
+/**
+ * The tab that a key moves to in a tab list (WAI-ARIA tabs pattern: arrows
+ * wrap around, Home/End jump to the ends), or null for any other key.
+ */
+export function tabKeyTarget(key: string, index: number, count: number): number | null {
+  if (key === "ArrowRight") return (index + 1) % count;
+  if (key === "ArrowLeft") return (index - 1 + count) % count;
+  if (key === "Home") return 0;
+  if (key === "End") return count - 1;
+  return null;
+}
