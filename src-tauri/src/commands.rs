@@ -101,7 +101,7 @@ pub async fn send_text(state: State<'_, AppState>, room_id: String, body: String
     Ok(state.session().await?.send_text(&room_id, &body).await?)
 }
 
-/// Queues a message with 0 to 5 attachments, optionally as a reply.
+/// Queues a message with 0 to 5 attachments, optionally as a reply, optionally urgent.
 #[tauri::command]
 #[specta::specta]
 pub async fn send_message(
@@ -110,9 +110,54 @@ pub async fn send_message(
     body: String,
     attachments: Vec<kring_core::NewAttachment>,
     in_reply_to: Option<String>,
+    urgent: bool,
 ) -> CmdResult<()> {
     let session = state.session().await?;
-    Ok(session.send_message(&room_id, &body, attachments, in_reply_to.as_deref()).await?)
+    Ok(session.send_message(&room_id, &body, attachments, in_reply_to.as_deref(), urgent).await?)
+}
+
+/// Sends a failed message again.
+#[tauri::command]
+#[specta::specta]
+pub async fn retry_send(state: State<'_, AppState>, room_id: String, item_id: String) -> CmdResult<()> {
+    Ok(state.session().await?.retry_send(&room_id, &item_id).await?)
+}
+
+/// Removes an unsent message for good.
+#[tauri::command]
+#[specta::specta]
+pub async fn discard_unsent(state: State<'_, AppState>, room_id: String, item_id: String) -> CmdResult<()> {
+    Ok(state.session().await?.discard_unsent(&room_id, &item_id).await?)
+}
+
+/// Replaces an unsent message's text and sends it again.
+#[tauri::command]
+#[specta::specta]
+pub async fn edit_unsent(
+    state: State<'_, AppState>,
+    room_id: String,
+    item_id: String,
+    body: String,
+) -> CmdResult<()> {
+    Ok(state.session().await?.edit_unsent(&room_id, &item_id, &body).await?)
+}
+
+/// Streams messages the homeserver refused for good (their conversation goes on).
+#[tauri::command]
+#[specta::specta]
+pub async fn watch_send_problems(
+    state: State<'_, AppState>,
+    on_update: Channel<kring_core::SendProblem>,
+) -> CmdResult<String> {
+    let sub = state.session().await?.watch_send_problems(sink(on_update));
+    Ok(state.keep(sub).await)
+}
+
+/// Marks a conversation read up to its latest message.
+#[tauri::command]
+#[specta::specta]
+pub async fn mark_read(state: State<'_, AppState>, room_id: String) -> CmdResult<()> {
+    Ok(state.session().await?.mark_read(&room_id).await?)
 }
 
 /// Saves an attachment in the user's download folder; returns the path.

@@ -7,6 +7,7 @@ mod commands;
 mod error;
 mod logging;
 mod media;
+mod notifications;
 mod onboarding;
 mod state;
 
@@ -34,6 +35,16 @@ pub fn specta_builder<R: Runtime>() -> SpectaBuilder<R> {
         commands::unsubscribe,
         commands::send_text,
         commands::send_message,
+        commands::retry_send,
+        commands::discard_unsent,
+        commands::edit_unsent,
+        commands::watch_send_problems,
+        commands::mark_read,
+        notifications::notification_settings,
+        notifications::set_notification_settings,
+        notifications::conversation_notification_mode,
+        notifications::set_conversation_notification_mode,
+        notifications::watch_notification_activations,
         commands::save_attachment,
         commands::paginate_back,
         commands::care_teams,

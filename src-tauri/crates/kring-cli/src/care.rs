@@ -130,6 +130,22 @@ pub enum ConversationCommand {
         #[arg(long)]
         room: String,
     },
+    /// Show or set when a conversation notifies: all, mentionsAndUrgent or mute
+    /// (urgent messages notify in every mode).
+    Notifications {
+        #[arg(long)]
+        room: String,
+        #[arg(long, value_parser = parse_mode)]
+        mode: Option<kring_core::NotificationMode>,
+    },
+}
+
+fn parse_mode(s: &str) -> Result<kring_core::NotificationMode, String> {
+    let s = match s {
+        "mentions" => "mentionsAndUrgent",
+        other => other,
+    };
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|e| e.to_string())
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -212,6 +228,13 @@ pub async fn conversation(session: &Session, command: &ConversationCommand, out:
         ConversationCommand::Reopen { room } => {
             session.set_conversation_status(room, ConversationStatus::Active).await?;
             out.value(&serde_json::json!({"reopened": room}))
+        }
+        ConversationCommand::Notifications { room, mode } => {
+            if let Some(mode) = mode {
+                session.set_conversation_notification_mode(room, *mode).await?;
+            }
+            let mode = session.conversation_notification_mode(room).await?;
+            out.value(&serde_json::json!({"room": room, "mode": mode}))
         }
     }
     Ok(())

@@ -7,14 +7,16 @@
 #![recursion_limit = "256"]
 
 mod care;
+mod notify;
 mod onboard;
 mod output;
+mod sending;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use clap::{Parser, Subcommand};
 use kring_core::{
-    CoreError, KeyringSecretStore, ListDiff, LoginRequest, NewAttachment, RoomSummary, SendState, Session,
+    CoreError, KeyringSecretStore, LoginRequest, NewAttachment, RoomSummary, Session,
     TimelineContent, TimelineItem,
 };
 use kring_store::Store;
@@ -77,10 +79,17 @@ enum Command {
     /// List the rooms of the signed-in account.
     Rooms,
     /// Send a message (with up to 5 attachments) and wait until the homeserver has it.
+    /// Prints `queued` once it is persisted: from then on a crash loses nothing.
     Send {
         /// Room id (or exact room name).
         #[arg(long)]
         room: String,
+        /// Mark it urgent (recipients get a loud, repeated notification).
+        #[arg(long)]
+        urgent: bool,
+        /// Send every line of standard input as its own message, in order.
+        #[arg(long, conflicts_with_all = ["attachments", "reply_to", "text"])]
+        lines: bool,
         /// A file to attach; repeat for more (at most 5).
         #[arg(long = "attach")]
         attachments: Vec<std::path::PathBuf>,
@@ -128,6 +137,24 @@ enum Command {
     /// The directories Kring knows (for adding people to a care team).
     #[command(subcommand)]
     Directory(DirectoryCommand),
+    /// Send what an earlier run left in the send queue, and wait until it is out.
+    Flush {
+        #[arg(long)]
+        room: Option<String>,
+    },
+    /// List messages waiting in the send queue, or refused by the homeserver.
+    Queue,
+    /// Mark a room read up to its latest message, from this device.
+    Read {
+        #[arg(long)]
+        room: String,
+    },
+    /// Desktop notifications.
+    #[command(subcommand)]
+    Notifications(notify::NotificationsCommand),
+    /// Push to mobile devices through a push gateway.
+    #[command(subcommand)]
+    Push(notify::PushCommand),
     /// Show this machine's audit log for the profile (newest first).
     Audit {
         #[arg(long, default_value_t = 50)]
@@ -218,14 +245,52 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             out.rooms(&room_snapshot(&session).await);
             session.stop().await;
         }
-        Command::Send { room, attachments, reply_to, text } => {
+        Command::Send { room, urgent, lines, attachments, reply_to, text } => {
             // Refusals (a sixth file, an unreadable one) before signing in.
             let files = read_attachments(attachments)?;
             let session = restore(&data_dir, secrets, &cli.profile).await?;
             session.wait_until_synced(timeout).await;
             let room_id = resolve_room(&session, room)?;
-            let event_id = send_and_confirm(&session, &room_id, text, files, reply_to.as_deref(), timeout).await?;
-            out.sent(&room_id, &event_id);
+            if *lines {
+                sending::send_lines(&session, &room_id, *urgent, timeout, out).await?;
+            } else {
+                let event_id = sending::send_and_confirm(
+                    &session, &room_id, text, files, reply_to.as_deref(), *urgent, timeout, out,
+                )
+                .await?;
+                out.sent(&room_id, &event_id);
+            }
+            session.stop().await;
+        }
+        Command::Flush { room } => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            let room_id = room.as_deref().map(|r| resolve_room(&session, r)).transpose()?;
+            sending::flush(&session, room_id.as_deref(), timeout, out).await?;
+            session.stop().await;
+        }
+        Command::Queue => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            let unsent = session.unsent_messages().await?;
+            out.value(&serde_json::json!({"unsent": unsent.iter().map(sending::unsent_json).collect::<Vec<_>>()}));
+            session.stop().await;
+        }
+        Command::Read { room } => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            session.wait_until_synced(timeout).await;
+            let room_id = resolve_room(&session, room)?;
+            sending::mark_read(&session, &room_id).await?;
+            out.value(&serde_json::json!({"read": room_id}));
+            session.stop().await;
+        }
+        Command::Notifications(command) => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            notify::notifications(&session, command, timeout, out).await?;
+            session.stop().await;
+        }
+        Command::Push(command) => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            session.wait_until_synced(timeout).await;
+            notify::push(&session, command, out).await?;
             session.stop().await;
         }
         Command::Download { room, event, index, out: path } => {
@@ -328,54 +393,6 @@ pub(crate) fn read_attachments(paths: &[std::path::PathBuf]) -> Result<Vec<NewAt
         return Err(CoreError::TooManyAttachments { count: paths.len() });
     }
     paths.iter().map(|p| NewAttachment::from_path(p)).collect()
-}
-
-/// Queues the message in the SDK's send queue and waits for its event id.
-async fn send_and_confirm(
-    session: &Session,
-    room_id: &str,
-    text: &str,
-    attachments: Vec<NewAttachment>,
-    reply_to: Option<&str>,
-    timeout: Duration,
-) -> Result<String, CoreError> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let _sub = session.watch_timeline(room_id, Box::new(move |batch| tx.send(batch).is_ok())).await?;
-    let mut items: Vec<TimelineItem> = Vec::new();
-    // Items present before sending are not ours to wait for.
-    if let Some(batch) = rx.recv().await {
-        batch.into_iter().for_each(|d: ListDiff<TimelineItem>| d.apply(&mut items));
-    }
-    let before: std::collections::HashSet<String> = items.iter().map(|i| i.id.clone()).collect();
-    let files = attachments.len();
-    session.send_message(room_id, text, attachments, reply_to).await?;
-    let text = text.trim_end();
-    let wait = async {
-        while let Some(batch) = rx.recv().await {
-            batch.into_iter().for_each(|d| d.apply(&mut items));
-            for item in items.iter().filter(|i| !before.contains(&i.id)) {
-                if let TimelineContent::Message { is_own: true, body, send_state, event_id, attachments, .. } =
-                    &item.content
-                {
-                    if body != text || attachments.len() != files {
-                        continue;
-                    }
-                    match (send_state, event_id) {
-                        (SendState::Sent, Some(id)) => return Ok(id.clone()),
-                        (SendState::Failed { reason, recoverable: false }, _) => {
-                            return Err(CoreError::SendFailed(reason.clone()));
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        Err(CoreError::Internal("timeline closed".into()))
-    };
-    tokio::time::timeout(timeout, wait).await.map_err(|_| {
-        // Still queued: the SDK sends it on the next start. Say so, don't claim failure.
-        CoreError::HomeserverUnreachable("not yet confirmed; the message stays queued".into())
-    })?
 }
 
 async fn tail(

@@ -225,16 +225,43 @@ fn gallery(body: &str, attachments: Vec<NewAttachment>, in_reply_to: Option<Owne
     config
 }
 
+/// A plain-text message as raw content, optionally a reply and urgent.
+pub(crate) fn text_content(
+    body: &str,
+    reply_to: Option<OwnedEventId>,
+    urgent: bool,
+) -> Result<matrix_sdk::ruma::serde::Raw<matrix_sdk::ruma::events::AnyMessageLikeEventContent>, CoreError> {
+    let mut content = serde_json::json!({ "msgtype": "m.text", "body": body, "m.mentions": {} });
+    if let Some(event_id) = reply_to {
+        content["m.relates_to"] = serde_json::json!({ "m.in_reply_to": { "event_id": event_id } });
+    }
+    if urgent {
+        crate::urgent::mark(&mut content);
+    }
+    serde_json::value::to_raw_value(&content)
+        .map(matrix_sdk::ruma::serde::Raw::from_json)
+        .map_err(|e| CoreError::Internal(e.to_string()))
+}
+
+/// A gallery's new caption: the text plus the file names for other clients.
+pub(crate) fn caption_text(body: &str, msgtype: &MessageType) -> String {
+    let names: Vec<String> = attachments_of(msgtype).into_iter().map(|(a, _)| a.filename).collect();
+    format!("{body}{}", fallback_suffix(names.iter().map(String::as_str)))
+}
+
 impl Session {
-    /// Queues a message with 0 to 5 attachments, optionally as a reply. Text
-    /// alone is an `m.text`; with files, one `m.gallery` event. Either way it
-    /// is persisted before this returns and sent by the SDK's send queue.
+    /// Queues a message with 0 to 5 attachments, optionally as a reply and
+    /// urgent. Text alone is an `m.text`; with files, one `m.gallery` event.
+    /// Either way it is persisted before this returns and sent by the SDK's
+    /// send queue. The SDK builds a gallery's content itself, so an urgent
+    /// message with files goes out as the urgent text, then the files.
     pub async fn send_message(
         &self,
         room_id: &str,
         body: &str,
         attachments: Vec<NewAttachment>,
         in_reply_to: Option<&str>,
+        urgent: bool,
     ) -> Result<(), CoreError> {
         if body.trim().is_empty() && attachments.is_empty() {
             return Err(CoreError::BodyMissing);
@@ -251,6 +278,28 @@ impl Session {
             }
         }
         let body = body.trim_end();
+        if urgent {
+            let text = if body.is_empty() {
+                attachments.iter().map(|a| a.filename.as_str()).collect::<Vec<_>>().join(", ")
+            } else {
+                body.to_owned()
+            };
+            let room = self.joined_room(room_id)?;
+            room.send_queue()
+                .send_raw(text_content(&text, reply_to.clone(), true)?, "m.room.message".to_owned())
+                .await
+                .map_err(|e| CoreError::SendFailed(e.to_string()))?;
+            // The handle does not tell its transaction id; the queue does.
+            crate::send_queue::remember_urgent_echoes(&room, &self.urgent_unsent).await;
+            if !attachments.is_empty() {
+                timeline
+                    .send_gallery(gallery("", attachments, None))
+                    .await
+                    .map_err(|e| CoreError::SendFailed(e.to_string()))?;
+            }
+            self.audit("send_urgent", Some(room_id)).await;
+            return Ok(());
+        }
         let sent = if attachments.is_empty() {
             let content = RoomMessageEventContent::text_plain(body);
             match reply_to {

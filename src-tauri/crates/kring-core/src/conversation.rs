@@ -164,7 +164,7 @@ impl Session {
         // The first message and its files go through the persistent send
         // queue as one event: once queued it survives a crash, is sent exactly
         // once, and arrives whole or not at all.
-        self.send_message(&room_id, &new.body, new.attachments.clone(), None).await?;
+        self.send_message(&room_id, &new.body, new.attachments.clone(), None, false).await?;
         self.audit("start_conversation", Some(&room_id)).await;
         Ok(room_id)
     }

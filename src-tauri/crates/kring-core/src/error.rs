@@ -81,6 +81,10 @@ pub enum ErrorCode {
     NoMatrixAddress,
     /// The practitioner's organisation (another vendor) has not made a Matrix account yet: ask them.
     MatrixAccountMissing,
+    /// The message is no longer waiting (sent, or discarded on another view): nothing to retry or edit.
+    MessageNotUnsent,
+    /// The homeserver refused a message for good: retry, edit or discard it; later messages still go out.
+    SendRejected,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +137,10 @@ pub enum CoreError {
     NotYetSupported(String),
     #[error("{0}")]
     Internal(String),
+    #[error("the message is no longer waiting to be sent")]
+    MessageNotUnsent,
+    #[error("{count} message(s) were refused by the homeserver: {reason}")]
+    SendRejected { count: usize, reason: String },
     #[error("organisation login is not configured: {0}")]
     OnboardingNotConfigured(String),
     #[error("the organisation's sign-in service cannot be reached: {0}")]
@@ -186,6 +194,8 @@ impl CoreError {
             Self::AttachmentUnavailable(_) => ErrorCode::AttachmentUnavailable,
             Self::NotYetSupported(_) => ErrorCode::NotYetSupported,
             Self::Internal(_) => ErrorCode::Internal,
+            Self::MessageNotUnsent => ErrorCode::MessageNotUnsent,
+            Self::SendRejected { .. } => ErrorCode::SendRejected,
             Self::OnboardingNotConfigured(_) => ErrorCode::OnboardingNotConfigured,
             Self::IdpUnreachable(_) => ErrorCode::IdpUnreachable,
             Self::IdpRejected(_) => ErrorCode::IdpRejected,

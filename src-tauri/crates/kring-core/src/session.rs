@@ -66,6 +66,10 @@ pub struct Session {
     /// Which directories the care network and the directory search may ask.
     pub(crate) directory_scope: std::sync::RwLock<crate::care_network::DirectoryScope>,
     pub(crate) absence_source: std::sync::RwLock<Arc<dyn crate::care_network::AbsenceSource>>,
+    pub(crate) urgent_unsent: crate::timeline::UrgentUnsent,
+    pub(crate) send_problems: tokio::sync::broadcast::Sender<crate::SendProblem>,
+    /// What the SDK's push-rule evaluation says to notify, for `notifications`.
+    pub(crate) notifications: tokio::sync::broadcast::Sender<(matrix_sdk::sync::Notification, matrix_sdk::Room)>,
 }
 
 /// Where one profile's SDK stores live under the app's data directory.
@@ -235,9 +239,19 @@ impl Session {
         );
         // Messages queued before a crash or kill go out now, in order.
         client.send_queue().respawn_tasks_for_rooms_with_unsent_requests().await;
+        client.send_queue().enable_upload_progress(true);
+        let (notifications, _) = tokio::sync::broadcast::channel(64);
+        crate::notifications::forward(&client, notifications.clone()).await;
+        let (send_problems, _) = tokio::sync::broadcast::channel(16);
         sync_service.start().await;
 
         let background = vec![
+            Subscription::new(tokio::spawn(crate::send_queue::supervise(
+                client.clone(),
+                sync_service.clone(),
+                send_problems.clone(),
+            ))),
+            Subscription::new(tokio::spawn(install_urgent_rule(client.clone(), sync_service.clone()))),
             Subscription::new(tokio::spawn(supervise_sync(sync_service.clone()))),
             Subscription::new(tokio::spawn(persist_token_refreshes(
                 client.clone(),
@@ -257,6 +271,9 @@ impl Session {
             background: std::sync::Mutex::new(background),
             directory_scope: Default::default(),
             absence_source: std::sync::RwLock::new(Arc::new(crate::care_network::DirectoryNotAvailable)),
+            urgent_unsent: Default::default(),
+            send_problems,
+            notifications,
         })
     }
 
@@ -438,6 +455,27 @@ async fn supervise_sync(sync_service: Arc<SyncService>) {
             }
             State::Running => delay = Duration::from_millis(500),
             _ => {}
+        }
+    }
+}
+
+/// Puts the urgent push rule on the account once sync runs (push rules
+/// arrive with the first sync; offline there is nothing to do yet).
+async fn install_urgent_rule(client: Client, sync_service: Arc<SyncService>) {
+    use matrix_sdk_ui::sync_service::State;
+    let mut state = sync_service.state();
+    let mut current = state.get();
+    loop {
+        if matches!(current, State::Running) {
+            match crate::urgent::ensure_push_rule(&client).await {
+                Ok(()) => return,
+                Err(e) => warn!("urgent push rule not installed yet: {e}"),
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        match state.next().await {
+            Some(next) => current = next,
+            None => return,
         }
     }
 }

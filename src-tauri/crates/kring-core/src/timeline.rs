@@ -40,6 +40,8 @@ pub enum TimelineContent {
         attachments: Vec<crate::Attachment>,
         /// The message this one answers, if it is a reply.
         in_reply_to: Option<String>,
+        /// Marked urgent by its sender (`nl.kring.urgent`, see `urgent`).
+        urgent: bool,
         timestamp_ms: f64,
         is_own: bool,
         send_state: SendState,
@@ -94,11 +96,24 @@ pub enum MembershipNotice {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
-#[serde(tag = "state", rename_all = "camelCase")]
+#[serde(tag = "state", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum SendState {
     Sent,
-    Sending,
-    Failed { reason: String, recoverable: bool },
+    /// Queued (persisted); `upload` while one of its files goes up.
+    Sending { upload: Option<UploadProgress> },
+    /// `recoverable`: the queue retries by itself once the connection is
+    /// back. Otherwise the server refused it: the user retries, edits or
+    /// discards it, and later messages are not held back.
+    Failed { code: crate::SendFailure, reason: String, recoverable: bool },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadProgress {
+    /// Which file of the message, from 0.
+    pub index: u32,
+    pub sent_bytes: f64,
+    pub total_bytes: f64,
 }
 
 pub(crate) async fn build(room: &Room) -> Result<Timeline, CoreError> {
@@ -116,7 +131,13 @@ pub struct ItemContext {
     pub power_levels: Option<RoomPowerLevels>,
     /// Whether the room is a conversation in a care team (has a space parent).
     pub in_care_team: bool,
+    /// Transaction ids of own unsent urgent messages: a local echo carries
+    /// no raw content to read the marking from.
+    pub urgent_unsent: UrgentUnsent,
 }
+
+/// Shared between the sending side and every timeline view.
+pub type UrgentUnsent = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
 
 impl ItemContext {
     fn role_of(&self, user: &UserId) -> Option<Role> {
@@ -172,10 +193,23 @@ fn event_content(event: &EventTimelineItem, ctx: &ItemContext) -> TimelineConten
     };
     let send_state = match event.send_state() {
         None | Some(EventSendState::Sent { .. }) => SendState::Sent,
-        Some(EventSendState::NotSentYet { .. }) => SendState::Sending,
-        Some(EventSendState::SendingFailed { error, is_recoverable }) => {
-            SendState::Failed { reason: error.to_string(), recoverable: *is_recoverable }
-        }
+        Some(EventSendState::NotSentYet { progress }) => SendState::Sending {
+            upload: progress.as_ref().map(|p| UploadProgress {
+                index: p.index as u32,
+                sent_bytes: p.progress.current as f64,
+                total_bytes: p.progress.total as f64,
+            }),
+        },
+        Some(EventSendState::SendingFailed { error, is_recoverable }) => SendState::Failed {
+            code: crate::SendFailure::of(error),
+            reason: error.to_string(),
+            recoverable: *is_recoverable,
+        },
+    };
+    let urgent = match (event.original_json(), event.transaction_id()) {
+        (Some(raw), _) => crate::urgent::is_urgent_event(raw),
+        (None, Some(txn)) => ctx.urgent_unsent.lock().unwrap_or_else(|p| p.into_inner()).contains(txn.as_str()),
+        (None, None) => false,
     };
     // Only a message the server has can be redacted.
     let allow_destroy = event.event_id().is_some() && ctx.may_redact(event.sender());
@@ -191,6 +225,7 @@ fn event_content(event: &EventTimelineItem, ctx: &ItemContext) -> TimelineConten
         body: crate::attachment::display_body(message.msgtype(), &attachments),
         attachments,
         in_reply_to: event.content().in_reply_to().map(|r| r.event_id.to_string()),
+        urgent,
         timestamp_ms: millis(event.timestamp()),
         is_own: event.is_own(),
         send_state,
@@ -229,14 +264,14 @@ fn notice(content: &TimelineItemContent) -> Notice {
 
 /// What items need to know about the room now: its power levels (the SDK's
 /// view knows room v12 creators) and whether it sits in a care team.
-async fn item_context(room: &Room, own_user: &UserId) -> ItemContext {
+async fn item_context(room: &Room, own_user: &UserId, urgent_unsent: &UrgentUnsent) -> ItemContext {
     let power_levels = room.power_levels().await.ok();
     let in_care_team = !room
         .get_state_events(matrix_sdk::ruma::events::StateEventType::SpaceParent)
         .await
         .unwrap_or_default()
         .is_empty();
-    ItemContext { own_user: own_user.to_owned(), power_levels, in_care_team }
+    ItemContext { own_user: own_user.to_owned(), power_levels, in_care_team, urgent_unsent: urgent_unsent.clone() }
 }
 
 impl Session {
@@ -252,7 +287,9 @@ impl Session {
         let timeline = self.timeline(room_id).await?;
         let room = self.joined_room(room_id)?;
         let own_user = self.own_user_id()?;
-        let mut ctx = item_context(&room, &own_user).await;
+        let urgent_unsent = self.urgent_unsent.clone();
+        crate::send_queue::remember_urgent_echoes(&room, &urgent_unsent).await;
+        let mut ctx = item_context(&room, &own_user, &urgent_unsent).await;
         Ok(Subscription::new(tokio::spawn(async move {
             use futures_util::StreamExt;
             let (initial, stream) = timeline.subscribe().await;
@@ -279,7 +316,7 @@ impl Session {
                         if changed.is_none() {
                             break;
                         }
-                        ctx = item_context(&room, &own_user).await;
+                        ctx = item_context(&room, &own_user, &urgent_unsent).await;
                         let remapped: Vec<TimelineItem> =
                             timeline.items().await.iter().map(|i| TimelineItem::from_sdk(i, &ctx)).collect();
                         if remapped != shown {
@@ -308,7 +345,7 @@ impl Session {
     /// Queues a text message; it is persisted before this returns and sent by
     /// the SDK's send queue, also after a restart.
     pub async fn send_text(&self, room_id: &str, body: &str) -> Result<(), CoreError> {
-        self.send_message(room_id, body, Vec::new(), None).await
+        self.send_message(room_id, body, Vec::new(), None, false).await
     }
 
     /// Waits (at most `timeout`) until a room's send queue holds no local echo

@@ -19,8 +19,28 @@ export const commands = {
 	watchSync: (onUpdate: Channel<SyncStatus>) => typedError<string, AppError>(__TAURI_INVOKE("watch_sync", { onUpdate })),
 	unsubscribe: (id: string) => typedError<null, AppError>(__TAURI_INVOKE("unsubscribe", { id })),
 	sendText: (roomId: string, body: string) => typedError<null, AppError>(__TAURI_INVOKE("send_text", { roomId, body })),
-	/**  Queues a message with 0 to 5 attachments, optionally as a reply. */
-	sendMessage: (roomId: string, body: string, attachments: NewAttachment[], inReplyTo: string | null) => typedError<null, AppError>(__TAURI_INVOKE("send_message", { roomId, body, attachments, inReplyTo })),
+	/**  Queues a message with 0 to 5 attachments, optionally as a reply, optionally urgent. */
+	sendMessage: (roomId: string, body: string, attachments: NewAttachment[], inReplyTo: string | null, urgent: boolean) => typedError<null, AppError>(__TAURI_INVOKE("send_message", { roomId, body, attachments, inReplyTo, urgent })),
+	/**  Sends a failed message again. */
+	retrySend: (roomId: string, itemId: string) => typedError<null, AppError>(__TAURI_INVOKE("retry_send", { roomId, itemId })),
+	/**  Removes an unsent message for good. */
+	discardUnsent: (roomId: string, itemId: string) => typedError<null, AppError>(__TAURI_INVOKE("discard_unsent", { roomId, itemId })),
+	/**  Replaces an unsent message's text and sends it again. */
+	editUnsent: (roomId: string, itemId: string, body: string) => typedError<null, AppError>(__TAURI_INVOKE("edit_unsent", { roomId, itemId, body })),
+	/**  Streams messages the homeserver refused for good (their conversation goes on). */
+	watchSendProblems: (onUpdate: Channel<SendProblem>) => typedError<string, AppError>(__TAURI_INVOKE("watch_send_problems", { onUpdate })),
+	/**  Marks a conversation read up to its latest message. */
+	markRead: (roomId: string) => typedError<null, AppError>(__TAURI_INVOKE("mark_read", { roomId })),
+	notificationSettings: () => typedError<NotificationSettings, AppError>(__TAURI_INVOKE("notification_settings")),
+	setNotificationSettings: (settings: NotificationSettings) => typedError<null, AppError>(__TAURI_INVOKE("set_notification_settings", { settings })),
+	conversationNotificationMode: (roomId: string) => typedError<NotificationMode, AppError>(__TAURI_INVOKE("conversation_notification_mode", { roomId })),
+	setConversationNotificationMode: (roomId: string, mode: NotificationMode) => typedError<null, AppError>(__TAURI_INVOKE("set_conversation_notification_mode", { roomId, mode })),
+	/**
+	 *  Starts desktop notifications for the signed-in session; the channel gets
+	 *  the room id of each notification the user clicks. Returns the
+	 *  subscription id (unsubscribing stops notifications).
+	 */
+	watchNotificationActivations: (onUpdate: Channel<string>) => typedError<string, AppError>(__TAURI_INVOKE("watch_notification_activations", { onUpdate })),
 	/**  Saves an attachment in the user's download folder; returns the path. */
 	saveAttachment: (roomId: string, eventId: string, index: number) => typedError<string, AppError>(__TAURI_INVOKE("save_attachment", { roomId, eventId, index })),
 	paginateBack: (roomId: string, count: number) => typedError<boolean, AppError>(__TAURI_INVOKE("paginate_back", { roomId, count })),
@@ -221,7 +241,11 @@ export type ErrorCode =
 /**  The directory names no Matrix account or server for this practitioner. */
 "no_matrix_address" | 
 /**  The practitioner's organisation (another vendor) has not made a Matrix account yet: ask them. */
-"matrix_account_missing";
+"matrix_account_missing" | 
+/**  The message is no longer waiting (sent, or discarded on another view): nothing to retry or edit. */
+"message_not_unsent" | 
+/**  The homeserver refused a message for good: retry, edit or discard it; later messages still go out. */
+"send_rejected";
 
 export type ListDiff<T> = { op: "reset"; values: T[] } | { op: "append"; values: T[] } | { op: "clear" } | { op: "pushFront"; value: T } | { op: "pushBack"; value: T } | { op: "popFront" } | { op: "popBack" } | { op: "insert"; index: number; value: T } | { op: "set"; index: number; value: T } | { op: "remove"; index: number } | { op: "truncate"; length: number };
 
@@ -302,6 +326,26 @@ export type Notice =
 /**  An event Kring does not show. */
 { kind: "unsupported" };
 
+/**
+ *  A conversation's notification setting (stored as push rules, so it
+ *  follows the user to every device).
+ */
+export type NotificationMode = "all" | "mentionsAndUrgent" | 
+/**  Nothing but urgent messages. */
+"mute";
+
+export type NotificationSettings = {
+	/**
+	 *  Show the message text in notifications. Off by default: a
+	 *  notification is on screen (or a lock screen) for anyone to read.
+	 */
+	showMessageText: boolean,
+	/**  An urgent message not read this long after it arrived notifies again. */
+	repeatAfterSeconds: number,
+	/**  How many times an unread urgent message is notified again. */
+	repeatCount: number,
+};
+
 export type Onboarded = {
 	session: SessionInfo,
 	organisation: string,
@@ -338,7 +382,42 @@ export type RoomSummary = {
 	isEncrypted: boolean,
 };
 
-export type SendState = { state: "sent" } | { state: "sending" } | { state: "failed"; reason: string; recoverable: boolean };
+/**  Why a message was not sent, as the UI words it. */
+export type SendFailure = 
+/**  No connection to the homeserver; retried by itself. */
+"network" | 
+/**  The server refuses messages this large. */
+"tooLarge" | 
+/**  This account may not post here (any more). */
+"forbidden" | 
+/**  The server asked to slow down; retried by itself. */
+"rateLimited" | 
+/**  The server had an internal error. */
+"server" | 
+/**  Encryption needs attention (an unverified device or identity). */
+"encryption" | "other";
+
+/**
+ *  A message the server refused for good. Its conversation's queue is on
+ *  again; the message itself waits in the conversation for the user.
+ */
+export type SendProblem = {
+	roomId: string,
+	roomName: string,
+	code: SendFailure,
+	/**  Technical detail, for "Details" and support. */
+	reason: string,
+};
+
+export type SendState = { state: "sent" } | 
+/**  Queued (persisted); `upload` while one of its files goes up. */
+{ state: "sending"; upload: UploadProgress | null } | 
+/**
+ *  `recoverable`: the queue retries by itself once the connection is
+ *  back. Otherwise the server refused it: the user retries, edits or
+ *  discards it, and later messages are not held back.
+ */
+{ state: "failed"; code: SendFailure; reason: string; recoverable: boolean };
 
 /**  What the UI and the CLI show about the signed-in account. */
 export type SessionInfo = {
@@ -367,7 +446,9 @@ senderRole: Role | null; body: string;
 /**  Files sent with it (0 to 5), each with its own `allow_destroy`. */
 attachments: Attachment[]; 
 /**  The message this one answers, if it is a reply. */
-inReplyTo: string | null; timestampMs: number | null; isOwn: boolean; sendState: SendState; 
+inReplyTo: string | null; 
+/**  Marked urgent by its sender (`nl.kring.urgent`, see `urgent`). */
+urgent: boolean; timestampMs: number | null; isOwn: boolean; sendState: SendState; 
 /**  May this user redact it (UC3 `allow_destroy`), from the power levels. */
 allowDestroy: boolean } | 
 /**  A message that was redacted: shown as such, its content gone. */
@@ -382,6 +463,13 @@ export type TimelineItem = {
 	/**  Stable across updates of the same item (the SDK's unique id). */
 	id: string,
 	content: TimelineContent,
+};
+
+export type UploadProgress = {
+	/**  Which file of the message, from 0. */
+	index: number,
+	sentBytes: number | null,
+	totalBytes: number | null,
 };
 
 /* Tauri Specta runtime */

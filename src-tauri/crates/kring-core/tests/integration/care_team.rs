@@ -460,7 +460,7 @@ async fn attachments_travel_whole_and_replies_carry_their_own() {
 
         // B answers with two files of its own; A sees them as a reply.
         let reply_files = files("b", 2);
-        t.gp.send_message(&room_id, "Ziet er goed uit.", reply_files.clone(), Some(&event_id)).await.unwrap();
+        t.gp.send_message(&room_id, "Ziet er goed uit.", reply_files.clone(), Some(&event_id), false).await.unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
         let _sub_a = t.lead.watch_timeline(&room_id, Box::new(move |b| tx.send(b).is_ok())).await.unwrap();
         let mut items_a = Vec::new();
