@@ -4,8 +4,14 @@
 // it only when VITE_MOCK_IPC=1.
 //
 // Test hooks in the browser: log in with password "fout" for wrong_credentials;
-// a message containing "mislukt" fails to send; "/offline" and "/online" switch
-// the sync banner. Care teams: "Cliënten" tab with two clients and one invitation;
+// a message containing "mislukt" (or "te groot") fails for good, with a
+// send-problem notice (retrying it then works; editing judges the new text);
+// a message containing "offline" stays waiting until "/online"; "/offline" and
+// "/online" switch the connection (meanwhile every message waits); "/melding"
+// clicks a desktop notification of another room 1.5 s later. Files upload in
+// visible steps. Dhr. de Boer's conversation holds a failed message to retry,
+// edit or discard; Fatima's "Huisarts komt morgen" is urgent; "Wijkteam Noord"
+// is muted. Care teams: "Cliënten" tab with two clients and one invitation;
 // inviting someone as "Hoofdbehandelaar" answers not_permitted. Attachments are
 // kept in memory and served as data: URLs in place of the kring-media scheme;
 // "saving" one only answers the path Rust would have written.
@@ -20,12 +26,14 @@
 //
 // The parts, each with its own state, made afresh by every installMockBackend():
 // core.ts (session, ids, streams), session.ts (login, first login), rooms.ts
-// (rooms, timelines, attachments), careTeams.ts (care teams, conversations),
+// (rooms, timelines, attachments, the send queue, read receipts),
+// notifications.ts (settings, modes, clicked notifications), careTeams.ts (care teams, conversations),
 // careNetwork.ts (care network, directories).
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { type Args, type Commands, createMock } from "./core";
 import { createCareNetwork } from "./careNetwork";
 import { createCareTeams } from "./careTeams";
+import { notificationCommands } from "./notifications";
 import { createRooms } from "./rooms";
 import { sessionCommands } from "./session";
 
@@ -39,6 +47,7 @@ export function installMockBackend(): void {
     ...rooms.commands,
     ...teams.commands,
     ...network.commands,
+    ...notificationCommands(mock),
     unsubscribe: (args) => {
       mock.unsubscribe(args.id as string);
       return null;

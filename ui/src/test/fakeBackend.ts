@@ -16,6 +16,7 @@ import type {
   LoginOptions,
   Member,
   NetworkParticipant,
+  NotificationSettings,
   Onboarded,
   OnboardingProgress,
   OnboardingStep,
@@ -23,6 +24,7 @@ import type {
   ListDiff,
   Result,
   RoomSummary,
+  SendProblem,
   SessionInfo,
   StepState,
   SyncStatus,
@@ -111,9 +113,22 @@ export function message(
       allowDestroy: extra.isOwn ?? false,
       attachments: [],
       inReplyTo: null,
+      urgent: false,
       ...extra,
     },
   };
+}
+
+/** Rust's defaults: no message text in notifications, urgent ones repeated 3 times, every 2 minutes. */
+export const defaultNotificationSettings: NotificationSettings = {
+  showMessageText: false,
+  repeatAfterSeconds: 120,
+  repeatCount: 3,
+};
+
+/** A message in `roomId` that failed for good, as Rust reports it on the send-problems stream. */
+export function sendProblem(roomId: string, roomName: string, extra: Partial<SendProblem> = {}): SendProblem {
+  return { roomId, roomName, code: "server", reason: "500 Internal Server Error", ...extra };
 }
 
 export function attachment(index: number, filename: string, extra: Partial<Attachment> = {}): Attachment {
@@ -209,6 +224,8 @@ function createBackend() {
     timeline: [] as { roomId: string; id: string; channel: Ch<ListDiff<TimelineItem>[]> }[],
     onboarding: [] as Ch<OnboardingProgress>[],
     careNetwork: [] as { spaceId: string; id: string; channel: Ch<CareNetwork> }[],
+    sendProblems: [] as Ch<SendProblem>[],
+    activations: [] as Ch<string>[],
   };
   /** The last network pushed per client, for the default refresh answer. */
   const delivered = new Map<string, CareNetwork>();
@@ -244,6 +261,16 @@ function createBackend() {
     refreshCareNetwork: vi.fn(),
     searchDirectory: vi.fn(),
     setRelation: vi.fn(),
+    retrySend: vi.fn(),
+    editUnsent: vi.fn(),
+    discardUnsent: vi.fn(),
+    watchSendProblems: vi.fn(),
+    markRead: vi.fn(),
+    notificationSettings: vi.fn(),
+    setNotificationSettings: vi.fn(),
+    conversationNotificationMode: vi.fn(),
+    setConversationNotificationMode: vi.fn(),
+    watchNotificationActivations: vi.fn(),
   };
 
   function reset() {
@@ -253,6 +280,8 @@ function createBackend() {
     channels.timeline.length = 0;
     channels.onboarding.length = 0;
     channels.careNetwork.length = 0;
+    channels.sendProblems.length = 0;
+    channels.activations.length = 0;
     delivered.clear();
     finishPending = null;
     for (const fn of Object.values(commands)) fn.mockReset();
@@ -325,6 +354,22 @@ function createBackend() {
     );
     commands.searchDirectory.mockResolvedValue(ok([]));
     commands.setRelation.mockResolvedValue(ok(null));
+    commands.retrySend.mockResolvedValue(ok(null));
+    commands.editUnsent.mockResolvedValue(ok(null));
+    commands.discardUnsent.mockResolvedValue(ok(null));
+    commands.watchSendProblems.mockImplementation(async (ch: Ch<SendProblem>) => {
+      channels.sendProblems.push(ch);
+      return ok(`send-problems-${++nextSub}`);
+    });
+    commands.markRead.mockResolvedValue(ok(null));
+    commands.notificationSettings.mockResolvedValue(ok(defaultNotificationSettings));
+    commands.setNotificationSettings.mockResolvedValue(ok(null));
+    commands.conversationNotificationMode.mockResolvedValue(ok("all"));
+    commands.setConversationNotificationMode.mockResolvedValue(ok(null));
+    commands.watchNotificationActivations.mockImplementation(async (ch: Ch<string>) => {
+      channels.activations.push(ch);
+      return ok(`activations-${++nextSub}`);
+    });
   }
 
   function last<T>(list: T[], what: string): T {
@@ -361,6 +406,14 @@ function createBackend() {
     },
     pushSync(status: SyncStatus) {
       last(channels.sync, "sync").onmessage(status);
+    },
+    /** A message failed for good, as Rust reports it. */
+    pushSendProblem(problem: SendProblem) {
+      last(channels.sendProblems, "send-problems").onmessage(problem);
+    },
+    /** The user clicked a desktop notification of `roomId`. */
+    pushActivation(roomId: string) {
+      last(channels.activations, "notification-activations").onmessage(roomId);
     },
     /** Deliver a care network on the latest stream (or the latest one of `spaceId`), as Rust would. */
     pushCareNetwork(network: CareNetwork, spaceId?: string) {

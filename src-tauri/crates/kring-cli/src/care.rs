@@ -230,10 +230,15 @@ pub async fn conversation(session: &Session, command: &ConversationCommand, out:
             out.value(&serde_json::json!({"reopened": room}))
         }
         ConversationCommand::Notifications { room, mode } => {
-            if let Some(mode) = mode {
-                session.set_conversation_notification_mode(room, *mode).await?;
-            }
-            let mode = session.conversation_notification_mode(room).await?;
+            // The SDK's rule cache catches up with a change a moment later:
+            // after setting, the answer is what was set.
+            let mode = match mode {
+                Some(mode) => {
+                    session.set_conversation_notification_mode(room, *mode).await?;
+                    *mode
+                }
+                None => session.conversation_notification_mode(room).await?,
+            };
             out.value(&serde_json::json!({"room": room, "mode": mode}))
         }
     }

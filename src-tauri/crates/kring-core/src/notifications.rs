@@ -445,7 +445,7 @@ pub(crate) fn forward(client: &matrix_sdk::Client, to: tokio::sync::broadcast::S
 /// the native centres on macOS and Windows (without actions or closing).
 pub struct DesktopNotifier {
     #[cfg(all(unix, not(target_os = "macos")))]
-    handles: Arc<std::sync::Mutex<HashMap<u32, Arc<notify_rust::NotificationHandle>>>>,
+    handles: Arc<std::sync::Mutex<HashMap<u32, (Arc<notify_rust::NotificationHandle>, tokio::task::AbortHandle)>>>,
     #[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
     activations: mpsc::UnboundedSender<u32>,
 }
@@ -490,11 +490,12 @@ impl Notifier for DesktopNotifier {
         Box::pin(async move {
             let handle = Arc::new(notification.show_async().await.map_err(|e| e.to_string())?);
             let id = handle.id();
-            let first = handles.lock().unwrap_or_else(|p| p.into_inner()).insert(id, handle.clone()).is_none();
-            if first {
-                // One listener per id: a repeat replaces the notification
-                // under the same id, and must not be "clicked" twice.
-                tokio::spawn(async move {
+            // The daemon answers a click on the connection that last showed
+            // this id: a repeat's replaces the earlier listener.
+            let listener = tokio::spawn({
+                let handle = handle.clone();
+                let handles = handles.clone();
+                async move {
                     handle
                         .wait_for_action_async(|response| {
                             use notify_rust::NotificationResponse as Resp;
@@ -505,8 +506,15 @@ impl Notifier for DesktopNotifier {
                             }
                         })
                         .await;
-                    handles.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-                });
+                    let mut handles = handles.lock().unwrap_or_else(|p| p.into_inner());
+                    if handles.get(&id).is_some_and(|(h, _)| Arc::ptr_eq(h, &handle)) {
+                        handles.remove(&id);
+                    }
+                }
+            });
+            let earlier = handles.lock().unwrap_or_else(|p| p.into_inner()).insert(id, (handle, listener.abort_handle()));
+            if let Some((_, earlier)) = earlier {
+                earlier.abort();
             }
             Ok(id)
         })
@@ -524,7 +532,7 @@ impl Notifier for DesktopNotifier {
 
     #[cfg(all(unix, not(target_os = "macos")))]
     fn close(&self, id: u32) -> BoxFuture<'static, ()> {
-        let handle = self.handles.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned();
+        let handle = self.handles.lock().unwrap_or_else(|p| p.into_inner()).get(&id).map(|(h, _)| h.clone());
         Box::pin(async move {
             if let Some(handle) = handle {
                 handle.close_async().await;

@@ -157,12 +157,12 @@ describe("room", () => {
 
     await user.type(screen.getByTestId("composer-input"), "Ik kom om 3 uur");
     await user.click(screen.getByTestId("composer-send"));
-    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "Ik kom om 3 uur", [], null);
+    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "Ik kom om 3 uur", [], null, false);
     await vi.waitFor(() => expect(screen.getByTestId("composer-input")).toHaveValue(""));
     expect(screen.queryByTestId("timeline-message")).not.toBeInTheDocument();
 
     backend.pushTimeline([
-      { op: "pushBack", value: message("local-1", "Ik kom om 3 uur", { isOwn: true, eventId: null, sendState: { state: "sending" } }) },
+      { op: "pushBack", value: message("local-1", "Ik kom om 3 uur", { isOwn: true, eventId: null, sendState: { state: "sending", upload: null } }) },
     ]);
     const msg = await screen.findByTestId("timeline-message");
     expect(msg).toHaveAttribute("data-send-state", "sending");
@@ -201,7 +201,7 @@ describe("sync, logout and lost sessions", () => {
     expect(screen.queryByTestId("sync-banner")).not.toBeInTheDocument();
     backend.pushSync("offline");
     expect(await screen.findByTestId("sync-banner")).toHaveTextContent(
-      "Geen verbinding — berichten worden verstuurd zodra de verbinding terug is",
+      "Geen verbinding. Berichten worden bewaard en verstuurd zodra de verbinding terug is.",
     );
     backend.pushSync("running");
     await vi.waitFor(() => expect(screen.queryByTestId("sync-banner")).not.toBeInTheDocument());

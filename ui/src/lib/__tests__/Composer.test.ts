@@ -28,7 +28,7 @@ describe("Composer", () => {
     const input = screen.getByTestId("composer-input");
     await user.type(input, "Mevrouw heeft goed geslapen.");
     await user.keyboard("{Control>}{Enter}{/Control}");
-    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "Mevrouw heeft goed geslapen.", [], null);
+    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "Mevrouw heeft goed geslapen.", [], null, false);
     await vi.waitFor(() => expect(input).toHaveValue(""));
     expect(screen.queryByTestId("composer-error")).not.toBeInTheDocument();
   });
@@ -49,7 +49,7 @@ describe("Composer", () => {
     const input = screen.getByTestId("composer-input");
     await user.type(input, "Bel de huisarts");
     await user.click(screen.getByTestId("composer-send"));
-    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "Bel de huisarts", [], null);
+    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "Bel de huisarts", [], null, false);
     expect(input).toHaveValue("Bel de huisarts");
     expect(screen.getByTestId("composer-send")).toBeDisabled();
     resolve(ok(null));
@@ -124,6 +124,7 @@ describe("Composer: attachments", () => {
           { filename: "ruw.bin", mime: null, data: [1, 2] },
         ],
         null,
+        false,
       ),
     );
     await vi.waitFor(() => expect(screen.getByTestId("composer-input")).toHaveValue(""));
@@ -144,6 +145,7 @@ describe("Composer: attachments", () => {
         "",
         [{ filename: "scan.pdf", mime: "application/pdf", data: [120] }],
         null,
+        false,
       ),
     );
     await vi.waitFor(() => expect(screen.queryAllByTestId("attachment-item")).toHaveLength(0));
@@ -235,7 +237,7 @@ describe("Composer: replies", () => {
       expect.stringContaining("Antwoord op Bram Visser"),
     );
     await user.keyboard("Ik ga om 3 uur{Control>}{Enter}{/Control}");
-    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "Ik ga om 3 uur", [], "$vraag");
+    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "Ik ga om 3 uur", [], "$vraag", false);
     await vi.waitFor(() => expect(screen.queryByTestId("composer-reply")).toBeNull());
     expect(screen.getByTestId("composer-input")).toHaveValue("");
   });
@@ -257,7 +259,7 @@ describe("Composer: replies", () => {
     expect(screen.queryByTestId("composer-reply")).toBeNull();
     expect(screen.getByTestId("composer-input")).toHaveFocus();
     await user.click(screen.getByTestId("composer-send"));
-    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "Goed idee", [], null);
+    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "Goed idee", [], null, false);
   });
 
   it("keeps the reply (and the files) when sending fails", async () => {
@@ -280,5 +282,87 @@ describe("Composer: replies", () => {
     first.unmount();
     render(Composer, { roomId: "!a" });
     expect(screen.getByTestId("composer-reply")).toHaveTextContent("Antwoord op Bram Visser");
+  });
+});
+
+describe("Composer: urgent", () => {
+  it("is a labelled toggle with an icon and the word, pressed state visible in words too", async () => {
+    const user = userEvent.setup();
+    render(Composer, { roomId: "!a" });
+    const toggle = screen.getByRole("button", { name: "Urgent" });
+    expect(toggle).toHaveAttribute("aria-pressed", "false");
+    expect(toggle.querySelector("[aria-hidden=true]")).toHaveTextContent("❗");
+    expect(screen.queryByTestId("composer-urgent-note")).toBeNull();
+
+    await user.click(toggle);
+    expect(toggle).toHaveAttribute("aria-pressed", "true");
+    expect(screen.getByTestId("composer-urgent-note")).toHaveTextContent("Wordt als urgent verstuurd");
+    expect(screen.getByTestId("composer-input")).toHaveAccessibleDescription(expect.stringContaining("Wordt als urgent verstuurd"));
+    await user.keyboard(" "); // the focused toggle works from the keyboard
+    expect(toggle).toHaveAttribute("aria-pressed", "false");
+  });
+
+  it("sends the message as urgent and switches urgent off once it is queued", async () => {
+    const user = userEvent.setup();
+    render(Composer, { roomId: "!a" });
+    await user.click(screen.getByTestId("composer-urgent"));
+    await user.type(screen.getByTestId("composer-input"), "Mevrouw is gevallen");
+    await user.keyboard("{Control>}{Enter}{/Control}");
+    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "Mevrouw is gevallen", [], null, true);
+    await vi.waitFor(() => expect(screen.getByTestId("composer-urgent")).toHaveAttribute("aria-pressed", "false"));
+    expect(screen.getByTestId("composer-input")).toHaveValue("");
+
+    await user.type(screen.getByTestId("composer-input"), "Gewoon bericht{Control>}{Enter}{/Control}");
+    expect(backend.commands.sendMessage).toHaveBeenLastCalledWith("!a", "Gewoon bericht", [], null, false);
+  });
+
+  it("keeps text, files and urgent when sending fails, and sends them all again", async () => {
+    backend.commands.sendMessage.mockResolvedValueOnce(err("send_failed", "store locked"));
+    const user = userEvent.setup();
+    render(Composer, { roomId: "!a" });
+    await user.click(screen.getByTestId("composer-urgent"));
+    await user.type(screen.getByTestId("composer-input"), "Wond bloedt");
+    await user.upload(screen.getByTestId("attachment-input") as HTMLInputElement, pdf("wond.pdf", "w"));
+    await user.click(screen.getByTestId("composer-send"));
+
+    expect(await screen.findByTestId("composer-error")).toBeInTheDocument();
+    expect(screen.getByTestId("composer-urgent")).toHaveAttribute("aria-pressed", "true");
+    expect(screen.getByTestId("composer-input")).toHaveValue("Wond bloedt");
+    expect(screen.getAllByTestId("attachment-item")).toHaveLength(1);
+
+    await user.click(screen.getByTestId("composer-send"));
+    await vi.waitFor(() => expect(backend.commands.sendMessage).toHaveBeenCalledTimes(2));
+    expect(backend.commands.sendMessage.mock.calls[1]).toEqual([
+      "!a",
+      "Wond bloedt",
+      [{ filename: "wond.pdf", mime: "application/pdf", data: [119] }],
+      null,
+      true,
+    ]);
+    await vi.waitFor(() => expect(screen.getByTestId("composer-urgent")).toHaveAttribute("aria-pressed", "false"));
+  });
+
+  it("keeps urgent when a file cannot be read (nothing was sent)", async () => {
+    const gone = pdf("weg.pdf");
+    Object.defineProperty(gone, "arrayBuffer", { value: () => Promise.reject(new Error("NotReadableError")) });
+    const user = userEvent.setup();
+    render(Composer, { roomId: "!a" });
+    await user.click(screen.getByTestId("composer-urgent"));
+    await user.upload(screen.getByTestId("attachment-input") as HTMLInputElement, gone);
+    await user.click(screen.getByTestId("composer-send"));
+    expect(await screen.findByTestId("composer-error")).toBeInTheDocument();
+    expect(screen.getByTestId("composer-urgent")).toHaveAttribute("aria-pressed", "true");
+  });
+
+  it("keeps urgent in the room's draft, and only in that room", async () => {
+    const user = userEvent.setup();
+    const first = render(Composer, { roomId: "!a" });
+    await user.click(screen.getByTestId("composer-urgent"));
+    first.unmount();
+    const other = render(Composer, { roomId: "!b" });
+    expect(screen.getByTestId("composer-urgent")).toHaveAttribute("aria-pressed", "false");
+    other.unmount();
+    render(Composer, { roomId: "!a" });
+    expect(screen.getByTestId("composer-urgent")).toHaveAttribute("aria-pressed", "true");
   });
 });

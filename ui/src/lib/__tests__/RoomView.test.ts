@@ -7,7 +7,7 @@ vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => 
 import RoomView from "$lib/components/RoomView.svelte";
 import { TimelineStore } from "$lib/stores/timeline.svelte";
 import { composerDrafts } from "$lib/stores/drafts";
-import { attachment, backend, message } from "../../test/fakeBackend";
+import { attachment, backend, err, message } from "../../test/fakeBackend";
 
 let timeline: TimelineStore;
 
@@ -46,7 +46,7 @@ describe("RoomView: timeline and composer together", () => {
     );
     expect(screen.getByTestId("composer-input")).toHaveFocus();
     await user.keyboard("Ik ga{Control>}{Enter}{/Control}");
-    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "Ik ga", [], "$1");
+    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "Ik ga", [], "$1", false);
     await vi.waitFor(() => expect(screen.queryByTestId("composer-reply")).toBeNull());
 
     // Rust's echo of the reply quotes what it answers.
@@ -75,5 +75,62 @@ describe("RoomView: timeline and composer together", () => {
     ]);
     const img = await screen.findByTestId("attachment-image");
     expect(img.getAttribute("src")).toContain(encodeURIComponent(encodeURIComponent("!a")));
+  });
+});
+
+describe("RoomView: read receipts", () => {
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const focused = (value: boolean) => vi.spyOn(document, "hasFocus").mockReturnValue(value);
+  afterEach(() => vi.restoreAllMocks());
+
+  it("marks the conversation read once it is shown (debounced: one call)", async () => {
+    focused(true);
+    setup();
+    backend.pushTimeline([{ op: "reset", values: [message("1", "hallo")] }]);
+    await vi.waitFor(() => expect(backend.commands.markRead).toHaveBeenCalledWith("!a"));
+    await wait(600);
+    expect(backend.commands.markRead).toHaveBeenCalledTimes(1);
+  });
+
+  it("marks new items read while the window has focus, not while it has not", async () => {
+    const hasFocus = focused(true);
+    setup();
+    backend.pushTimeline([{ op: "reset", values: [message("1", "hallo")] }]);
+    await vi.waitFor(() => expect(backend.commands.markRead).toHaveBeenCalledTimes(1));
+
+    backend.pushTimeline([{ op: "pushBack", value: message("2", "nieuw") }]);
+    await vi.waitFor(() => expect(backend.commands.markRead).toHaveBeenCalledTimes(2));
+
+    hasFocus.mockReturnValue(false);
+    backend.pushTimeline([{ op: "pushBack", value: message("3", "terwijl je weg bent") }]);
+    await wait(700);
+    expect(backend.commands.markRead).toHaveBeenCalledTimes(2);
+
+    // Coming back to the window counts as reading what arrived meanwhile.
+    hasFocus.mockReturnValue(true);
+    window.dispatchEvent(new FocusEvent("focus"));
+    await vi.waitFor(() => expect(backend.commands.markRead).toHaveBeenCalledTimes(3));
+    expect(backend.commands.markRead).toHaveBeenLastCalledWith("!a");
+  });
+
+  it("does not mark a room read that was left before the delay ran out", async () => {
+    focused(true);
+    const view = render(RoomView, { roomId: "!a", name: "A", timeline, onback: vi.fn(), onerror: vi.fn() });
+    await view.rerender({ roomId: "!b", name: "B", timeline, onback: vi.fn(), onerror: vi.fn() });
+    await vi.waitFor(() => expect(backend.commands.markRead).toHaveBeenCalledWith("!b"));
+    await wait(100);
+    expect(backend.commands.markRead).not.toHaveBeenCalledWith("!a");
+  });
+
+  it("only logs a failed receipt: the conversation stays usable", async () => {
+    focused(true);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    backend.commands.markRead.mockResolvedValue(err("homeserver_unreachable", "timeout"));
+    const user = setup();
+    backend.pushTimeline([{ op: "reset", values: [message("1", "hallo")] }]);
+    await vi.waitFor(() => expect(warn).toHaveBeenCalledWith("markRead failed: homeserver_unreachable"));
+    expect(screen.queryByRole("alert")).toBeNull();
+    await user.type(screen.getByTestId("composer-input"), "gaat door{Control>}{Enter}{/Control}");
+    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "gaat door", [], null, false);
   });
 });

@@ -40,21 +40,22 @@ describe("Timeline", () => {
       Timeline,
       props([
         message("1", "is verstuurd", { isOwn: true }),
-        message("2", "onderweg", { isOwn: true, eventId: null, sendState: { state: "sending" } }),
-        message("3", "niet gelukt", {
+        message("2", "onderweg", { isOwn: true, eventId: null, sendState: { state: "sending", upload: null } }),
+        message("3", "wacht", {
           isOwn: true,
           eventId: null,
-          sendState: { state: "failed", reason: "geen verbinding", recoverable: true },
+          sendState: { state: "failed", code: "network", reason: "connection refused", recoverable: true },
         }),
       ]),
     );
-    const [sent, sending, failed] = screen.getAllByTestId("timeline-message");
+    const [sent, sending, waiting] = screen.getAllByTestId("timeline-message");
     expect(sent).toHaveAttribute("data-send-state", "sent");
-    expect(sent).not.toHaveTextContent("verzenden");
+    expect(within(sent!).queryByTestId("send-state")).toBeNull();
     expect(sending).toHaveAttribute("data-send-state", "sending");
-    expect(sending).toHaveTextContent("verzenden…");
-    expect(failed).toHaveAttribute("data-send-state", "failed");
-    expect(failed).toHaveTextContent("mislukt: geen verbinding");
+    expect(sending).toHaveTextContent("Wordt verstuurd…");
+    expect(within(sending!).queryByTestId("upload-progress")).toBeNull();
+    expect(waiting).toHaveAttribute("data-send-state", "failed");
+    expect(waiting).toHaveTextContent("Wacht op verbinding — wordt vanzelf opnieuw verstuurd");
   });
 
   it("marks own messages in text, not by colour alone", () => {
@@ -269,7 +270,7 @@ describe("Timeline: attachments", () => {
         message("local-1", "", {
           isOwn: true,
           eventId: null,
-          sendState: { state: "sending" },
+          sendState: { state: "sending", upload: null },
           attachments: [attachment(0, "wond.jpg", { kind: "image", size: 2048 })],
         }),
       ]),
@@ -293,7 +294,7 @@ describe("Timeline: replies", () => {
     const items = [
       message("1", "Hoe gaat het?"),
       message("2", "van mij", { isOwn: true }),
-      message("local-3", "onderweg", { isOwn: true, eventId: null, sendState: { state: "sending" } }),
+      message("local-3", "onderweg", { isOwn: true, eventId: null, sendState: { state: "sending", upload: null } }),
     ];
     render(Timeline, props(items, { onreply }));
     const [other, own, sending] = screen.getAllByTestId("timeline-message");

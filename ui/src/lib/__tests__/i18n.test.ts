@@ -49,7 +49,7 @@ describe("t and errorText", () => {
 
   it("fills placeholders", () => {
     expect(t("rooms.unreadMany", { count: 4 })).toBe("4 ongelezen berichten");
-    expect(t("room.failed", { reason: "geen verbinding" })).toBe("mislukt: geen verbinding");
+    expect(t("sendState.failed", { reason: "geen verbinding" })).toBe("Niet verstuurd: geen verbinding");
   });
 
   it("switches to English, remembers the choice and sets the document language", () => {

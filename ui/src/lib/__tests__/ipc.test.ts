@@ -4,7 +4,7 @@ import { mockConvertFileSrc } from "@tauri-apps/api/mocks";
 vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => m.bindingsModule));
 
 import { attachmentUrl, call, ipc, toAppError } from "$lib/ipc";
-import { anOnboarded, backend, err, ok, progress } from "../../test/fakeBackend";
+import { anOnboarded, backend, defaultNotificationSettings, err, ok, progress, sendProblem } from "../../test/fakeBackend";
 
 beforeEach(() => backend.reset());
 
@@ -63,8 +63,8 @@ describe("streams", () => {
 describe("attachments", () => {
   it("passes a message with files and a reply on to Rust, and a save's path back", async () => {
     const files = [{ filename: "a.txt", mime: "text/plain", data: [104, 105] }];
-    await expect(ipc.sendMessage("!a", "zie bijlage", files, "$vraag")).resolves.toEqual(ok(null));
-    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "zie bijlage", files, "$vraag");
+    await expect(ipc.sendMessage("!a", "zie bijlage", files, "$vraag", true)).resolves.toEqual(ok(null));
+    expect(backend.commands.sendMessage).toHaveBeenCalledWith("!a", "zie bijlage", files, "$vraag", true);
     await expect(ipc.saveAttachment("!a", "$e", 2)).resolves.toEqual(ok("/home/an/Downloads/e-2"));
     expect(backend.commands.saveAttachment).toHaveBeenCalledWith("!a", "$e", 2);
   });
@@ -98,5 +98,46 @@ describe("first login", () => {
     await expect(ipc.loginOptions()).resolves.toEqual(ok({ organisationLogin: true, idpName: "Aurora" }));
     await expect(ipc.cancelFirstLogin()).resolves.toEqual(ok(null));
     expect(backend.commands.cancelFirstLogin).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("issue 6: the send queue and notifications", () => {
+  it("passes unsent-message actions on by room and timeline item id", async () => {
+    await expect(ipc.retrySend("!a", "local-1")).resolves.toEqual(ok(null));
+    expect(backend.commands.retrySend).toHaveBeenCalledWith("!a", "local-1");
+    await ipc.editUnsent("!a", "local-1", "nieuwe tekst");
+    expect(backend.commands.editUnsent).toHaveBeenCalledWith("!a", "local-1", "nieuwe tekst");
+    await ipc.discardUnsent("!a", "local-1");
+    expect(backend.commands.discardUnsent).toHaveBeenCalledWith("!a", "local-1");
+    await ipc.markRead("!a");
+    expect(backend.commands.markRead).toHaveBeenCalledWith("!a");
+  });
+
+  it("reads and writes the settings and a conversation's mode", async () => {
+    await expect(ipc.notificationSettings()).resolves.toEqual(ok(defaultNotificationSettings));
+    const changed = { showMessageText: true, repeatAfterSeconds: 300, repeatCount: 1 };
+    await ipc.setNotificationSettings(changed);
+    expect(backend.commands.setNotificationSettings).toHaveBeenCalledWith(changed);
+    await expect(ipc.conversationNotificationMode("!a")).resolves.toEqual(ok("all"));
+    await ipc.setConversationNotificationMode("!a", "mentionsAndUrgent");
+    expect(backend.commands.setConversationNotificationMode).toHaveBeenCalledWith("!a", "mentionsAndUrgent");
+  });
+
+  it("streams send problems and clicked notifications until closed", async () => {
+    const problems: unknown[] = [];
+    const activated: string[] = [];
+    const p = await ipc.watchSendProblems((x) => problems.push(x));
+    const a = await ipc.watchNotificationActivations((roomId) => activated.push(roomId));
+    if (p.status !== "ok" || a.status !== "ok") throw new Error("streams did not start");
+    backend.pushSendProblem(sendProblem("!a", "Familie Jansen"));
+    backend.pushActivation("!b");
+    await p.data.close();
+    await a.data.close();
+    backend.pushSendProblem(sendProblem("!c", "Te laat"));
+    backend.pushActivation("!c");
+    expect(problems).toEqual([sendProblem("!a", "Familie Jansen")]);
+    expect(activated).toEqual(["!b"]);
+    expect(backend.commands.unsubscribe).toHaveBeenCalledWith(p.data.id);
+    expect(backend.commands.unsubscribe).toHaveBeenCalledWith(a.data.id);
   });
 });

@@ -159,6 +159,78 @@ describe("the app against the mock backend", () => {
     expect(screen.queryByTestId("composer-reply")).toBeNull();
   }, 20_000);
 
+  it("demos the send queue: retry, urgent, a failure with its notice, edit, discard, offline and read receipts", async () => {
+    const user = await logIn("goed");
+    const rooms = await screen.findAllByTestId("room-item", {}, slow);
+    const jansen = rooms.find((r) => r.textContent?.includes("Familie Jansen"))!;
+    expect(jansen).toHaveTextContent("2 ongelezen berichten");
+    await user.click(rooms.find((r) => r.textContent?.includes("de Boer"))!);
+
+    // The demo's failed message: retrying it gets it through.
+    const seeded = await vi.waitFor(() => screen.getByText("Verband morgen om 8:00 opnieuw wisselen?").closest<HTMLElement>("li")!, slow);
+    expect(within(seeded).getByTestId("send-state")).toHaveTextContent("Niet verstuurd: De server kon het bericht niet verwerken.");
+    await user.click(within(seeded).getByTestId("unsent-retry"));
+    await expect.poll(() => seeded.getAttribute("data-send-state"), slow).toBe("sent");
+
+    // Urgent and "mislukt": failed for good, with the notice; edited, it goes out.
+    await user.click(screen.getByTestId("composer-urgent"));
+    await user.type(screen.getByTestId("composer-input"), "Dit is mislukt{Control>}{Enter}{/Control}");
+    const mine = await vi.waitFor(() => screen.getByText("Dit is mislukt").closest<HTMLElement>("li")!, slow);
+    expect(within(mine).getByTestId("urgent-badge")).toHaveTextContent("Urgent");
+    await expect.poll(() => mine.getAttribute("data-send-state"), slow).toBe("failed");
+    expect(await screen.findByTestId("send-problem", {}, slow)).toHaveTextContent(
+      "Een bericht in ‘Dhr. de Boer — wondzorg’ kon niet worden verstuurd (fout op de server).",
+    );
+    expect(screen.getByTestId("composer-urgent")).toHaveAttribute("aria-pressed", "false");
+    await user.click(within(mine).getByTestId("unsent-edit"));
+    await user.clear(within(mine).getByTestId("unsent-edit-input"));
+    await user.type(within(mine).getByTestId("unsent-edit-input"), "Dit is gelukt{Control>}{Enter}{/Control}");
+    await expect.poll(() => mine.getAttribute("data-send-state"), slow).toBe("sent");
+    expect(mine).toHaveTextContent("Dit is gelukt");
+
+    // Another failure, thrown away.
+    await user.type(screen.getByTestId("composer-input"), "Weer mislukt{Control>}{Enter}{/Control}");
+    const again = await vi.waitFor(() => screen.getByText("Weer mislukt").closest<HTMLElement>("li")!, slow);
+    await expect.poll(() => again.getAttribute("data-send-state"), slow).toBe("failed");
+    await user.click(within(again).getByTestId("unsent-discard"));
+    await user.click(within(again).getByTestId("unsent-discard-yes"));
+    await expect.poll(() => screen.queryByText("Weer mislukt"), slow).toBeNull();
+
+    // Offline: the message waits until "/online".
+    await user.type(screen.getByTestId("composer-input"), "/offline{Control>}{Enter}{/Control}");
+    expect(await screen.findByTestId("sync-banner", {}, slow)).toBeInTheDocument();
+    await user.type(screen.getByTestId("composer-input"), "Tijdens de storing{Control>}{Enter}{/Control}");
+    const waiting = await vi.waitFor(() => screen.getByText("Tijdens de storing").closest<HTMLElement>("li")!, slow);
+    expect(within(waiting).getByTestId("send-state")).toHaveTextContent("Wacht op verbinding");
+    await user.type(screen.getByTestId("composer-input"), "/online{Control>}{Enter}{/Control}");
+    await expect.poll(() => waiting.getAttribute("data-send-state"), slow).toBe("sent");
+
+    // Opening Familie Jansen marks it read; its urgent message carries the badge.
+    await user.click(jansen);
+    const urgent = await vi.waitFor(() => screen.getByText("Huisarts komt morgen om 10:00.").closest<HTMLElement>("li")!, slow);
+    expect(within(urgent).getByTestId("urgent-badge")).toBeInTheDocument();
+    await expect.poll(() => jansen.textContent, slow).not.toContain("ongelezen");
+  }, 30_000);
+
+  it("demos a clicked notification ('/melding') and the notification settings", async () => {
+    const user = await logIn("goed");
+    const rooms = await screen.findAllByTestId("room-item", {}, slow);
+    await user.click(rooms.find((r) => r.textContent?.includes("Familie Jansen"))!);
+    await user.type(screen.getByTestId("composer-input"), "/melding{Control>}{Enter}{/Control}");
+    await expect.poll(() => screen.getByTestId("timeline-title").textContent, { timeout: 5000 }).toBe("Dhr. de Boer — wondzorg");
+    expect(await screen.findByRole("combobox", { name: "Meldingen" }, slow)).toBeInTheDocument();
+
+    await user.click(screen.getByTestId("notification-settings-toggle"));
+    const showText = await screen.findByTestId("notification-show-text", {}, slow);
+    expect(showText).not.toBeChecked();
+    await user.click(showText);
+    await user.click(screen.getByTestId("notification-settings-save"));
+    expect(await screen.findByText("De instellingen zijn opgeslagen.", {}, slow)).toBeInTheDocument();
+    await user.click(screen.getByTestId("notification-settings-close"));
+    await user.click(screen.getByTestId("notification-settings-toggle"));
+    await expect.poll(() => screen.queryByTestId("notification-show-text")?.matches(":checked"), slow).toBe(true);
+  }, 20_000);
+
   it("signs in through the organisation: every step in turn, then the main view", async () => {
     const user = userEvent.setup();
     render(App);

@@ -25,16 +25,21 @@ import type {
   NetworkParticipant,
   NewAttachment,
   NewConversation,
+  NotificationMode,
+  NotificationSettings,
   Onboarded,
   OnboardingProgress,
   OnboardingStep,
   ParticipantKind,
   Role,
   RoomSummary,
+  SendFailure,
+  SendProblem,
   SessionInfo,
   StepState,
   SyncStatus,
   TimelineItem,
+  UploadProgress,
 } from "./bindings";
 
 export { commands };
@@ -59,16 +64,21 @@ export type {
   NetworkParticipant,
   NewAttachment,
   NewConversation,
+  NotificationMode,
+  NotificationSettings,
   Onboarded,
   OnboardingProgress,
   OnboardingStep,
   ParticipantKind,
   Role,
   RoomSummary,
+  SendFailure,
+  SendProblem,
   SessionInfo,
   StepState,
   SyncStatus,
   TimelineItem,
+  UploadProgress,
 };
 
 /** What every generated command resolves to (tauri-specta's error mode "Result"). */
@@ -111,6 +121,24 @@ export const SUBJECT_MAX = 50;
 /** The most attachments one message may carry. */
 export const ATTACHMENTS_MAX = 5;
 
+/** Why a message was not sent, as Rust tells them apart (each has its own words). */
+export const SEND_FAILURES = [
+  "network",
+  "tooLarge",
+  "forbidden",
+  "rateLimited",
+  "server",
+  "encryption",
+  "other",
+] as const satisfies readonly SendFailure[];
+type MissingFailures = Exclude<SendFailure, (typeof SEND_FAILURES)[number]>;
+export const SEND_FAILURES_COMPLETE: [MissingFailures] extends [never] ? true : MissingFailures = true;
+
+/** A conversation's notification modes, most notifications first. */
+export const NOTIFICATION_MODES = ["all", "mentionsAndUrgent", "mute"] as const satisfies readonly NotificationMode[];
+type MissingModes = Exclude<NotificationMode, (typeof NOTIFICATION_MODES)[number]>;
+export const NOTIFICATION_MODES_COMPLETE: [MissingModes] extends [never] ? true : MissingModes = true;
+
 /** All error codes the Rust side can send, for exhaustive translations. */
 export const ERROR_CODES = [
   "wrong_credentials",
@@ -149,6 +177,8 @@ export const ERROR_CODES = [
   "practitioner_not_in_directory",
   "no_matrix_address",
   "matrix_account_missing",
+  "message_not_unsent",
+  "send_rejected",
 ] as const satisfies readonly ErrorCode[];
 
 // Fails `npm run check` when Rust adds an error code the UI has no text for yet.
@@ -257,8 +287,26 @@ export const ipc = {
   },
   cancelFirstLogin: () => call(() => commands.cancelFirstLogin()),
   sendText: (roomId: string, body: string) => call(() => commands.sendText(roomId, body)),
-  sendMessage: (roomId: string, body: string, attachments: NewAttachment[], inReplyTo: string | null) =>
-    call(() => commands.sendMessage(roomId, body, attachments, inReplyTo)),
+  /** Queues a message; it shows in the timeline from Rust (as "sending" first). */
+  sendMessage: (roomId: string, body: string, attachments: NewAttachment[], inReplyTo: string | null, urgent: boolean) =>
+    call(() => commands.sendMessage(roomId, body, attachments, inReplyTo, urgent)),
+  // An unsent message, by its timeline item id: send again, change its text (and send), or drop it.
+  retrySend: (roomId: string, itemId: string) => call(() => commands.retrySend(roomId, itemId)),
+  editUnsent: (roomId: string, itemId: string, body: string) => call(() => commands.editUnsent(roomId, itemId, body)),
+  discardUnsent: (roomId: string, itemId: string) => call(() => commands.discardUnsent(roomId, itemId)),
+  /** Messages that failed for good, in any room. */
+  watchSendProblems: (onProblem: (problem: SendProblem) => void) =>
+    openStream<SendProblem>((ch) => commands.watchSendProblems(ch), onProblem),
+  /** A read receipt up to the latest event of the room. */
+  markRead: (roomId: string) => call(() => commands.markRead(roomId)),
+  notificationSettings: () => call(() => commands.notificationSettings()),
+  setNotificationSettings: (settings: NotificationSettings) => call(() => commands.setNotificationSettings(settings)),
+  conversationNotificationMode: (roomId: string) => call(() => commands.conversationNotificationMode(roomId)),
+  setConversationNotificationMode: (roomId: string, mode: NotificationMode) =>
+    call(() => commands.setConversationNotificationMode(roomId, mode)),
+  /** The room of each desktop notification the user clicked: open it. */
+  watchNotificationActivations: (onActivated: (roomId: string) => void) =>
+    openStream<string>((ch) => commands.watchNotificationActivations(ch), onActivated),
   saveAttachment: (roomId: string, eventId: string, index: number) =>
     call(() => commands.saveAttachment(roomId, eventId, index)),
   paginateBack: (roomId: string, count: number) => call(() => commands.paginateBack(roomId, count)),

@@ -10,10 +10,12 @@ export interface ComposerDraft {
   files: File[];
   /** The message being answered, if the user chose "Beantwoorden". */
   replyTo: ReplyTarget | null;
+  /** "Urgent" is switched on for the next message. */
+  urgent: boolean;
 }
 
 export function emptyComposerDraft(): ComposerDraft {
-  return { text: "", files: [], replyTo: null };
+  return { text: "", files: [], replyTo: null, urgent: false };
 }
 
 const drafts = new Map<string, ComposerDraft>();
@@ -24,7 +26,7 @@ export const composerDrafts = {
     return draft ? { ...draft, files: [...draft.files] } : emptyComposerDraft();
   },
   set(roomId: string, draft: ComposerDraft): void {
-    if (draft.text || draft.files.length > 0 || draft.replyTo) drafts.set(roomId, { ...draft, files: [...draft.files] });
+    if (draft.text || draft.files.length > 0 || draft.replyTo || draft.urgent) drafts.set(roomId, { ...draft, files: [...draft.files] });
     else drafts.delete(roomId);
   },
   clear(): void {

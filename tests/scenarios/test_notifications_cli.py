@@ -1,0 +1,462 @@
+"""Urgent messages, desktop notifications, repeat-until-read and push (issue #6), through the CLI
+against the real stack.
+
+Two practitioners of organisation A share an encrypted care-team conversation: the lead sends,
+the nurse's Kring runs `kring-cli --json notifications watch` on a private D-Bus session bus with a
+real notification daemon (tests/support/notifications.py: dbus-daemon, Xvfb, dunst, and a
+dbus-monitor recording of every org.freedesktop.Notifications call and signal). So what is checked
+is what the desktop was told, not what Kring says it did:
+
+  watch  -> {"watching":true}, then {"notification":{"kind":"shown"|"repeated"|"withdrawn"|"activated",
+            "room","event_id","urgent","repeat"}} per happening
+  bus    -> Notify(app_name, replaces_id, icon, summary, body, actions, hints{urgency, sound-name}, timeout),
+            CloseNotification(id), NotificationClosed(id, reason), ActionInvoked(id, key)
+
+Push is checked at the other end: the stack's recording push gateway (what Synapse sent, content-free
+event_id_only) and the recipient's own GET /notifications over plain HTTP (the homeserver's push
+rule evaluation: an urgent message is highlighted, a normal one is not).
+"""
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from conftest import REPO, Matrix, fresh_user
+from test_cli import Cli
+
+sys.path.insert(0, str(REPO / "tests" / "support"))
+from notifications import DesktopNotifications, Unavailable  # noqa: E402
+
+LEAD_NAME = "Dr. Noor Bakker"
+SHOWN_WITHIN = 30      # seconds from `sent` to the notification on the bus
+WATCH_LIMIT = "150"    # every watch ends by itself (--seconds) even if a test forgets it
+QUIET = 4              # seconds to wait for something that must not come
+
+
+def docs(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
+
+
+# ---------------------------------------------------------------- fixtures
+
+@pytest.fixture
+def desktop(tmp_path):
+    """A private session bus with dunst on its own Xvfb, recorded by dbus-monitor."""
+    dn = DesktopNotifications(tmp_path / "desktop")
+    try:
+        dn.start()
+    except Unavailable as e:
+        pytest.fail(f"no desktop-notification path: {e}")
+    yield dn
+    dn.stop()
+
+
+class Team:
+    """The lead (sender) and the nurse (recipient), both signed in with kring-cli, in one care team.
+    Each test gets its own conversation(s) in it."""
+
+    def __init__(self, stack, cli_bin, tmp):
+        self.stack, self.cli_bin, self.tmp = stack, cli_bin, tmp
+        self.hs = stack["homeservers"]["a"]["base_url"]
+        tag = uuid.uuid4().hex[:6]
+        self.lead_u, self.nurse_u = fresh_user(stack, "a", f"nt-lead-{tag}"), fresh_user(stack, "a", f"nt-nurse-{tag}")
+        # The sender's display name, set before any room exists, is what a notification must name.
+        Matrix(self.hs, self.lead_u["localpart"], self.lead_u["password"]).put(
+            f"/profile/{self.lead_u['mxid']}/displayname", {"displayname": LEAD_NAME})
+        self.profiles = []
+        self.lead, self.nurse = self.device(self.lead_u, "lead"), self.device(self.nurse_u, "nurse")
+        self.space = self.lead.json("care-team", "create", "--client-name", "Mw. L. Jansen",
+                                    "--pseudo-bsn", "9" + str(uuid.uuid4().int)[:10])["spaceId"]
+        self.lead.json("care-team", "invite", "--space", self.space, "--user", self.nurse_u["mxid"],
+                       "--role", "practitioner")
+        wait_for("the care-team invite", lambda: [i for i in self.nurse.json("care-team", "invites")
+                                                  if i["spaceId"] == self.space])
+        self.nurse.json("care-team", "accept", "--space", self.space)
+        self._http = None
+        self._other = None
+
+    def device(self, u, name):
+        """A kring-cli profile signed in as `u` (one more device of that account)."""
+        c = Cli(self.cli_bin, self.tmp, f"{name}-{len(self.profiles)}")
+        c.login(self.stack, u)
+        self.profiles.append(c)
+        return c
+
+    @property
+    def nurse_http(self):
+        """The recipient's account over plain HTTP (its own device, no Kring)."""
+        if self._http is None:
+            self._http = Matrix(self.hs, self.nurse_u["localpart"], self.nurse_u["password"])
+        return self._http
+
+    @property
+    def nurse_other_device(self):
+        """The recipient's second Kring device (say, the laptop at the ward)."""
+        if self._other is None:
+            self._other = self.device(self.nurse_u, "nurse-other")
+        return self._other
+
+    def conversation(self, subject):
+        """A new encrypted conversation lead -> nurse; the nurse has joined and read it."""
+        room = self.lead.json("conversation", "start", "--space", self.space, "--subject", subject,
+                              "--to", self.nurse_u["mxid"], "Start van het gesprek.")["room_id"]
+        wait_for("the conversation at the nurse", lambda: [
+            c for c in self.nurse.json("conversation", "list", "--space", self.space) if c["roomId"] == room])
+        self.nurse.json("conversation", "join", "--room", room)
+        enc = self.nurse_http.get(f"/rooms/{room}/state/m.room.encryption/")
+        assert enc["algorithm"] == "m.megolm.v1.aes-sha2", enc
+        # Nothing unread before the test starts: every notification afterwards is the test's.
+        wait_for("the nurse's read receipt", lambda: self.nurse.run("read", "--room", room, check=False).returncode == 0)
+        return room
+
+    def send(self, room, text, urgent=False, by=None):
+        args = ["send", "--room", room, *(["--urgent"] if urgent else []), text]
+        event_id = (by or self.lead).json(*args)["event_id"]
+        assert event_id.startswith("$")
+        return event_id
+
+    def watch(self, desktop, *args, device=None):
+        return Watch(device or self.nurse, desktop, *args)
+
+    def close(self):
+        for c in self.profiles:
+            c.run("logout", check=False)
+
+
+@pytest.fixture(scope="module")
+def team(stack, cli_bin, tmp_path_factory):
+    t = Team(stack, cli_bin, tmp_path_factory.mktemp("notifications"))
+    yield t
+    t.close()
+
+
+class Watch:
+    """`kring-cli --json notifications watch ...` in the background, on the test's desktop bus."""
+
+    def __init__(self, c, desktop, *args):
+        self.args = ["notifications", "watch", "--seconds", WATCH_LIMIT, *args]
+        env = dict(c.env, **desktop.env)
+        self.p = subprocess.Popen([str(c.binary), "--json", *self.args], env=env, text=True,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.seen, self.err, self.lock = [], [], threading.Lock()
+        threading.Thread(target=self._pump, daemon=True).start()
+        threading.Thread(target=lambda: self.err.extend(self.p.stderr), daemon=True).start()
+        self.wait("watching", lambda d: d.get("watching") is True, timeout=60)
+
+    def _pump(self):
+        for line in self.p.stdout:
+            with self.lock:
+                self.seen += [(time.time(), d) for d in docs(line)]
+
+    def notifications(self, kind=None, event_id=None):
+        with self.lock:
+            found = [d["notification"] for _, d in self.seen if "notification" in d]
+        return [n for n in found if (kind is None or n.get("kind") == kind)
+                and (event_id is None or n.get("event_id") == event_id)]
+
+    def wait(self, what, pred, timeout=SHOWN_WITHIN):
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                hit = [d for _, d in self.seen if pred(d)]
+            if hit:
+                return hit[0]
+            if self.p.poll() is not None or time.monotonic() > deadline:
+                time.sleep(0.2)  # the last lines
+                raise AssertionError(f"watch printed no {what} within {timeout}s (exit {self.p.poll()}): "
+                                     f"stdout {[d for _, d in self.seen]} stderr {''.join(self.err)[-2000:]}")
+            time.sleep(0.1)
+
+    def wait_notification(self, kind, event_id, timeout=SHOWN_WITHIN, **more):
+        def pred(d):
+            n = d.get("notification") or {}
+            return n.get("kind") == kind and n.get("event_id", event_id) == event_id and \
+                all(n.get(k) == v for k, v in more.items())
+        return self.wait(f"{kind} {more or ''} for {event_id}", pred, timeout)["notification"]
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(10)
+        return [d for _, d in self.seen]
+
+
+@pytest.fixture
+def watches():
+    """Starts watches for a test and stops every one of them (by PID) afterwards."""
+    running = []
+
+    def start(team, desktop, *args, device=None):
+        w = team.watch(desktop, *args, device=device)
+        running.append(w)
+        return w
+    yield start
+    for w in running:
+        w.stop()
+
+
+def wait_for(what, fn, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def notified(desktop, n, what):
+    """Waits until the daemon answered `n` Notify calls; returns all of them."""
+    return desktop.wait_for(what, lambda ev: (lambda ns: ns if len(ns) >= n and all(x["id"] for x in ns[:n]) else None)(
+        [e for e in ev if e["kind"] == "notify"]), timeout=SHOWN_WITHIN)
+
+
+# ---------------------------------------------------------------- normal and urgent
+
+def test_a_normal_message_notifies_sender_and_conversation_but_not_the_text(team, desktop, watches):
+    room = team.conversation("Wondzorg")
+    watch = watches(team, desktop, "--repeat-after", "600", "--repeat-count", "3")
+    text = f"Verband vervangen om 14:00 {uuid.uuid4().hex[:6]}"
+    event_id = team.send(room, text)
+
+    shown = watch.wait_notification("shown", event_id)
+    assert shown == {"kind": "shown", "room": room, "event_id": event_id, "urgent": False, "repeat": 0}, shown
+    [n] = notified(desktop, 1, "the Notify call")
+    time.sleep(QUIET)
+    assert len(desktop.notifies()) == 1, f"one message, one notification: {desktop.describe()}"
+    assert n["urgency"] == 1, f"a normal message has normal urgency (byte 1): {n}"
+    assert n["sound_name"] is None, f"only urgent messages ask for a sound: {n}"
+    assert LEAD_NAME in n["summary"] and "Wondzorg" in n["summary"], f"summary names sender and conversation: {n}"
+    assert not n["summary"].startswith("Urgent"), n
+    assert text not in n["body"] and text not in n["summary"] and "14:00" not in n["body"], \
+        f"by default the text stays off the screen: {n}"
+    assert n["body"], f"the body still says there is a message: {n}"
+    assert "default" in dict(n["actions"]), f"a default action, so clicking opens the conversation: {n}"
+    assert n["error"] is None, n
+
+
+def test_with_show_text_the_notification_carries_the_text(team, desktop, watches):
+    room = team.conversation("Medicatie")
+    # Watch options are saved as the profile's settings: a device of its own keeps the other tests clean.
+    device = team.device(team.nurse_u, "nurse-show-text")
+    watch = watches(team, desktop, "--show-text", "--repeat-after", "600", device=device)
+    text = f"Paracetamol 1 g gegeven {uuid.uuid4().hex[:6]}"
+    event_id = team.send(room, text)
+    watch.wait_notification("shown", event_id, urgent=False)
+    [n] = notified(desktop, 1, "the Notify call")
+    assert text in n["body"], f"--show-text puts the message text in the body: {n}"
+    assert n["urgency"] == 1 and LEAD_NAME in n["summary"], n
+
+
+def test_an_urgent_message_is_critical_with_a_sound(team, desktop, watches):
+    room = team.conversation("Decubitus")
+    watch = watches(team, desktop, "--repeat-after", "600", "--repeat-count", "3")
+    text = f"Bloeding, kom direct {uuid.uuid4().hex[:6]}"
+    event_id = team.send(room, text, urgent=True)
+
+    shown = watch.wait_notification("shown", event_id)
+    assert shown["urgent"] is True and shown["room"] == room and shown["repeat"] == 0, shown
+    [n] = notified(desktop, 1, "the Notify call")
+    assert n["urgency"] == 2, f"urgent means urgency critical (byte 2): {n}"
+    assert n["sound_name"], f"urgent asks for a sound: {n}"
+    assert LEAD_NAME in n["summary"] and "Decubitus" in n["summary"], n
+    assert "urgent" in n["summary"].lower(), f"the summary says it is urgent: {n}"
+    assert text not in n["body"], f"the text stays off the screen for urgent messages too: {n}"
+    assert n["expire_timeout"] in (0, -1), f"an urgent notification does not time out by Kring's doing: {n}"
+
+    # The wire format: the homeserver sees the urgent flag (for its push rule), never the text.
+    ev = team.nurse_http.get(f"/rooms/{room}/event/{event_id}")
+    assert ev["type"] == "m.room.encrypted", ev
+    assert ev["content"].get("m.relates_to", {}).get("nl.kring.urgent") is True, \
+        f"the urgent flag must be in the cleartext m.relates_to: {ev['content']}"
+    assert text not in json.dumps(ev), ev
+
+
+# ---------------------------------------------------------------- repeat until read
+
+def test_an_unread_urgent_message_is_notified_again_until_the_repeat_count(team, desktop, watches):
+    room = team.conversation("Valrisico")
+    watch = watches(team, desktop, "--repeat-after", "3", "--repeat-count", "2")
+    event_id = team.send(room, f"Patiënt gevallen {uuid.uuid4().hex[:6]}", urgent=True)
+
+    watch.wait_notification("shown", event_id)
+    watch.wait_notification("repeated", event_id, repeat=1, timeout=20)
+    watch.wait_notification("repeated", event_id, repeat=2, timeout=20)
+    calls = notified(desktop, 3, "three Notify calls")
+    time.sleep(3 + QUIET)  # another repeat would be due by now
+    calls = desktop.notifies()
+    assert len(calls) == 3, f"shown once and repeated twice, then no more: {desktop.describe()}"
+    assert all(c["urgency"] == 2 and c["sound_name"] for c in calls), f"every repeat is loud: {desktop.describe()}"
+    gaps = [round(b["t"] - a["t"], 2) for a, b in zip(calls, calls[1:])]
+    assert all(g >= 3 for g in gaps), f"repeats come after --repeat-after 3 s, gaps {gaps}"
+    assert all(g < 3 + 10 for g in gaps), f"repeats come near --repeat-after 3 s, gaps {gaps}"
+    assert watch.notifications("withdrawn") == [], watch.notifications()
+
+
+@pytest.mark.parametrize("reader", ["kring-cli read", "plain HTTP receipt"])
+def test_an_urgent_message_read_on_another_device_is_withdrawn_and_not_repeated(team, desktop, watches, reader):
+    repeat_after = 8
+    room = team.conversation("Sondevoeding" if reader == "kring-cli read" else "Infuus")
+    if reader == "kring-cli read":
+        team.nurse_other_device.json("read", "--room", room)  # its first run syncs; not timed below
+    watch = watches(team, desktop, "--repeat-after", str(repeat_after), "--repeat-count", "2")
+    event_id = team.send(room, f"Sonde eruit {uuid.uuid4().hex[:6]}", urgent=True)
+
+    watch.wait_notification("shown", event_id)
+    [first] = notified(desktop, 1, "the first Notify call")
+    # The nurse reads it elsewhere.
+    if reader == "kring-cli read":
+        assert team.nurse_other_device.json("read", "--room", room)["read"] == room
+    else:
+        team.nurse_http.post(f"/rooms/{room}/receipt/m.read/{event_id}", {})
+    read_at = time.time()
+    assert read_at - first["t"] < repeat_after - 1, \
+        f"the test was too slow: read {read_at - first['t']:.1f}s after the notification (repeat after {repeat_after})"
+
+    withdrawn = watch.wait_notification("withdrawn", event_id, timeout=20)
+    assert withdrawn["room"] == room, withdrawn
+    closes = desktop.wait_for("CloseNotification", lambda ev: [e for e in ev if e["kind"] == "close"], timeout=10)
+    assert [c["id"] for c in closes] == [first["id"]], \
+        f"the open notification (id {first['id']}) is closed: {desktop.describe()}"
+    desktop.wait_for("NotificationClosed (reason 3)", lambda ev: [
+        e for e in ev if e["kind"] == "closed" and e["id"] == first["id"] and e["reason"] == 3], timeout=5)
+
+    time.sleep(max(0, first["t"] + repeat_after + QUIET - time.time()))
+    assert len(desktop.notifies()) == 1, f"read, so no repeat: {desktop.describe()}"
+    assert watch.notifications("repeated") == [], watch.notifications()
+    assert desktop.displayed() == 0, "nothing left on screen"
+
+
+# ---------------------------------------------------------------- activation
+
+def test_clicking_a_notification_opens_its_conversation(team, desktop, watches):
+    room = team.conversation("Thuiszorg")
+    watch = watches(team, desktop, "--repeat-after", "600")
+    event_id = team.send(room, f"Graag terugbellen {uuid.uuid4().hex[:6]}")
+    watch.wait_notification("shown", event_id)
+    [n] = notified(desktop, 1, "the Notify call")
+    assert desktop.displayed() == 1, "one notification on screen"
+
+    desktop.click(0)
+    desktop.wait_for("ActionInvoked", lambda ev: [e for e in ev if e["kind"] == "action" and e["id"] == n["id"]
+                                                  and e["action_key"] == "default"], timeout=5)
+    activated = watch.wait_notification("activated", event_id, timeout=10)
+    assert activated["room"] == room, activated
+
+
+def test_clicking_a_repeated_urgent_notification_opens_its_conversation(team, desktop, watches):
+    room = team.conversation("Nachtdienst")
+    watch = watches(team, desktop, "--repeat-after", "3", "--repeat-count", "1")
+    event_id = team.send(room, f"Kom even kijken {uuid.uuid4().hex[:6]}", urgent=True)
+    watch.wait_notification("repeated", event_id, repeat=1, timeout=SHOWN_WITHIN + 10)
+    calls = notified(desktop, 2, "two Notify calls")
+    assert desktop.displayed() == 1, f"the repeat replaces the first one on screen: {desktop.describe()}"
+
+    desktop.click(0)
+    desktop.wait_for("ActionInvoked", lambda ev: [e for e in ev if e["kind"] == "action"
+                                                  and e["id"] == calls[-1]["id"]], timeout=5)
+    try:
+        activated = watch.wait_notification("activated", event_id, timeout=10)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\non the bus: {desktop.describe()}") from None
+    assert activated["room"] == room, activated
+
+
+# ---------------------------------------------------------------- what stays quiet
+
+def test_own_and_muted_messages_stay_quiet_but_urgent_gets_through(team, desktop, watches):
+    muted, other = team.conversation("Logistiek"), team.conversation("Overdracht")
+    set_output = team.nurse.json("conversation", "notifications", "--room", muted, "--mode", "mute")
+    assert team.nurse.json("conversation", "notifications", "--room", muted)["mode"] == "mute"
+    assert team.nurse.json("conversation", "notifications", "--room", other)["mode"] == "all"
+    watch = watches(team, desktop, "--repeat-after", "600")
+
+    quiet_muted = team.send(muted, "Bestelling verbandmiddelen is binnen.")
+    quiet_own = team.send(other, "Ik neem de overdracht vanavond.", by=team.nurse_other_device)  # the nurse herself
+    urgent_muted = team.send(muted, "Voorraad morfine op, nu bestellen!", urgent=True)
+    normal_other = team.send(other, "Dank je, tot vanavond.")
+
+    watch.wait_notification("shown", urgent_muted, urgent=True)
+    watch.wait_notification("shown", normal_other, urgent=False)
+    notified(desktop, 2, "two Notify calls")
+    time.sleep(QUIET)
+    shown = [n["event_id"] for n in watch.notifications("shown")]
+    assert quiet_muted not in shown, "a normal message in a muted conversation must not notify"
+    assert quiet_own not in shown, "the user's own message (from another device) must not notify"
+    calls = desktop.notifies()
+    assert [c["urgency"] for c in calls] == [2, 1], \
+        f"only the urgent one in the muted conversation and the normal one elsewhere: {desktop.describe()}"
+    assert "Logistiek" in calls[0]["summary"] and "Overdracht" in calls[1]["summary"], desktop.describe()
+    assert set_output == {"room": muted, "mode": "mute"}, f"setting the mode prints the mode now in effect: {set_output}"
+
+
+# ---------------------------------------------------------------- push
+
+def test_push_is_content_free_and_the_homeserver_highlights_urgent(stack, team):
+    gw = stack["push_gateway"]
+    room = team.conversation("Mobiel")
+    pushkey = f"kring-test-{uuid.uuid4().hex[:10]}"
+    team.nurse.json("push", "register", "--url", gw["notify_url"], "--pushkey", pushkey)
+    try:
+        listed = team.nurse.json("push", "list")
+        assert pushkey in json.dumps(listed), f"push list shows the new pusher: {listed}"
+        [pusher] = [p for p in team.nurse_http.get("/pushers")["pushers"] if p["pushkey"] == pushkey]
+        assert pusher["kind"] == "http" and pusher["app_id"] == "nl.kring.mobile", pusher
+        assert pusher["data"]["url"] == gw["notify_url"] and pusher["data"]["format"] == "event_id_only", pusher
+
+        rule = team.nurse_http.get("/pushrules/global/override/nl.kring.urgent")
+        assert rule["enabled"] and ({"set_tweak": "highlight"} in rule["actions"]
+                                    or {"set_tweak": "highlight", "value": True} in rule["actions"]), \
+            f"Kring installed its push rule: {rule}"
+
+        normal_text, urgent_text = f"Gewoon {uuid.uuid4().hex[:6]}", f"Dringend {uuid.uuid4().hex[:6]}"
+        normal = team.send(room, normal_text)
+        urgent = team.send(room, urgent_text, urgent=True)
+
+        def pushed():
+            got = [b["notification"] for b in requests.get(gw["recorded_url"], timeout=10).json()
+                   if pushkey in [d.get("pushkey") for d in b["notification"].get("devices", [])]]
+            by_id = {n.get("event_id"): n for n in got}
+            return by_id if urgent in by_id and normal in by_id else None
+        by_id = wait_for("both pushes at the gateway", pushed, timeout=30)
+        for eid, text in ((urgent, urgent_text), (normal, normal_text)):
+            n = by_id[eid]
+            assert n["room_id"] == room, n
+            assert text not in json.dumps(n) and LEAD_NAME not in json.dumps(n), f"no text, no name in a push: {n}"
+            for field in ("content", "sender", "sender_display_name", "type", "room_name", "room_alias",
+                          "membership", "user_is_target"):
+                assert field not in n, f"event_id_only push carries {field!r}: {n}"
+            [device] = n["devices"]
+            assert device["pushkey"] == pushkey and device["data"].get("format") == "event_id_only", n
+        # Synapse pushes every m.room.encrypted event with prio high (it cannot know what is inside), so
+        # prio does not tell urgent from normal here; the highlight below does.
+        assert by_id[urgent]["prio"] == "high", f"an urgent message is pushed with high priority: {by_id[urgent]}"
+
+        # The homeserver's own evaluation, seen by the recipient: urgent highlighted, normal not.
+        def actions(eid):
+            found = [n for n in team.nurse_http.get("/notifications", limit=50)["notifications"]
+                     if n["event"]["event_id"] == eid]
+            return found[0]["actions"] if found else None
+        urgent_actions, normal_actions = actions(urgent), actions(normal)
+        assert urgent_actions is not None and normal_actions is not None, (urgent_actions, normal_actions)
+        highlight = lambda acts: [a for a in acts if isinstance(a, dict) and a.get("set_tweak") == "highlight"]
+        assert highlight(urgent_actions) and all(a.get("value", True) is True for a in highlight(urgent_actions)), \
+            f"the urgent message is highlighted: {urgent_actions}"
+        assert all(a.get("value", True) is False for a in highlight(normal_actions)), \
+            f"a normal message is not highlighted: {normal_actions}"
+        highlighted = [n["event"]["event_id"] for n in
+                       team.nurse_http.get("/notifications", only="highlight", limit=50)["notifications"]]
+        assert urgent in highlighted and normal not in highlighted, highlighted
+    finally:
+        team.nurse.run("push", "remove", "--pushkey", pushkey, check=False)
+    assert pushkey not in [p["pushkey"] for p in team.nurse_http.get("/pushers")["pushers"]], "push remove removes it"
