@@ -249,8 +249,15 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             // Refusals (a sixth file, an unreadable one) before signing in.
             let files = read_attachments(attachments)?;
             let session = restore(&data_dir, secrets, &cli.profile).await?;
-            session.wait_until_synced(timeout).await;
-            let room_id = resolve_room(&session, room)?;
+            // Queue from the cached room list at once: offline, a sync could
+            // take the whole timeout, and until queued a kill would lose it.
+            let room_id = match resolve_room(&session, room) {
+                Ok(room_id) => room_id,
+                Err(_) => {
+                    session.wait_until_synced(timeout).await;
+                    resolve_room(&session, room)?
+                }
+            };
             if *lines {
                 sending::send_lines(&session, &room_id, *urgent, timeout, out).await?;
             } else {

@@ -177,6 +177,10 @@ impl Session {
             .set_room_notification_mode(room.room_id(), mode.into())
             .await
             .map_err(|e| CoreError::Internal(format!("notification setting: {e}")))?;
+        if mode == NotificationMode::Mute {
+            // Muting adds a rule above the urgent one; urgent goes back on top.
+            crate::urgent::put_rule_on_top(&self.client).await?;
+        }
         self.audit_detail("notification_mode", Some(room_id), Some(&format!("{mode:?}"))).await;
         Ok(())
     }

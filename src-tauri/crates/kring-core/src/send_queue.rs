@@ -297,19 +297,48 @@ impl crate::Session {
     /// Waits (at most `timeout`) until no message is waiting to be sent;
     /// refused ones don't count. Returns what is left (refused messages).
     pub async fn wait_until_flushed(&self, timeout: Duration) -> Result<Vec<UnsentMessage>, crate::CoreError> {
+        // Reading the whole queue is not free (a thousand messages offline):
+        // read it once, then follow the queue's updates, and read it again
+        // only when those say the last one is out (or now and then).
+        let mut updates = self.client.send_queue().subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let unsent = self.unsent_messages().await?;
-            if unsent.iter().all(|m| m.failure.is_some()) {
+            let mut waiting: std::collections::HashSet<String> = unsent.iter().filter(|m| m.failure.is_none()).map(|m| m.transaction_id.clone()).collect();
+            if waiting.is_empty() {
                 return Ok(unsent);
+            }
+            let recheck = tokio::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                let until = recheck.min(deadline);
+                match tokio::time::timeout_at(until, updates.recv()).await {
+                    Ok(Ok(SendQueueUpdate { update, .. })) => {
+                        let done = match &update {
+                            RoomSendQueueUpdate::SentEvent { transaction_id, .. }
+                            | RoomSendQueueUpdate::CancelledLocalEvent { transaction_id } => Some(transaction_id),
+                            RoomSendQueueUpdate::SendError { transaction_id, is_recoverable: false, .. } => {
+                                Some(transaction_id)
+                            }
+                            _ => None,
+                        };
+                        if let Some(txn) = done {
+                            waiting.remove(txn.as_str());
+                        }
+                        if matches!(update, RoomSendQueueUpdate::NewLocalEvent(_)) || waiting.is_empty() {
+                            break;
+                        }
+                    }
+                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => break,
+                    Ok(Err(broadcast::error::RecvError::Closed)) => break,
+                    Err(_) => break,
+                }
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(crate::CoreError::HomeserverUnreachable(format!(
                     "{} message(s) still queued; they are sent at the next start",
-                    unsent.iter().filter(|m| m.failure.is_none()).count()
+                    waiting.len()
                 )));
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

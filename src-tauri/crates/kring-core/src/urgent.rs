@@ -17,7 +17,7 @@ use matrix_sdk::{
     Client,
     ruma::{
         push::{
-            Action, EventPropertyIsConditionData, HighlightTweakValue, PushCondition, RuleKind, ScalarJsonValue,
+            Action, EventPropertyIsConditionData, HighlightTweakValue, PushCondition, ScalarJsonValue,
             SoundTweakValue, Tweak,
         },
         serde::Raw,
@@ -69,18 +69,28 @@ fn rule_conditions() -> Vec<PushCondition> {
     ))]
 }
 
-/// Installs the urgent push rule on the account unless it is there already.
+/// Installs the urgent push rule as the account's first own override rule.
+/// A conversation muted later (here or in another client) gets a newer,
+/// higher rule; urgent must stay above it, so it is put back on top.
 pub(crate) async fn ensure_push_rule(client: &Client) -> Result<(), crate::CoreError> {
     let rules = client.account().push_rules().await.map_err(crate::CoreError::from)?;
-    if rules.override_.iter().any(|r| r.rule_id == RULE_ID && r.enabled) {
+    let first_own = rules.override_.iter().find(|r| !r.default);
+    if first_own.is_some_and(|r| r.rule_id == RULE_ID && r.enabled) {
         return Ok(());
     }
+    put_rule_on_top(client).await
+}
+
+/// Sets the rule without `before`/`after`: Synapse then gives it the
+/// highest priority of its kind, also when it exists already.
+pub(crate) async fn put_rule_on_top(client: &Client) -> Result<(), crate::CoreError> {
+    use matrix_sdk::ruma::{api::client::push::set_pushrule, push::{NewConditionalPushRule, NewPushRule}};
+    let rule = NewConditionalPushRule::new(RULE_ID.to_owned(), rule_conditions(), rule_actions());
     client
-        .notification_settings()
+        .send(set_pushrule::v3::Request::new(NewPushRule::Override(rule)))
         .await
-        .create_custom_conditional_push_rule(RULE_ID.to_owned(), RuleKind::Override, rule_actions(), rule_conditions())
-        .await
-        .map_err(|e| crate::CoreError::Internal(format!("urgent push rule: {e}")))
+        .map_err(|e| crate::CoreError::Internal(format!("urgent push rule: {e}")))?;
+    Ok(())
 }
 
 #[cfg(test)]
