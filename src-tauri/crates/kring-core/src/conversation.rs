@@ -63,6 +63,10 @@ pub struct ConversationSummary {
     /// False for a conversation this user is invited to but has not opened yet.
     pub joined: bool,
     pub unread_count: u32,
+    /// Unread messages that highlight: urgent ones and mentions of this
+    /// user (the push rules' highlight, counted on this device after
+    /// decryption). What "needs attention" sorts on.
+    pub unread_highlights: u32,
     pub last_activity_ms: Option<f64>,
 }
 
@@ -234,6 +238,7 @@ impl Session {
             participants: members_of(room).await?,
             joined: room.state() == matrix_sdk::RoomState::Joined,
             unread_count: u32::try_from(room.num_unread_messages()).unwrap_or(u32::MAX),
+            unread_highlights: u32::try_from(room.num_unread_mentions()).unwrap_or(u32::MAX),
             last_activity_ms: room.latest_event_timestamp().map(|ts| u64::from(ts.0) as f64),
         })
     }

@@ -15,6 +15,10 @@ pub struct RoomSummary {
     pub room_id: String,
     pub name: String,
     pub unread_count: u32,
+    /// Unread messages that highlight: urgent ones and mentions of this
+    /// user (the push rules' highlight, counted on this device after
+    /// decryption). What "needs attention" sorts on.
+    pub unread_highlights: u32,
     /// Milliseconds since the Unix epoch (a JS number, not a bigint).
     pub last_activity_ms: Option<f64>,
     pub is_encrypted: bool,
@@ -31,6 +35,7 @@ impl RoomSummary {
                 .unwrap_or_else(|| room_id.clone()),
             room_id,
             unread_count: u32::try_from(item.num_unread_messages()).unwrap_or(u32::MAX),
+            unread_highlights: u32::try_from(item.num_unread_mentions()).unwrap_or(u32::MAX),
             last_activity_ms: item.latest_event_timestamp().map(|ts| u64::from(ts.0) as f64),
             is_encrypted: item.encryption_state().is_encrypted(),
         }

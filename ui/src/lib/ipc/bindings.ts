@@ -145,6 +145,12 @@ export type ConversationSummary = {
 	/**  False for a conversation this user is invited to but has not opened yet. */
 	joined: boolean,
 	unreadCount: number,
+	/**
+	 *  Unread messages that highlight: urgent ones and mentions of this
+	 *  user (the push rules' highlight, counted on this device after
+	 *  decryption). What "needs attention" sorts on.
+	 */
+	unreadHighlights: number,
 	lastActivityMs: number | null,
 };
 
@@ -377,6 +383,12 @@ export type RoomSummary = {
 	roomId: string,
 	name: string,
 	unreadCount: number,
+	/**
+	 *  Unread messages that highlight: urgent ones and mentions of this
+	 *  user (the push rules' highlight, counted on this device after
+	 *  decryption). What "needs attention" sorts on.
+	 */
+	unreadHighlights: number,
 	/**  Milliseconds since the Unix epoch (a JS number, not a bigint). */
 	lastActivityMs: number | null,
 	isEncrypted: boolean,
