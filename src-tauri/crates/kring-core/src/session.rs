@@ -99,6 +99,10 @@ async fn build_client(
         .homeserver_url(homeserver.as_str())
         .sqlite_store(store_dir, Some(passphrase))
         .handle_refresh_tokens()
+        // Keep the server the user chose: the SDK would otherwise switch to
+        // a login answer's well-known URL for that run only, while the
+        // keychain keeps the chosen one for every later start.
+        .respect_login_well_known(false)
         .build()
         .await
         .map_err(|e| match e {

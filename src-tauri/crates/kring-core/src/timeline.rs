@@ -295,7 +295,11 @@ impl Session {
             let (initial, stream) = timeline.subscribe().await;
             futures_util::pin_mut!(stream);
             let mut info = room.subscribe_info();
-            let mut shown: Vec<TimelineItem> = initial.iter().map(|i| TimelineItem::from_sdk(i, &ctx)).collect();
+            // The SDK's items as of the last diff sent: a remap must start
+            // from these, not from `timeline.items()`, which may already hold
+            // diffs still waiting in `stream` (they would then apply twice).
+            let mut sdk_items: Vec<Arc<SdkItem>> = initial.iter().cloned().collect();
+            let mut shown: Vec<TimelineItem> = sdk_items.iter().map(|i| TimelineItem::from_sdk(i, &ctx)).collect();
             if !sink(vec![ListDiff::Reset { values: shown.clone() }]) {
                 return;
             }
@@ -303,6 +307,9 @@ impl Session {
                 tokio::select! {
                     diffs = stream.next() => {
                         let Some(diffs) = diffs else { break };
+                        for diff in diffs.iter().cloned() {
+                            ListDiff::from_vector_diff(diff, |item| item).apply(&mut sdk_items);
+                        }
                         let batch: Vec<_> = diffs
                             .into_iter()
                             .map(|d| ListDiff::from_vector_diff(d, |item| TimelineItem::from_sdk(&item, &ctx)))
@@ -318,7 +325,7 @@ impl Session {
                         }
                         ctx = item_context(&room, &own_user, &urgent_unsent).await;
                         let remapped: Vec<TimelineItem> =
-                            timeline.items().await.iter().map(|i| TimelineItem::from_sdk(i, &ctx)).collect();
+                            sdk_items.iter().map(|i| TimelineItem::from_sdk(i, &ctx)).collect();
                         if remapped != shown {
                             shown = remapped;
                             if !sink(vec![ListDiff::Reset { values: shown.clone() }]) {
