@@ -55,6 +55,7 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
         participants: [fatima, members["!ct-jansen"]![2]!],
         joined: true,
         unreadCount: 0,
+        unreadHighlights: 0,
         lastActivityMs: now - 12 * 24 * 60 * MIN,
       },
       {
@@ -64,7 +65,9 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
         status: "active",
         participants: [fatima, bram],
         joined: true,
+        // The room "Familie Jansen" of the room list: its counts are read from there (see `conversations`).
         unreadCount: 2,
+        unreadHighlights: 1,
         lastActivityMs: now - 12 * MIN,
       },
       {
@@ -75,6 +78,7 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
         participants: [fatima],
         joined: false,
         unreadCount: 1,
+        unreadHighlights: 0,
         lastActivityMs: now - 3 * 60 * MIN,
       },
     ],
@@ -87,6 +91,7 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
         participants: [bram],
         joined: true,
         unreadCount: 0,
+        unreadHighlights: 0,
         lastActivityMs: now - 26 * 60 * MIN,
       },
     ],
@@ -148,9 +153,17 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
       participants: [me(req.spaceId), ...chosen],
       joined: true,
       unreadCount: 0,
+      unreadHighlights: 0,
       lastActivityMs: Date.now(),
     });
-    const summary: RoomSummary = { roomId, name: subject, unreadCount: 0, lastActivityMs: Date.now(), isEncrypted: true };
+    const summary: RoomSummary = {
+      roomId,
+      name: subject,
+      unreadCount: 0,
+      unreadHighlights: 0,
+      lastActivityMs: Date.now(),
+      isEncrypted: true,
+    };
     rooms.rooms.unshift(summary);
     mock.push("rooms", [{ op: "pushFront", value: summary }] satisfies ListDiff<RoomSummary>[]);
     return roomId;
@@ -209,7 +222,12 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
       mock.requireSession();
       const spaceId = args.spaceId as string;
       teamMembers(spaceId);
-      return conversationsBySpace[spaceId] ?? [];
+      // A conversation that is also in the room list counts what is unread there,
+      // so reading it (mark_read) clears its counts here too, as in Rust.
+      return (conversationsBySpace[spaceId] ?? []).map((c) => {
+        const room = rooms.rooms.find((r) => r.roomId === c.roomId);
+        return room ? { ...c, unreadCount: room.unreadCount, unreadHighlights: room.unreadHighlights } : c;
+      });
     },
     start_conversation: (args) => {
       mock.requireSession();

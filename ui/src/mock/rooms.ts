@@ -108,9 +108,17 @@ export interface Rooms {
 
 export function createRooms(mock: Mock): Rooms {
   const rooms: RoomSummary[] = [
-    { roomId: "!jansen", name: "Familie Jansen", unreadCount: 2, lastActivityMs: now - 12 * MIN, isEncrypted: true },
-    { roomId: "!deboer", name: "Dhr. de Boer — wondzorg", unreadCount: 0, lastActivityMs: now - 26 * 60 * MIN, isEncrypted: true },
-    { roomId: "!wijk", name: "Wijkteam Noord", unreadCount: 0, lastActivityMs: now - 5 * 24 * 60 * MIN, isEncrypted: true },
+    // Familie Jansen: two unread after the read marker, one of them urgent (j3), so one highlights.
+    { roomId: "!jansen", name: "Familie Jansen", unreadCount: 2, unreadHighlights: 1, lastActivityMs: now - 12 * MIN, isEncrypted: true },
+    {
+      roomId: "!deboer",
+      name: "Dhr. de Boer — wondzorg",
+      unreadCount: 0,
+      unreadHighlights: 0,
+      lastActivityMs: now - 26 * 60 * MIN,
+      isEncrypted: true,
+    },
+    { roomId: "!wijk", name: "Wijkteam Noord", unreadCount: 0, unreadHighlights: 0, lastActivityMs: now - 5 * 24 * 60 * MIN, isEncrypted: true },
   ];
   const timelines: Record<string, TimelineItem[]> = {
     "!jansen": [
@@ -279,8 +287,8 @@ export function createRooms(mock: Mock): Rooms {
     const index = rooms.findIndex((r) => r.roomId === roomId);
     const summary = rooms[index];
     if (!summary) fail("unknown_room", roomId);
-    if (summary.unreadCount > 0) {
-      rooms[index] = { ...summary, unreadCount: 0 };
+    if (summary.unreadCount > 0 || summary.unreadHighlights > 0) {
+      rooms[index] = { ...summary, unreadCount: 0, unreadHighlights: 0 };
       mock.push("rooms", [{ op: "set", index, value: rooms[index] }] satisfies ListDiff<RoomSummary>[]);
     }
     return null;

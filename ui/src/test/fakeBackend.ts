@@ -90,7 +90,7 @@ export function onboardingUntil(failAt?: OnboardingStep): OnboardingProgress[] {
 }
 
 export function room(roomId: string, name: string, extra: Partial<RoomSummary> = {}): RoomSummary {
-  return { roomId, name, unreadCount: 0, lastActivityMs: null, isEncrypted: true, ...extra };
+  return { roomId, name, unreadCount: 0, unreadHighlights: 0, lastActivityMs: null, isEncrypted: true, ...extra };
 }
 
 export function message(
@@ -160,6 +160,7 @@ export function conversation(
     participants: [],
     joined: true,
     unreadCount: 0,
+    unreadHighlights: 0,
     lastActivityMs: null,
     ...extra,
   };

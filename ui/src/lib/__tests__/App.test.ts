@@ -104,6 +104,38 @@ describe("room list", () => {
     expect(items[1]).not.toHaveTextContent("ongelezen");
   });
 
+  it("marks unread urgent messages and mentions, and puts them first, then unread, then Rust's order", async () => {
+    await startSignedIn();
+    backend.pushRooms([
+      {
+        op: "reset",
+        values: [
+          room("!recent", "Wijkteam Noord", { lastActivityMs: Date.now() }),
+          room("!unread", "Dhr. de Boer", { unreadCount: 1, lastActivityMs: Date.now() - 60_000 }),
+          room("!quiet", "Mw. Smit"),
+          room("!urgent", "Familie Jansen", { unreadCount: 2, unreadHighlights: 2, lastActivityMs: Date.now() - 120_000 }),
+        ],
+      },
+    ]);
+    await vi.waitFor(() => expect(screen.getAllByTestId("room-item")).toHaveLength(4));
+    const items = screen.getAllByTestId("room-item");
+    expect(items.map((i) => i.getAttribute("data-room-id"))).toEqual(["!urgent", "!unread", "!recent", "!quiet"]);
+    const marker = within(items[0]!).getByTestId("urgent-unread");
+    expect(within(marker).getByText("Urgent")).toBeVisible();
+    expect(marker).toHaveTextContent("2 urgente of vermelde berichten ongelezen");
+    for (const row of items.slice(1)) expect(within(row).queryByTestId("urgent-unread")).toBeNull();
+
+    backend.pushRooms([{ op: "set", index: 3, value: room("!urgent", "Familie Jansen", { lastActivityMs: Date.now() - 120_000 }) }]);
+    await vi.waitFor(() => expect(screen.queryByTestId("urgent-unread")).toBeNull());
+    // Read: among the rooms with nothing unread, where Rust has it.
+    expect(screen.getAllByTestId("room-item").map((i) => i.getAttribute("data-room-id"))).toEqual([
+      "!unread",
+      "!recent",
+      "!quiet",
+      "!urgent",
+    ]);
+  });
+
   it("shows the empty state when Rust sends no rooms", async () => {
     await startSignedIn();
     backend.pushRooms([{ op: "reset", values: [] }]);

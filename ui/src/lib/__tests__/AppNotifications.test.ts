@@ -105,6 +105,31 @@ describe("a message that failed for good (send problems)", () => {
   });
 });
 
+describe("a send problem, once the message was dealt with", () => {
+  it("goes away when the failed message is deleted in its conversation, opened from the list", async () => {
+    const user = await startSignedIn();
+    backend.pushSendProblem(sendProblem("!a", "Familie Jansen", { code: "tooLarge" }));
+    backend.pushSendProblem(sendProblem("!b", "Wijkteam Noord"));
+    await vi.waitFor(() => expect(screen.getAllByTestId("send-problem")).toHaveLength(2));
+    await user.click(screen.getAllByTestId("room-item")[0]!);
+    const failed = message("local-9", "Te lange overdracht", {
+      isOwn: true,
+      eventId: null,
+      sendState: { state: "failed", code: "tooLarge", reason: "413", recoverable: false },
+    });
+    backend.pushTimeline([{ op: "reset", values: [failed] }]);
+    // Opened from the list, not from the notice: it still says the message waits there.
+    await screen.findByTestId("unsent-actions");
+    expect(screen.getAllByTestId("send-problem")).toHaveLength(2);
+
+    await user.click(screen.getByTestId("unsent-discard"));
+    await user.click(screen.getByTestId("unsent-discard-yes"));
+    expect(backend.commands.discardUnsent).toHaveBeenCalledWith("!a", "local-9");
+    await vi.waitFor(() => expect(screen.getAllByTestId("send-problem")).toHaveLength(1));
+    expect(screen.getByTestId("send-problem")).toHaveAttribute("data-room-id", "!b");
+  });
+});
+
 describe("a clicked desktop notification", () => {
   it("opens its conversation", async () => {
     await startSignedIn();

@@ -133,6 +133,56 @@ describe("ClientList", () => {
     expect(onselect).toHaveBeenCalledWith(careTeam("!vee", "Mw. T. Veenstra"));
   });
 
+  it("marks unread urgent messages and mentions in text and sorts by needs attention", async () => {
+    const hour = 3_600_000;
+    backend.commands.careTeams.mockResolvedValue(
+      ok([careTeam("!aal", "Dhr. Aalders"), careTeam("!bos", "Dhr. Bos"), careTeam("!jan", "Mw. Jansen"), careTeam("!smit", "Mevr. Smit")]),
+    );
+    const bySpace: Record<string, ReturnType<typeof conversation>[]> = {
+      "!aal": [],
+      "!bos": [conversation("!b1", "Wondzorg", { lastActivityMs: Date.now() - 60_000 })],
+      "!jan": [conversation("!j1", "Medicatie", { unreadCount: 1, lastActivityMs: Date.now() - 2 * hour })],
+      // The oldest activity, but something urgent is unread: at the top. The team sums its conversations.
+      "!smit": [
+        conversation("!s1", "Valpreventie", { unreadCount: 1, unreadHighlights: 1, lastActivityMs: Date.now() - 5 * hour }),
+        conversation("!s2", "Nachtrust", { unreadCount: 2, unreadHighlights: 1, lastActivityMs: Date.now() - 3 * hour }),
+      ],
+    };
+    backend.commands.conversations.mockImplementation(async (spaceId: string) => ok(bySpace[spaceId] ?? []));
+    await setup();
+    await vi.waitFor(() =>
+      expect(screen.getAllByTestId("client-item").map((i) => i.getAttribute("data-space-id"))).toEqual([
+        "!smit", // urgent unread beats
+        "!jan", // unread, which beats
+        "!bos", // the most recent activity,
+        "!aal", // and no activity at all comes last
+      ]),
+    );
+    const [smit, jan, bos, aal] = screen.getAllByTestId("client-item");
+    const marker = within(smit!).getByTestId("urgent-unread");
+    // Not by colour alone: the icon and the word, and the count in words for a screen reader.
+    expect(within(marker).getByText("Urgent")).toBeVisible();
+    expect(marker.querySelector('svg[data-icon="urgent"]')).toHaveAttribute("aria-hidden", "true");
+    expect(marker).toHaveTextContent("2 urgente of vermelde berichten ongelezen");
+    expect(smit).toHaveAccessibleName(/Mevr\. Smit.*2 urgente of vermelde berichten ongelezen.*3 ongelezen berichten/);
+    expect(jan).toHaveTextContent("1 ongelezen bericht");
+    for (const row of [jan!, bos!, aal!]) expect(within(row).queryByTestId("urgent-unread")).toBeNull();
+    expect(bos!.querySelector("time")).toHaveAttribute("datetime");
+
+    // Read: no marker any more, and Smit sorts by its activity again.
+    bySpace["!smit"] = bySpace["!smit"]!.map((c) => ({ ...c, unreadCount: 0, unreadHighlights: 0 }));
+    await store.refresh();
+    await vi.waitFor(() =>
+      expect(screen.getAllByTestId("client-item").map((i) => i.getAttribute("data-space-id"))).toEqual([
+        "!jan",
+        "!bos",
+        "!smit",
+        "!aal",
+      ]),
+    );
+    expect(screen.queryByTestId("urgent-unread")).toBeNull();
+  });
+
   it("keeps showing the list, marked possibly out of date, when a refresh fails", async () => {
     backend.commands.careTeams.mockResolvedValueOnce(ok([careTeam("!a", "Mw. Jansen")]));
     await setup();
@@ -200,6 +250,31 @@ describe("ConversationList", () => {
     expect(items[0]).toHaveTextContent("Zorgverlener");
     expect(items[0]).toHaveTextContent("Naaste");
     expect(items[0]!.querySelector("time")).toHaveAttribute("datetime");
+  });
+
+  it("marks unread urgent messages and mentions in text and puts them first", async () => {
+    const hour = 3_600_000;
+    backend.commands.conversations.mockResolvedValue(
+      ok([
+        conversation("!recent", "Wondzorg", { lastActivityMs: Date.now() }),
+        conversation("!unread", "Medicatie", { unreadCount: 3, lastActivityMs: Date.now() - hour }),
+        conversation("!urgent", "Valpreventie", { unreadCount: 1, unreadHighlights: 1, lastActivityMs: Date.now() - 2 * hour }),
+        conversation("!arch", "Oud", { status: "archived", unreadCount: 1, unreadHighlights: 1, lastActivityMs: Date.now() }),
+      ]),
+    );
+    await setup();
+    const items = await screen.findAllByTestId("conversation-item");
+    // Urgent beats unread beats recent; archived stays at the bottom, marked all the same.
+    expect(items.map((i) => i.getAttribute("data-room-id"))).toEqual(["!urgent", "!unread", "!recent", "!arch"]);
+    const marker = within(items[0]!).getByTestId("urgent-unread");
+    expect(within(marker).getByText("Urgent")).toBeVisible();
+    expect(marker.querySelector('svg[data-icon="urgent"]')).toHaveAttribute("aria-hidden", "true");
+    expect(marker).toHaveTextContent("1 urgent of vermeld bericht ongelezen");
+    expect(marker).toHaveAttribute("data-count", "1");
+    expect(items[0]).toHaveAccessibleName(/1 urgent of vermeld bericht ongelezen/);
+    expect(within(items[3]!).getByTestId("urgent-unread")).toBeInTheDocument();
+    expect(within(items[1]!).queryByTestId("urgent-unread")).toBeNull();
+    expect(within(items[2]!).queryByTestId("urgent-unread")).toBeNull();
   });
 
   it("offers 'Deelnemen' for an invitation and opens the conversation after joining", async () => {

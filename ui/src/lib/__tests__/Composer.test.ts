@@ -291,7 +291,7 @@ describe("Composer: urgent", () => {
     render(Composer, { roomId: "!a" });
     const toggle = screen.getByRole("button", { name: "Urgent" });
     expect(toggle).toHaveAttribute("aria-pressed", "false");
-    expect(toggle.querySelector("[aria-hidden=true]")).toHaveTextContent("❗");
+    expect(toggle.querySelector('svg[data-icon="urgent"]')).toHaveAttribute("aria-hidden", "true");
     expect(screen.queryByTestId("composer-urgent-note")).toBeNull();
 
     await user.click(toggle);

@@ -66,6 +66,45 @@ describe("CareTeamsStore", () => {
     ]);
   });
 
+  it("sorts by needs attention, then by name", () => {
+    const teams = [careTeam("!a", "Aalders"), careTeam("!b", "Bos"), careTeam("!c", "Claes"), careTeam("!d", "Dekker"), careTeam("!e", "Eck")];
+    const attention = {
+      "!a": { unreadCount: 0, unreadHighlights: 0, lastActivityMs: 100 },
+      "!b": { unreadCount: 4, unreadHighlights: 0, lastActivityMs: 300 },
+      "!c": { unreadCount: 1, unreadHighlights: 1, lastActivityMs: 10 },
+      "!d": { unreadCount: 0, unreadHighlights: 0, lastActivityMs: 200 },
+    };
+    // Highlights beat unread beat recent; unknown activity last, then by name.
+    expect(sortCareTeams(teams, attention).map((t) => t.spaceId)).toEqual(["!c", "!b", "!d", "!a", "!e"]);
+  });
+
+  it("sums each team's conversations, keeping the last known counts when they cannot be read", async () => {
+    backend.commands.careTeams.mockResolvedValue(ok([careTeam("!a", "Aalders"), careTeam("!b", "Bos")]));
+    backend.commands.conversations.mockImplementation(async (spaceId: string) =>
+      ok(
+        spaceId === "!b"
+          ? [
+              conversation("!b1", "x", { unreadCount: 2, unreadHighlights: 1, lastActivityMs: 50 }),
+              conversation("!b2", "y", { unreadCount: 3, lastActivityMs: 80 }),
+              conversation("!b3", "z", { status: "archived", unreadCount: 1, unreadHighlights: 1, lastActivityMs: null }),
+            ]
+          : [],
+      ),
+    );
+    const store = new CareTeamsStore();
+    await store.refresh();
+    expect(store.attention["!b"]).toEqual({ unreadCount: 6, unreadHighlights: 2, lastActivityMs: 80 });
+    expect(store.attention["!a"]).toEqual({ unreadCount: 0, unreadHighlights: 0, lastActivityMs: null });
+    expect(store.teams.map((t) => t.spaceId)).toEqual(["!b", "!a"]);
+
+    backend.commands.conversations.mockResolvedValue(err("homeserver_unreachable", ""));
+    await store.refresh();
+    expect(store.error).toBeNull();
+    expect(store.attention["!b"]).toEqual({ unreadCount: 6, unreadHighlights: 2, lastActivityMs: 80 });
+    store.stop();
+    expect(store.attention).toEqual({});
+  });
+
   it("keeps the last list and reports a failed refresh; session errors reach onError", async () => {
     backend.commands.careTeams.mockResolvedValueOnce(ok([careTeam("!a", "Jansen")]));
     const onError = vi.fn();
@@ -104,6 +143,18 @@ describe("ConversationsStore", () => {
       conversation("!arch-old", "e", { status: "archived", lastActivityMs: 50 }),
     ]);
     expect(sorted.map((c) => c.roomId)).toEqual(["!new", "!old", "!none", "!arch-new", "!arch-old"]);
+  });
+
+  it("sorts by needs attention within active and within archived: highlights, then unread, then recent", () => {
+    const sorted = sortConversations([
+      conversation("!recent", "a", { lastActivityMs: 300 }),
+      conversation("!arch-urgent", "b", { status: "archived", unreadCount: 1, unreadHighlights: 1, lastActivityMs: 10 }),
+      conversation("!unread", "c", { unreadCount: 5, lastActivityMs: 200 }),
+      conversation("!arch-recent", "d", { status: "archived", lastActivityMs: 400 }),
+      conversation("!urgent", "e", { unreadCount: 1, unreadHighlights: 1, lastActivityMs: 100 }),
+      conversation("!urgent-new", "f", { unreadCount: 2, unreadHighlights: 2, lastActivityMs: 150 }),
+    ]);
+    expect(sorted.map((c) => c.roomId)).toEqual(["!urgent-new", "!urgent", "!unread", "!recent", "!arch-urgent", "!arch-recent"]);
   });
 
   it("drops the answer for a care team that is no longer selected", async () => {

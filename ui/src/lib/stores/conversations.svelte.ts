@@ -8,13 +8,17 @@ import {
   type Result,
   type Role,
 } from "$lib/ipc";
+import { compareAttention } from "$lib/attention";
 import { Poller } from "./poll";
 
-/** Active before archived; within each, the most recent activity first (unknown last). */
+/**
+ * Active before archived; within each, by needs attention: urgent or mentioning
+ * unread first, then unread, then the most recent activity (unknown last).
+ */
 export function sortConversations(list: ConversationSummary[]): ConversationSummary[] {
   return [...list].sort((a, b) => {
     if (a.status !== b.status) return a.status === "archived" ? 1 : -1;
-    return (b.lastActivityMs ?? -Infinity) - (a.lastActivityMs ?? -Infinity);
+    return compareAttention(a, b);
   });
 }
 
@@ -25,7 +29,7 @@ export function sortConversations(list: ConversationSummary[]): ConversationSumm
  */
 export class ConversationsStore {
   spaceId = $state<string | null>(null);
-  /** Sorted: active first, archived at the bottom. */
+  /** Sorted: active first, archived at the bottom; each by needs attention. */
   items = $state.raw<ConversationSummary[]>([]);
   members = $state.raw<Member[]>([]);
   loaded = $state(false);
