@@ -34,6 +34,9 @@ from test_app import SHOTS, logout, wait, wait_login_screen
 sys.path.insert(0, str(REPO / "tests" / "support"))
 from faultproxy import FaultProxy  # noqa: E402
 
+# Svelte replaces a row's element when its state changes: a handle read a moment later is stale.
+_RERENDER = (StaleElementReferenceException, NoSuchElementException)
+
 OFFLINE_TEXT = "Geen verbinding. Berichten worden bewaard en verstuurd zodra de verbinding terug is."
 ROOM_SEND = r"/rooms/[^/]+/send/m\.room\.message/"
 TOO_BIG = 70_000  # characters: the event exceeds Synapse's 65,536-byte limit (413 M_TOO_LARGE)
@@ -92,7 +95,7 @@ def app_through_proxy(app_bin, tmp_path, request, stack, u):
 
 
 def open_demo_room(driver, stack):
-    room = WebDriverWait(driver, 40).until(lambda d: d.find_element(
+    room = WebDriverWait(driver, 40, ignored_exceptions=_RERENDER).until(lambda d: d.find_element(
         By.CSS_SELECTOR, f'[data-testid="room-item"][data-room-id="{stack["demo_room_id"]}"]'))
     room.click()
     wait(driver, "timeline")
@@ -141,7 +144,7 @@ def _diagnosis(driver, proxy):
 
 def wait_message(driver, marker, pred, timeout, what, proxy=None):
     try:
-        WebDriverWait(driver, timeout).until(lambda d: pred(state_of(d, marker)))
+        WebDriverWait(driver, timeout, ignored_exceptions=_RERENDER).until(lambda d: pred(state_of(d, marker)))
     except Exception as e:
         raise AssertionError(f"{what}: message {marker[:60]!r} is {state_of(driver, marker)}; "
                              f"{_diagnosis(driver, proxy)}") from e
@@ -150,7 +153,7 @@ def wait_message(driver, marker, pred, timeout, what, proxy=None):
 def wait_sent(driver, marker, timeout=SENT_WITHIN, proxy=None):
     """Waits until the message is shown sent (no send-state line, the server's event id); its event id."""
     try:
-        WebDriverWait(driver, timeout).until(lambda d: (s := state_and_event_of(d, marker)) is not None
+        WebDriverWait(driver, timeout, ignored_exceptions=_RERENDER).until(lambda d: (s := state_and_event_of(d, marker)) is not None
                                              and s[0] == "sent" and s[1] is None and s[2])
     except Exception as e:
         raise AssertionError(f"not shown as sent: message {marker[:60]!r} is {state_and_event_of(driver, marker)}; "
@@ -178,7 +181,7 @@ def type_and_send(driver, text):
     box = wait(driver, "composer-input")
     box.send_keys(text)
     box.send_keys(Keys.CONTROL, Keys.ENTER)
-    WebDriverWait(driver, 20).until(lambda d: composer_value(d) == "")
+    WebDriverWait(driver, 20, ignored_exceptions=_RERENDER).until(lambda d: composer_value(d) == "")
 
 
 def paste_and_send(driver, text):
@@ -190,9 +193,9 @@ def paste_and_send(driver, text):
         el.value = value;
         el.dispatchEvent(new Event('input', {bubbles: true}));
     """, box, text)
-    WebDriverWait(driver, 10).until(lambda d: wait(d, "composer-send").is_enabled())
+    WebDriverWait(driver, 10, ignored_exceptions=_RERENDER).until(lambda d: wait(d, "composer-send").is_enabled())
     wait(driver, "composer-send").click()
-    WebDriverWait(driver, 20).until(lambda d: composer_value(d) == "")
+    WebDriverWait(driver, 20, ignored_exceptions=_RERENDER).until(lambda d: composer_value(d) == "")
 
 
 def server_bodies(server, room_id, run):
@@ -284,7 +287,7 @@ def test_offline_messages_wait_and_are_sent_in_order(app_bin, tmp_path, request,
         proxy.open()
         for text in offline:
             wait_sent(app, text, timeout=BACK_ONLINE_WITHIN, proxy=proxy)
-        WebDriverWait(app, BACK_ONLINE_WITHIN).until(
+        WebDriverWait(app, BACK_ONLINE_WITHIN, ignored_exceptions=_RERENDER).until(
             lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="sync-banner"]'))
         wait_server(server, room_id, run, [first, *offline])
         for text in [first, *offline]:
@@ -326,7 +329,7 @@ def test_refused_message_stays_with_actions_and_urgent_message(app_bin, tmp_path
         scroll_into_view(app, part(app, marker, "unsent-actions"))
         app.save_screenshot(str(SHOTS / "42-refused-with-actions.png"))
 
-        notice = WebDriverWait(app, 20).until(lambda d: d.find_element(
+        notice = WebDriverWait(app, 20, ignored_exceptions=_RERENDER).until(lambda d: d.find_element(
             By.CSS_SELECTOR, f'[data-testid="send-problem"][data-room-id="{room_id}"]'))
         assert notice.is_displayed()
         assert "Bericht niet verstuurd" in notice.text and "te groot voor de server" in notice.text, notice.text
@@ -341,7 +344,7 @@ def test_refused_message_stays_with_actions_and_urgent_message(app_bin, tmp_path
         assert len(box.get_attribute("value")) == TOO_BIG, "the editor starts with the text that was not sent"
         box.send_keys(Keys.CONTROL, "a")
         box.send_keys(edited)
-        WebDriverWait(app, 10).until(lambda d: wait(d, "unsent-edit-input").get_attribute("value") == edited)
+        WebDriverWait(app, 10, ignored_exceptions=_RERENDER).until(lambda d: wait(d, "unsent-edit-input").get_attribute("value") == edited)
         wait(app, "unsent-edit-save").click()
         wait_sent(app, edited, proxy=proxy)
         assert not messages_with(app, marker), "the long text is replaced, not kept next to the short one"
@@ -356,7 +359,7 @@ def test_refused_message_stays_with_actions_and_urgent_message(app_bin, tmp_path
         assert "verwijderen" in confirm.text.lower(), confirm.text
         assert state_of(app, marker2) == ("failed", "failed"), "asking is not discarding"
         part(app, marker2, "unsent-discard-yes").click()
-        WebDriverWait(app, 20).until(lambda d: not messages_with(d, marker2))
+        WebDriverWait(app, 20, ignored_exceptions=_RERENDER).until(lambda d: not messages_with(d, marker2))
         wait(app, "timeline")
         app.save_screenshot(str(SHOTS / "44-discarded.png"))
 
@@ -364,7 +367,7 @@ def test_refused_message_stays_with_actions_and_urgent_message(app_bin, tmp_path
         toggle = wait(app, "composer-urgent")
         assert toggle.get_attribute("aria-pressed") == "false"
         toggle.click()
-        WebDriverWait(app, 10).until(lambda d: wait(d, "composer-urgent").get_attribute("aria-pressed") == "true")
+        WebDriverWait(app, 10, ignored_exceptions=_RERENDER).until(lambda d: wait(d, "composer-urgent").get_attribute("aria-pressed") == "true")
         assert "urgent" in wait(app, "composer-urgent-note").text.lower()
         # Pressed, it must stay readable, also with the pointer still on it right after the click.
         # (Checked at the end, so the urgent message itself is still tested when this fails.)
@@ -373,11 +376,11 @@ def test_refused_message_stays_with_actions_and_urgent_message(app_bin, tmp_path
         wait(app, "composer-input").send_keys(urgent)
         app.save_screenshot(str(SHOTS / "45-urgent-toggle.png"))
         wait(app, "composer-input").send_keys(Keys.CONTROL, Keys.ENTER)
-        WebDriverWait(app, 20).until(lambda d: composer_value(d) == "")
+        WebDriverWait(app, 20, ignored_exceptions=_RERENDER).until(lambda d: composer_value(d) == "")
         event_id = wait_sent(app, urgent, proxy=proxy)
         assert messages_with(app, urgent)[0].get_attribute("data-urgent") == "true"
         part(app, urgent, "urgent-badge", lambda el: el.is_displayed() and "Urgent" in el.text)
-        WebDriverWait(app, 10).until(lambda d: wait(d, "composer-urgent").get_attribute("aria-pressed") == "false")
+        WebDriverWait(app, 10, ignored_exceptions=_RERENDER).until(lambda d: wait(d, "composer-urgent").get_attribute("aria-pressed") == "false")
         assert not app.find_elements(By.CSS_SELECTOR, '[data-testid="composer-urgent-note"]')
         app.save_screenshot(str(SHOTS / "46-urgent-badge.png"))
 
