@@ -48,6 +48,12 @@ impl std::fmt::Debug for ClientRef {
 pub struct CareTeam {
     pub space_id: String,
     pub client_name: String,
+    /// Over the team's conversations: what the client list shows and
+    /// sorts on ("needs attention": urgent unread, then unread, then recent).
+    pub unread_count: u32,
+    /// Unread urgent messages and mentions (see `ConversationSummary`).
+    pub unread_highlights: u32,
+    pub last_activity_ms: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize, specta::Type)]
@@ -181,7 +187,7 @@ impl Session {
         };
         self.store.link_client_space(&link).await.map_err(store_err)?;
         self.audit("create_care_team", Some(space.room_id().as_str())).await;
-        Ok(CareTeam { space_id: link.space_id, client_name: link.display_name })
+        Ok(self.care_team(link.space_id, link.display_name).await)
     }
 
     /// Invites someone into a client's care team with a role. Their level is
@@ -281,17 +287,35 @@ impl Session {
             .await
             .map_err(store_err)?;
         self.audit("accept_care_team_invite", Some(space_id)).await;
-        Ok(CareTeam { space_id: space_id.to_owned(), client_name: client.display_name })
+        Ok(self.care_team(space_id.to_owned(), client.display_name).await)
     }
 
     /// The care teams this user is in, named by their client.
     pub async fn care_teams(&self) -> Result<Vec<CareTeam>, CoreError> {
         let links = self.store.client_links().await.map_err(store_err)?;
-        Ok(links
-            .into_iter()
-            .filter(|l| self.joined_room(&l.space_id).is_ok())
-            .map(|l| CareTeam { space_id: l.space_id, client_name: l.display_name })
-            .collect())
+        let mut teams = Vec::new();
+        for link in links.into_iter().filter(|l| self.joined_room(&l.space_id).is_ok()) {
+            teams.push(self.care_team(link.space_id, link.display_name).await);
+        }
+        Ok(teams)
+    }
+
+    /// A care team with its conversations' unread counts and last activity
+    /// (local room state only: no request, no member list).
+    async fn care_team(&self, space_id: String, client_name: String) -> CareTeam {
+        let mut team =
+            CareTeam { space_id, client_name, unread_count: 0, unread_highlights: 0, last_activity_ms: None };
+        for room in self.conversation_rooms(&team.space_id).await.unwrap_or_default() {
+            let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+            team.unread_count = team.unread_count.saturating_add(count(room.num_unread_messages()));
+            team.unread_highlights = team.unread_highlights.saturating_add(count(room.num_unread_mentions()));
+            let last = room.latest_event_timestamp().map(|ts| u64::from(ts.0) as f64);
+            team.last_activity_ms = match (team.last_activity_ms, last) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        team
     }
 
     /// Everyone in a care team (joined or invited), with their role.

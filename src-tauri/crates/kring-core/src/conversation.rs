@@ -197,9 +197,23 @@ impl Session {
 
     /// The conversations of a client's care team, active ones first.
     pub async fn conversations(&self, space_id: &str) -> Result<Vec<ConversationSummary>, CoreError> {
+        let mut out = Vec::new();
+        for room in self.conversation_rooms(space_id).await? {
+            out.push(self.summary(&room).await?);
+        }
+        out.sort_by(|a, b| {
+            (a.status == ConversationStatus::Archived)
+                .cmp(&(b.status == ConversationStatus::Archived))
+                .then(b.last_activity_ms.partial_cmp(&a.last_activity_ms).unwrap_or(std::cmp::Ordering::Equal))
+        });
+        Ok(out)
+    }
+
+    /// The conversations of a care team this user is in or invited to.
+    pub(crate) async fn conversation_rooms(&self, space_id: &str) -> Result<Vec<Room>, CoreError> {
         let space = self.joined_room(space_id)?;
         let children = space.get_state_events(StateEventType::SpaceChild).await?;
-        let mut out = Vec::new();
+        let mut rooms = Vec::new();
         for child in children {
             let json = crate::care_team::state_json(&child).map_err(|e| CoreError::Internal(e.to_string()))?;
             // A removed child has empty content.
@@ -210,15 +224,10 @@ impl Session {
             let Ok(room_id) = matrix_sdk::ruma::OwnedRoomId::try_from(room_id) else { continue };
             let Some(room) = self.client.get_room(&room_id) else { continue };
             if matches!(room.state(), matrix_sdk::RoomState::Joined | matrix_sdk::RoomState::Invited) {
-                out.push(self.summary(&room).await?);
+                rooms.push(room);
             }
         }
-        out.sort_by(|a, b| {
-            (a.status == ConversationStatus::Archived)
-                .cmp(&(b.status == ConversationStatus::Archived))
-                .then(b.last_activity_ms.partial_cmp(&a.last_activity_ms).unwrap_or(std::cmp::Ordering::Equal))
-        });
-        Ok(out)
+        Ok(rooms)
     }
 
     async fn summary(&self, room: &Room) -> Result<ConversationSummary, CoreError> {

@@ -114,6 +114,14 @@ export type CareNetwork = {
 export type CareTeam = {
 	spaceId: string,
 	clientName: string,
+	/**
+	 *  Over the team's conversations: what the client list shows and
+	 *  sorts on ("needs attention": urgent unread, then unread, then recent).
+	 */
+	unreadCount: number,
+	/**  Unread urgent messages and mentions (see `ConversationSummary`). */
+	unreadHighlights: number,
+	lastActivityMs: number | null,
 };
 
 export type CareTeamInvite = {
