@@ -400,6 +400,40 @@ def test_own_and_muted_messages_stay_quiet_but_urgent_gets_through(team, desktop
     assert set_output == {"room": muted, "mode": "mute"}, f"setting the mode prints the mode now in effect: {set_output}"
 
 
+def test_in_mentions_mode_only_a_mention_or_an_urgent_message_notifies(team, desktop, watches):
+    room = team.conversation("Medicatieoverleg")
+    set_output = team.nurse.json("conversation", "notifications", "--room", room, "--mode", "mentions")
+    assert set_output == {"room": room, "mode": "mentionsAndUrgent"}, set_output
+    assert team.nurse.json("conversation", "notifications", "--room", room)["mode"] == "mentionsAndUrgent"
+    # A mention is the nurse's name in the text, as the conversation knows her (her member event):
+    # Kring sends plain text without m.mentions, so the default rule .m.rule.contains_display_name
+    # (an override rule, above the room rule that keeps the rest quiet) highlights it.
+    nurse_name = team.nurse_http.get(f"/rooms/{room}/state/m.room.member/{team.nurse_u['mxid']}")["displayname"]
+    assert nurse_name, "the nurse has a display name in the conversation"
+    watch = watches(team, desktop, "--repeat-after", "600")
+
+    normal = team.send(room, f"Het recept ligt klaar bij de apotheek {uuid.uuid4().hex[:6]}.")
+    mention = team.send(room, f"{nurse_name}, kun jij de insuline controleren? {uuid.uuid4().hex[:6]}")
+    watch.wait_notification("shown", mention, urgent=False)
+    calls = notified(desktop, 1, "the Notify call for the mention")
+    assert len(calls) == 1, f"the mention notifies, the normal message before it not: {desktop.describe()}"
+    n = calls[0]
+    assert n["urgency"] == 1 and n["sound_name"] is None, f"a mention is a normal notification: {n}"
+    assert LEAD_NAME in n["summary"] and "Medicatieoverleg" in n["summary"], n
+
+    urgent = team.send(room, f"Bloedsuiker 2,1, kom direct {uuid.uuid4().hex[:6]}", urgent=True)
+    watch.wait_notification("shown", urgent, urgent=True)
+    calls = notified(desktop, 2, "the Notify call for the urgent message")
+    time.sleep(QUIET)
+    shown = [s["event_id"] for s in watch.notifications("shown")]
+    assert normal not in shown, f"a normal message in a mentions-only conversation must not notify: {shown}"
+    assert shown == [mention, urgent], shown
+    calls = desktop.notifies()
+    assert [c["urgency"] for c in calls] == [1, 2], \
+        f"the mention (normal) and the urgent message (critical), nothing for the normal one: {desktop.describe()}"
+    assert calls[1]["sound_name"] and "Medicatieoverleg" in calls[1]["summary"], desktop.describe()
+
+
 # ---------------------------------------------------------------- push
 
 def test_push_is_content_free_and_the_homeserver_highlights_urgent(stack, team):
