@@ -1,7 +1,7 @@
 // "Needs attention", as the lists sort on it (PRODUCT.md, desktop layout):
 // unread urgent messages and mentions of this user first, then anything
-// unread, then the most recent activity. RoomSummary and ConversationSummary
-// carry these fields as Rust counts them; a care team sums its conversations.
+// unread, then the most recent activity. RoomSummary, ConversationSummary and
+// CareTeam (its conversations summed) carry these fields as Rust counts them.
 
 export interface Attention {
   unreadCount: number;
@@ -9,8 +9,6 @@ export interface Attention {
   unreadHighlights: number;
   lastActivityMs: number | null;
 }
-
-export const NO_ATTENTION: Attention = { unreadCount: 0, unreadHighlights: 0, lastActivityMs: null };
 
 /** 0: something urgent or a mention is unread; 1: something else is unread; 2: nothing is. */
 export function attentionTier(a: Attention): 0 | 1 | 2 {
@@ -32,19 +30,4 @@ export function compareAttention(a: Attention, b: Attention): number {
   if (a.lastActivityMs == null) return 1;
   if (b.lastActivityMs == null) return -1;
   return b.lastActivityMs - a.lastActivityMs;
-}
-
-/** The counts added up, the latest activity of all. */
-export function sumAttention(list: readonly Attention[]): Attention {
-  let unreadCount = 0;
-  let unreadHighlights = 0;
-  let lastActivityMs: number | null = null;
-  for (const a of list) {
-    unreadCount += a.unreadCount;
-    unreadHighlights += a.unreadHighlights;
-    if (a.lastActivityMs != null && (lastActivityMs == null || a.lastActivityMs > lastActivityMs)) {
-      lastActivityMs = a.lastActivityMs;
-    }
-  }
-  return { unreadCount, unreadHighlights, lastActivityMs };
 }

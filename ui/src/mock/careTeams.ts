@@ -25,7 +25,7 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
   const { timelines } = rooms;
   // Members are kept without the signed-in user, who is added as lead when
   // asked (the user id depends on the login).
-  const teams: (CareTeam & { pseudoBsn: string })[] = [
+  const teams: { spaceId: string; clientName: string; pseudoBsn: string }[] = [
     { spaceId: "!ct-jansen", clientName: "Mw. A. Jansen", pseudoBsn: "900000001" },
     { spaceId: "!ct-deboer", clientName: "Dhr. P. de Boer", pseudoBsn: "900000002" },
   ];
@@ -112,6 +112,27 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
     return [me(spaceId), ...list];
   }
 
+  /**
+   * A conversation that is also in the room list counts what is unread there,
+   * so reading it (mark_read) clears its counts here too, as in Rust.
+   */
+  function conversationsOf(spaceId: string): ConversationSummary[] {
+    return (conversationsBySpace[spaceId] ?? []).map((c) => {
+      const room = rooms.rooms.find((r) => r.roomId === c.roomId);
+      return room ? { ...c, unreadCount: room.unreadCount, unreadHighlights: room.unreadHighlights } : c;
+    });
+  }
+  /** As Rust answers a team: its conversations' counts added up, the latest activity of all. */
+  function careTeam({ spaceId, clientName }: { spaceId: string; clientName: string }): CareTeam {
+    const team: CareTeam = { spaceId, clientName, unreadCount: 0, unreadHighlights: 0, lastActivityMs: null };
+    for (const c of conversationsOf(spaceId)) {
+      team.unreadCount += c.unreadCount;
+      team.unreadHighlights += c.unreadHighlights;
+      if (c.lastActivityMs != null) team.lastActivityMs = Math.max(team.lastActivityMs ?? -Infinity, c.lastActivityMs);
+    }
+    return team;
+  }
+
   function findConversation(roomId: string): ConversationSummary {
     for (const list of Object.values(conversationsBySpace)) {
       const c = list.find((c) => c.roomId === roomId);
@@ -172,7 +193,7 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
   const commands: Commands = {
     care_teams: () => {
       mock.requireSession();
-      return teams.map(({ spaceId, clientName }) => ({ spaceId, clientName }));
+      return teams.map(careTeam);
     },
     care_team_invites: () => {
       mock.requireSession();
@@ -186,7 +207,7 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
       teams.push(team);
       members[team.spaceId] = [];
       conversationsBySpace[team.spaceId] = [];
-      return { spaceId: team.spaceId, clientName: team.clientName };
+      return careTeam(team);
     },
     accept_care_team_invite: (args) => {
       mock.requireSession();
@@ -196,7 +217,7 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
       const [accepted] = invites.splice(index, 1);
       const team = { spaceId, clientName: accepted!.client.displayName, pseudoBsn: accepted!.client.pseudoBsn };
       teams.push(team);
-      return { spaceId, clientName: team.clientName };
+      return careTeam(team);
     },
     care_team_members: (args) => {
       mock.requireSession();
@@ -222,12 +243,7 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
       mock.requireSession();
       const spaceId = args.spaceId as string;
       teamMembers(spaceId);
-      // A conversation that is also in the room list counts what is unread there,
-      // so reading it (mark_read) clears its counts here too, as in Rust.
-      return (conversationsBySpace[spaceId] ?? []).map((c) => {
-        const room = rooms.rooms.find((r) => r.roomId === c.roomId);
-        return room ? { ...c, unreadCount: room.unreadCount, unreadHighlights: room.unreadHighlights } : c;
-      });
+      return conversationsOf(spaceId);
     },
     start_conversation: (args) => {
       mock.requireSession();

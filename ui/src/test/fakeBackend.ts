@@ -135,8 +135,9 @@ export function attachment(index: number, filename: string, extra: Partial<Attac
   return { index, filename, mime: null, size: null, kind: "file", allowDestroy: false, ...extra };
 }
 
-export function careTeam(spaceId: string, clientName: string): CareTeam {
-  return { spaceId, clientName };
+/** Nothing unread and no activity unless `extra` says otherwise (Rust sums the team's conversations). */
+export function careTeam(spaceId: string, clientName: string, extra: Partial<CareTeam> = {}): CareTeam {
+  return { spaceId, clientName, unreadCount: 0, unreadHighlights: 0, lastActivityMs: null, ...extra };
 }
 
 export function invite(spaceId: string, displayName: string, inviter: string | null = "@lead:zorg.example"): CareTeamInvite {

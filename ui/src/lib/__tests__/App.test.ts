@@ -5,25 +5,10 @@ import userEvent from "@testing-library/user-event";
 vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => m.bindingsModule));
 
 import App from "../../App.svelte";
-import { session } from "$lib/stores/session.svelte";
 import { aSession, anOnboarded, backend, err, message, ok, onboardingUntil, room } from "../../test/fakeBackend";
+import { resetApp, startSignedIn } from "../../test/app";
 
-beforeEach(() => {
-  backend.reset();
-  // The stores are app-wide singletons: start every test as a fresh app would.
-  session.phase = "restoring";
-  session.info = null;
-  session.notice = null;
-});
-
-async function startSignedIn() {
-  backend.commands.restoreSession.mockResolvedValueOnce(ok(aSession));
-  const user = userEvent.setup();
-  render(App);
-  await screen.findByTestId("main-view");
-  await vi.waitFor(() => expect(backend.channels.rooms).toHaveLength(1));
-  return user;
-}
+beforeEach(resetApp);
 
 describe("start", () => {
   it("asks Rust for a stored session first and skips login when there is one", async () => {

@@ -1,11 +1,8 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { render, screen, within } from "@testing-library/svelte";
-import userEvent from "@testing-library/user-event";
+import { screen, within } from "@testing-library/svelte";
 
 vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => m.bindingsModule));
 
-import App from "../../App.svelte";
-import { session } from "$lib/stores/session.svelte";
 import {
   aSession,
   absence,
@@ -19,22 +16,9 @@ import {
   participant,
   room,
 } from "../../test/fakeBackend";
+import { resetApp, startSignedIn } from "../../test/app";
 
-beforeEach(() => {
-  backend.reset();
-  session.phase = "restoring";
-  session.info = null;
-  session.notice = null;
-});
-
-async function startSignedIn() {
-  backend.commands.restoreSession.mockResolvedValueOnce(ok(aSession));
-  const user = userEvent.setup();
-  const view = render(App);
-  await screen.findByTestId("main-view");
-  await vi.waitFor(() => expect(backend.channels.rooms).toHaveLength(1));
-  return Object.assign(user, { unmount: view.unmount });
-}
+beforeEach(resetApp);
 
 describe("navigation tabs", () => {
   it("shows 'Alle gesprekken' by default and polls care teams only on the clients tab", async () => {

@@ -1,16 +1,12 @@
 // The app as a whole for issue 6: offline use, messages that failed for good,
 // clicked desktop notifications and the notification settings.
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { render, screen, within } from "@testing-library/svelte";
-import userEvent from "@testing-library/user-event";
+import { screen, within } from "@testing-library/svelte";
 
 vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => m.bindingsModule));
 
-import App from "../../App.svelte";
 import type { ConversationSummary, NotificationSettings } from "$lib/ipc";
-import { session } from "$lib/stores/session.svelte";
 import {
-  aSession,
   backend,
   careTeam,
   conversation,
@@ -21,20 +17,13 @@ import {
   room,
   sendProblem,
 } from "../../test/fakeBackend";
+import { resetApp, startSignedIn as startApp } from "../../test/app";
 
-beforeEach(() => {
-  backend.reset();
-  session.phase = "restoring";
-  session.info = null;
-  session.notice = null;
-});
+beforeEach(resetApp);
 
+/** Signed in with three rooms listed, the send-problem and notification streams open. */
 async function startSignedIn() {
-  backend.commands.restoreSession.mockResolvedValueOnce(ok(aSession));
-  const user = userEvent.setup();
-  render(App);
-  await screen.findByTestId("main-view");
-  await vi.waitFor(() => expect(backend.channels.rooms).toHaveLength(1));
+  const user = await startApp();
   await vi.waitFor(() => expect(backend.channels.sendProblems).toHaveLength(1));
   await vi.waitFor(() => expect(backend.channels.activations).toHaveLength(1));
   backend.pushRooms([{ op: "reset", values: [room("!a", "Familie Jansen"), room("!b", "Wijkteam Noord"), room("!w", "Wondzorg")] }]);

@@ -135,20 +135,14 @@ describe("ClientList", () => {
 
   it("marks unread urgent messages and mentions in text and sorts by needs attention", async () => {
     const hour = 3_600_000;
-    backend.commands.careTeams.mockResolvedValue(
-      ok([careTeam("!aal", "Dhr. Aalders"), careTeam("!bos", "Dhr. Bos"), careTeam("!jan", "Mw. Jansen"), careTeam("!smit", "Mevr. Smit")]),
-    );
-    const bySpace: Record<string, ReturnType<typeof conversation>[]> = {
-      "!aal": [],
-      "!bos": [conversation("!b1", "Wondzorg", { lastActivityMs: Date.now() - 60_000 })],
-      "!jan": [conversation("!j1", "Medicatie", { unreadCount: 1, lastActivityMs: Date.now() - 2 * hour })],
-      // The oldest activity, but something urgent is unread: at the top. The team sums its conversations.
-      "!smit": [
-        conversation("!s1", "Valpreventie", { unreadCount: 1, unreadHighlights: 1, lastActivityMs: Date.now() - 5 * hour }),
-        conversation("!s2", "Nachtrust", { unreadCount: 2, unreadHighlights: 1, lastActivityMs: Date.now() - 3 * hour }),
-      ],
-    };
-    backend.commands.conversations.mockImplementation(async (spaceId: string) => ok(bySpace[spaceId] ?? []));
+    const teams = [
+      careTeam("!aal", "Dhr. Aalders"),
+      careTeam("!bos", "Dhr. Bos", { lastActivityMs: Date.now() - 60_000 }),
+      careTeam("!jan", "Mw. Jansen", { unreadCount: 1, lastActivityMs: Date.now() - 2 * hour }),
+      // The oldest activity, but something urgent is unread: at the top. Rust sums the team's conversations.
+      careTeam("!smit", "Mevr. Smit", { unreadCount: 3, unreadHighlights: 2, lastActivityMs: Date.now() - 3 * hour }),
+    ];
+    backend.commands.careTeams.mockImplementation(async () => ok(teams));
     await setup();
     await vi.waitFor(() =>
       expect(screen.getAllByTestId("client-item").map((i) => i.getAttribute("data-space-id"))).toEqual([
@@ -170,7 +164,7 @@ describe("ClientList", () => {
     expect(bos!.querySelector("time")).toHaveAttribute("datetime");
 
     // Read: no marker any more, and Smit sorts by its activity again.
-    bySpace["!smit"] = bySpace["!smit"]!.map((c) => ({ ...c, unreadCount: 0, unreadHighlights: 0 }));
+    teams[3] = { ...teams[3]!, unreadCount: 0, unreadHighlights: 0 };
     await store.refresh();
     await vi.waitFor(() =>
       expect(screen.getAllByTestId("client-item").map((i) => i.getAttribute("data-space-id"))).toEqual([

@@ -67,42 +67,25 @@ describe("CareTeamsStore", () => {
   });
 
   it("sorts by needs attention, then by name", () => {
-    const teams = [careTeam("!a", "Aalders"), careTeam("!b", "Bos"), careTeam("!c", "Claes"), careTeam("!d", "Dekker"), careTeam("!e", "Eck")];
-    const attention = {
-      "!a": { unreadCount: 0, unreadHighlights: 0, lastActivityMs: 100 },
-      "!b": { unreadCount: 4, unreadHighlights: 0, lastActivityMs: 300 },
-      "!c": { unreadCount: 1, unreadHighlights: 1, lastActivityMs: 10 },
-      "!d": { unreadCount: 0, unreadHighlights: 0, lastActivityMs: 200 },
-    };
+    const teams = [
+      careTeam("!a", "Aalders", { lastActivityMs: 100 }),
+      careTeam("!b", "Bos", { unreadCount: 4, lastActivityMs: 300 }),
+      careTeam("!c", "Claes", { unreadCount: 1, unreadHighlights: 1, lastActivityMs: 10 }),
+      careTeam("!d", "Dekker", { lastActivityMs: 200 }),
+      careTeam("!e", "Eck"),
+    ];
     // Highlights beat unread beat recent; unknown activity last, then by name.
-    expect(sortCareTeams(teams, attention).map((t) => t.spaceId)).toEqual(["!c", "!b", "!d", "!a", "!e"]);
+    expect(sortCareTeams(teams).map((t) => t.spaceId)).toEqual(["!c", "!b", "!d", "!a", "!e"]);
   });
 
-  it("sums each team's conversations, keeping the last known counts when they cannot be read", async () => {
-    backend.commands.careTeams.mockResolvedValue(ok([careTeam("!a", "Aalders"), careTeam("!b", "Bos")]));
-    backend.commands.conversations.mockImplementation(async (spaceId: string) =>
-      ok(
-        spaceId === "!b"
-          ? [
-              conversation("!b1", "x", { unreadCount: 2, unreadHighlights: 1, lastActivityMs: 50 }),
-              conversation("!b2", "y", { unreadCount: 3, lastActivityMs: 80 }),
-              conversation("!b3", "z", { status: "archived", unreadCount: 1, unreadHighlights: 1, lastActivityMs: null }),
-            ]
-          : [],
-      ),
+  it("sorts on the counts Rust sends with each team, without reading its conversations", async () => {
+    backend.commands.careTeams.mockResolvedValue(
+      ok([careTeam("!a", "Aalders"), careTeam("!b", "Bos", { unreadCount: 6, unreadHighlights: 2, lastActivityMs: 80 })]),
     );
     const store = new CareTeamsStore();
     await store.refresh();
-    expect(store.attention["!b"]).toEqual({ unreadCount: 6, unreadHighlights: 2, lastActivityMs: 80 });
-    expect(store.attention["!a"]).toEqual({ unreadCount: 0, unreadHighlights: 0, lastActivityMs: null });
     expect(store.teams.map((t) => t.spaceId)).toEqual(["!b", "!a"]);
-
-    backend.commands.conversations.mockResolvedValue(err("homeserver_unreachable", ""));
-    await store.refresh();
-    expect(store.error).toBeNull();
-    expect(store.attention["!b"]).toEqual({ unreadCount: 6, unreadHighlights: 2, lastActivityMs: 80 });
-    store.stop();
-    expect(store.attention).toEqual({});
+    expect(backend.commands.conversations).not.toHaveBeenCalled();
   });
 
   it("keeps the last list and reports a failed refresh; session errors reach onError", async () => {

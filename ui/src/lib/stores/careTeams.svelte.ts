@@ -1,34 +1,26 @@
 import { ipc, type AppError, type CareTeam, type CareTeamInvite, type ClientRef, type Result } from "$lib/ipc";
-import { type Attention, NO_ATTENTION, compareAttention, sumAttention } from "$lib/attention";
+import { compareAttention } from "$lib/attention";
 import { Poller } from "./poll";
 
 /**
  * By "needs attention" (urgent or mentioning unread, then unread, then the most
  * recent activity), then by the client's name, Dutch collation ("de Boer" next to "Boer").
  */
-export function sortCareTeams(teams: CareTeam[], attention: Record<string, Attention> = {}): CareTeam[] {
+export function sortCareTeams(teams: CareTeam[]): CareTeam[] {
   return [...teams].sort(
-    (a, b) =>
-      compareAttention(attention[a.spaceId] ?? NO_ATTENTION, attention[b.spaceId] ?? NO_ATTENTION) ||
-      a.clientName.localeCompare(b.clientName, "nl", { sensitivity: "base" }),
+    (a, b) => compareAttention(a, b) || a.clientName.localeCompare(b.clientName, "nl", { sensitivity: "base" }),
   );
 }
 
 /**
  * The care teams (one per client) on this device and the invitations to new
  * ones. Request/response for now: `refresh` is the one place that reads them,
- * called by the poller and after every action.
- *
- * A team's attention (unread, urgent unread, last activity) is the sum over its
- * conversations: CareTeam carries none, so every refresh also reads each team's
- * conversations (as findCareTeamOf does). One call per team per poll; a Rust
- * care-team summary with these counts would replace it.
+ * called by the poller and after every action. Each team carries its
+ * conversations' unread counts and last activity as Rust sums them.
  */
 export class CareTeamsStore {
   /** Sorted by needs attention, then by name. */
   teams = $state.raw<CareTeam[]>([]);
-  /** Per team (by space id), its conversations summed; absent until read. */
-  attention = $state.raw<Record<string, Attention>>({});
   invites = $state.raw<CareTeamInvite[]>([]);
   /** False until the first answer: show skeletons meanwhile. */
   loaded = $state(false);
@@ -39,9 +31,8 @@ export class CareTeamsStore {
   #generation = 0;
   #poller = new Poller(() => this.refresh());
 
-  apply(teams: CareTeam[], invites: CareTeamInvite[], attention: Record<string, Attention> = this.attention): void {
-    this.attention = attention;
-    this.teams = sortCareTeams(teams, attention);
+  apply(teams: CareTeam[], invites: CareTeamInvite[]): void {
+    this.teams = sortCareTeams(teams);
     // An invitation to a team already joined is not pending any more.
     const joined = new Set(teams.map((t) => t.spaceId));
     this.invites = invites.filter((i) => !joined.has(i.spaceId));
@@ -64,7 +55,6 @@ export class CareTeamsStore {
     this.#poller.stop();
     this.#generation++;
     this.teams = [];
-    this.attention = {};
     this.invites = [];
     this.loaded = false;
     this.error = null;
@@ -80,26 +70,8 @@ export class CareTeamsStore {
       this.#onError?.(error);
       return;
     }
-    const attention = await this.#attentionOf(teams.data);
-    if (generation !== this.#generation) return;
     this.error = null;
-    this.apply(teams.data, invites.data, attention);
-  }
-
-  /**
-   * Each team's conversations summed. A team whose conversations cannot be read
-   * keeps what it had: opening it shows the error; the list itself did load.
-   */
-  async #attentionOf(teams: CareTeam[]): Promise<Record<string, Attention>> {
-    const answers = await Promise.all(teams.map((team) => ipc.conversations(team.spaceId)));
-    const out: Record<string, Attention> = {};
-    teams.forEach((team, i) => {
-      const res = answers[i]!;
-      const known = this.attention[team.spaceId];
-      if (res.status === "ok") out[team.spaceId] = sumAttention(res.data);
-      else if (known) out[team.spaceId] = known;
-    });
-    return out;
+    this.apply(teams.data, invites.data);
   }
 
   async accept(spaceId: string): Promise<Result<CareTeam, AppError>> {
@@ -126,7 +98,7 @@ export class CareTeamsStore {
     this.#generation++; // a refresh already under way may not know the team yet
     this.loaded = true;
     if (!this.teams.some((t) => t.spaceId === team.spaceId)) {
-      this.teams = sortCareTeams([...this.teams, team], this.attention);
+      this.teams = sortCareTeams([...this.teams, team]);
     }
   }
 }
