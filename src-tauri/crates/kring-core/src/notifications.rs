@@ -210,6 +210,7 @@ impl Session {
             // Which shown notification is which message, for activations.
             let shown: Arc<std::sync::Mutex<HashMap<u32, (String, String)>>> = Default::default();
             let mut running = Vec::new();
+            let mut seen = Seen::default();
             loop {
                 tokio::select! {
                     incoming = incoming.recv() => {
@@ -221,6 +222,15 @@ impl Session {
                             }
                             Err(_) => break,
                         };
+                        let id = match &notification.event {
+                            matrix_sdk::deserialized_responses::RawAnySyncOrStrippedTimelineEvent::Sync(raw) => {
+                                raw.get_field::<String>("event_id").ok().flatten()
+                            }
+                            _ => None,
+                        };
+                        if !id.is_some_and(|id| seen.first(&id)) {
+                            continue;
+                        }
                         let notifier = notifier.clone();
                         let events_tx = events_tx.clone();
                         let shown = shown.clone();
@@ -434,6 +444,7 @@ where
 pub(crate) fn forward(client: &matrix_sdk::Client, to: tokio::sync::broadcast::Sender<(Notification, Room)>) -> BoxFuture<'static, ()> {
     let client = client.clone();
     Box::pin(async move {
+        let undecryptable = to.clone();
         client
             .register_notification_handler(move |notification, room, _| {
                 let to = to.clone();
@@ -442,12 +453,70 @@ pub(crate) fn forward(client: &matrix_sdk::Client, to: tokio::sync::broadcast::S
                 }
             })
             .await;
+        // A message whose room key comes later was judged by the push rules
+        // while still encrypted: in a conversation set to mentions or mute
+        // that is "don't notify", and the handler above never hears of it.
+        // Every undecryptable message is therefore handed on as well, to be
+        // decrypted again and judged on what it says (`candidate`).
+        client.add_event_handler(
+            move |event: Raw<matrix_sdk::ruma::events::room::encrypted::OriginalSyncRoomEncryptedEvent>,
+                  room: Room| {
+                let to = undecryptable.clone();
+                async move {
+                    let notification = Notification {
+                        actions: Vec::new(),
+                        event: matrix_sdk::deserialized_responses::RawAnySyncOrStrippedTimelineEvent::Sync(
+                            event.cast_unchecked(),
+                        ),
+                    };
+                    let _ = to.send((notification, room));
+                }
+            },
+        );
     })
+}
+
+/// Event ids already handed to `notify`: an undecryptable message can come
+/// both from the notification handler and as undecryptable.
+#[derive(Default)]
+struct Seen {
+    order: std::collections::VecDeque<String>,
+    ids: std::collections::HashSet<String>,
+}
+
+impl Seen {
+    const KEEP: usize = 512;
+
+    /// `true` the first time an id is offered.
+    fn first(&mut self, id: &str) -> bool {
+        if !self.ids.insert(id.to_owned()) {
+            return false;
+        }
+        self.order.push_back(id.to_owned());
+        if self.order.len() > Self::KEEP
+            && let Some(old) = self.order.pop_front()
+        {
+            self.ids.remove(&old);
+        }
+        true
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_is_handed_on_once_whichever_way_it_came() {
+        let mut seen = Seen::default();
+        assert!(seen.first("$a"));
+        assert!(!seen.first("$a"));
+        for n in 0..Seen::KEEP {
+            assert!(seen.first(&format!("$n{n}")));
+        }
+        assert!(seen.ids.len() <= Seen::KEEP, "bounded");
+        assert!(seen.first("$a"), "long forgotten");
+    }
 
     #[test]
     fn gallery_fallback_names_stay_out_of_a_notification() {
