@@ -16,7 +16,9 @@ Push is checked at the other end: the stack's recording push gateway (what Synap
 event_id_only) and the recipient's own GET /notifications over plain HTTP (the homeserver's push
 rule evaluation: an urgent message is highlighted, a normal one is not).
 """
+import contextvars
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -31,6 +33,7 @@ from conftest import REPO, Matrix, fresh_user
 from test_cli import Cli
 
 sys.path.insert(0, str(REPO / "tests" / "support"))
+from faultproxy import FaultProxy  # noqa: E402
 from notifications import DesktopNotifications, Unavailable  # noqa: E402
 
 LEAD_NAME = "Dr. Noor Bakker"
@@ -432,6 +435,151 @@ def test_in_mentions_mode_only_a_mention_or_an_urgent_message_notifies(team, des
     assert [c["urgency"] for c in calls] == [1, 2], \
         f"the mention (normal) and the urgent message (critical), nothing for the normal one: {desktop.describe()}"
     assert calls[1]["sound_name"] and "Medicatieoverleg" in calls[1]["summary"], desktop.describe()
+
+
+# ---------------------------------------------------------------- a room key that comes after its message
+
+SLIDING_SYNC = r"/org\.matrix\.simplified_msc3575/sync(\?|$)"
+
+
+class SyncConnectionProxy(FaultProxy):
+    """The fault proxy, able to hold one of a client's two sliding-sync connections: the SDK's
+    "room-list" connection brings the rooms and their messages, its "encryption" connection the
+    to-device messages, so the room keys. Both are POSTs to the same path; the connection is named
+    by `conn_id` in the request body, which FaultProxy's path patterns do not see."""
+
+    def __init__(self, upstream):
+        super().__init__(upstream)
+        self._body = contextvars.ContextVar("request_body", default=None)
+        self._conn_of, self._conn_holds = {}, set()  # record number -> conn_id; {(conn_id, phase)}
+
+    def _client_read_some(self, conn):
+        # Called once per request, in the connection's task, to read its body: keep a copy.
+        body, read = bytearray(), FaultProxy._client_read_some(conn)
+        self._body.set(body)
+
+        async def read_some(n):
+            data = await read(n)
+            body.extend(data)
+            return data
+        return read_some
+
+    def _hold_phase(self, rec, phase):
+        if phase == "request" and re.search(SLIDING_SYNC, rec.path):
+            try:
+                conn_id = json.loads(bytes(self._body.get() or b"{}")).get("conn_id")
+            except ValueError:
+                conn_id = None
+            with self._lock:
+                self._conn_of[rec.n] = conn_id
+        with self._lock:
+            if (self._conn_of.get(rec.n), phase) in self._conn_holds:
+                return True
+        return super()._hold_phase(rec, phase)
+
+    def hold_connection(self, conn_id, phase):
+        """Hold that connection's sync requests at `phase` ("response" also catches the long poll
+        already waiting at Synapse) until release()."""
+        with self._lock:
+            self._conn_holds.add((conn_id, phase))
+
+    def release(self, pattern=None, phase=None):
+        if pattern is None:
+            with self._lock:
+                self._conn_holds = {(c, p) for c, p in self._conn_holds if phase is not None and p != phase}
+        super().release(pattern, phase)
+
+    def syncs(self, conn_id):
+        with self._lock:
+            return [r for r in self._records if self._conn_of.get(r.n) == conn_id]
+
+
+KEY_LATE = 15  # seconds
+
+
+def test_a_mention_and_an_urgent_message_whose_room_key_comes_later_still_notify(team, desktop, watches):
+    """The nurse's Kring gets two messages before their room key: its encryption sync (the to-device
+    connection that brings room keys) is held at the proxy, its room-list sync is not. Push rules
+    applied to the still-encrypted events say "don't notify" for the mention in a mentions-only
+    conversation (the homeserver's own evaluation below shows it); only after the key comes may
+    Kring judge them, and then both must notify, each once.
+
+    The key is let through KEY_LATE s after the messages: later than any fixed retry of a few
+    seconds (Kring once retried for 10 s and missed such a key); Kring now tries again whenever
+    room keys arrive. The sender's side cannot be used for this: the SDK sends the event only
+    after its key share (/sendToDevice) is answered, so holding that holds the message too."""
+    room = team.conversation("Nachtmedicatie")
+    assert team.nurse.json("conversation", "notifications", "--room", room, "--mode", "mentions") == \
+        {"room": room, "mode": "mentionsAndUrgent"}
+    nurse_name = team.nurse_http.get(f"/rooms/{room}/state/m.room.member/{team.nurse_u['mxid']}")["displayname"]
+    with SyncConnectionProxy(team.hs) as proxy:
+        # The nurse's Kring on a device of its own, signed in through the proxy. It signs in after
+        # the conversation started, so it has no key of the lead's session: the lead's next send
+        # shares it with this device, in a to-device message on the held connection.
+        device = Cli(team.cli_bin, team.tmp, f"nurse-late-key-{uuid.uuid4().hex[:4]}")
+        device.json("login", "--homeserver", proxy.url, "--user", team.nurse_u["localpart"], "--password-stdin",
+                    input=team.nurse_u["password"] + "\n")
+        watch = None
+        try:
+            watch = watches(team, desktop, "--repeat-after", "600", device=device)
+            # Both connections past their first answer, so the device's keys are up and it is listening.
+            wait_for("both sync connections running", lambda: len(proxy.syncs("encryption")) >= 2
+                     and len(proxy.syncs("room-list")) >= 2)
+            proxy.hold_connection("encryption", "response")
+
+            mention = team.send(room, f"{nurse_name}, wil jij de insuline van 22:00 geven? {uuid.uuid4().hex[:6]}")
+            urgent = team.send(room, f"Saturatie 84%, kom direct {uuid.uuid4().hex[:6]}", urgent=True)
+            sent = time.monotonic()
+
+            # The room key went to Synapse, which answered the encryption sync; the answer is held.
+            wait_for("the encryption sync answer held", lambda: [r for r in proxy.syncs("encryption")
+                                                                  if r.held == "response" and r.done is None], 20)
+            # The messages went out on the room-list connection: a request sent after both were on the
+            # server is answered (it brought them) or already waiting (the one before it brought them).
+            wait_for("the room-list sync past both messages", lambda: [
+                r for r in proxy.syncs("room-list")
+                if r.arrived > sent and (r.done is not None or time.monotonic() - r.arrived > 1)], 20)
+            for eid in (mention, urgent):
+                assert team.nurse_http.get(f"/rooms/{room}/event/{eid}")["type"] == "m.room.encrypted"
+            # What the push rules make of the encrypted events (the homeserver's evaluation of the same
+            # rules the SDK applies during sync): the urgent marker is cleartext and highlights, the
+            # mention is inside the ciphertext, so the room's don't-notify rule wins.
+            listed = wait_for("the urgent message in the nurse's /notifications", lambda: (lambda ids: ids
+                              if urgent in ids else None)([n["event"]["event_id"] for n in
+                                                           team.nurse_http.get("/notifications", limit=50)["notifications"]]))
+            assert mention not in listed, f"the encrypted mention must not match a notifying rule: {listed}"
+            time.sleep(KEY_LATE)  # the sync answer is processed, and the key is late
+            assert watch.notifications("shown") == [], \
+                f"nothing can be shown before the key: {watch.notifications()} (is the key really held?)"
+            held = [r for r in proxy.syncs("encryption") if r.held == "response" and r.done is None]
+            assert held, f"the room key must still be held: {proxy.syncs('encryption')[-3:]}"
+
+            released = time.time()
+            proxy.release()
+            shown_urgent = watch.wait_notification("shown", urgent, timeout=20)
+            shown_mention = watch.wait_notification("shown", mention, timeout=20)
+            assert shown_urgent == {"kind": "shown", "room": room, "event_id": urgent, "urgent": True, "repeat": 0}, \
+                shown_urgent
+            assert shown_mention == {"kind": "shown", "room": room, "event_id": mention, "urgent": False,
+                                     "repeat": 0}, shown_mention
+            calls = notified(desktop, 2, "the two Notify calls")
+            time.sleep(QUIET)
+            calls = desktop.notifies()
+            assert len(calls) == 2 and len(watch.notifications("shown")) == 2, \
+                f"each message notifies once, however it reached Kring: {watch.notifications()} {desktop.describe()}"
+            assert all(c["t"] >= released - 0.5 for c in calls), f"shown only after the key came: {desktop.describe()}"
+            [loud] = [c for c in calls if c["urgency"] == 2]
+            [normal] = [c for c in calls if c["urgency"] == 1]
+            assert loud["sound_name"] and loud["summary"].lower().startswith("urgent"), loud
+            assert normal["sound_name"] is None and not normal["summary"].lower().startswith("urgent"), normal
+            for c in calls:
+                assert LEAD_NAME in c["summary"] and "Nachtmedicatie" in c["summary"], c
+            print(f"shown {max(c['t'] for c in calls) - released:.1f}s after the key was let through")
+        finally:
+            if watch is not None:
+                watch.stop()
+            proxy.release()
+            device.run("logout", check=False)
 
 
 # ---------------------------------------------------------------- push

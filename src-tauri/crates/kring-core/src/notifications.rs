@@ -36,6 +36,9 @@ const SETTINGS_KEY: &str = "notification_settings";
 /// Events older than this when they reach the device are history (a first
 /// sync, a long time offline): the unread counts show them, a pop-up not.
 const TOO_OLD: Duration = Duration::from_secs(15 * 60);
+/// How long a message whose room key has not come yet waits for it before
+/// Kring gives up notifying it (the unread count still shows it).
+const KEY_WAIT: Duration = Duration::from_secs(10 * 60);
 /// How long a shown notification is withdrawn when its message is read.
 const WATCH_READ_FOR: Duration = Duration::from_secs(30 * 60);
 
@@ -315,18 +318,33 @@ async fn decrypt(
     room: &Room,
     raw: &Raw<matrix_sdk::ruma::events::AnySyncTimelineEvent>,
 ) -> Option<(Raw<matrix_sdk::ruma::events::AnySyncTimelineEvent>, Vec<matrix_sdk::ruma::push::Action>)> {
+    use futures_util::StreamExt;
+    // Subscribe before the first try, so a key arriving in between counts.
+    let mut keys = room.client().encryption().room_keys_received_stream().await;
     let push_ctx = room.push_context().await.ok().flatten();
-    for _ in 0..20 {
+    let deadline = tokio::time::Instant::now() + KEY_WAIT;
+    loop {
         if let Ok(event) = room.decrypt_event(raw.cast_ref_unchecked(), push_ctx.as_ref()).await
             && !event.kind.is_utd()
         {
             let actions = event.push_actions().map(<[_]>::to_vec).unwrap_or_default();
             return Some((event.raw().clone(), actions));
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The key comes with another sync loop, or from key backup or a
+        // forward: try again whenever keys arrive (and now and then).
+        let next = tokio::time::Instant::now() + Duration::from_secs(10);
+        let wake = next.min(deadline);
+        match keys.as_mut() {
+            Some(keys) => {
+                let _ = tokio::time::timeout_at(wake, keys.next()).await;
+            }
+            None => tokio::time::sleep_until(wake).await,
+        }
+        if tokio::time::Instant::now() >= deadline {
+            debug!("a notified message stayed undecryptable");
+            return None;
+        }
     }
-    debug!("a notified message stayed undecryptable");
-    None
 }
 
 /// The file names other clients see after a gallery's text.
