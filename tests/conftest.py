@@ -3,11 +3,15 @@ binaries, and Matrix helpers over plain HTTP (an independent path to the
 homeserver, so a test never checks Kring with Kring alone)."""
 import json
 import os
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
+from synapse_accounts import register  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
@@ -30,19 +34,10 @@ def user(stack, org, n=0, kind="practitioner"):
 def fresh_user(stack, org, prefix):
     """A new account (Synapse shared-secret registration), so no homeserver
     holds a cached device list for it: its first device is its only one."""
-    import hashlib
-    import hmac
-    hs = stack["homeservers"][org]
     localpart = f"{prefix}-{uuid.uuid4().hex[:8]}"
     password = uuid.uuid4().hex
-    url = f"{hs['base_url']}/_synapse/admin/v1/register"
-    nonce = requests.get(url, timeout=10).json()["nonce"]
-    mac = hmac.new(hs["registration_shared_secret"].encode(), digestmod=hashlib.sha1)
-    mac.update(b"\x00".join([nonce.encode(), localpart.encode(), password.encode(), b"notadmin"]))
-    r = requests.post(url, json={"nonce": nonce, "username": localpart, "password": password,
-                                 "admin": False, "mac": mac.hexdigest()}, timeout=10)
-    r.raise_for_status()
-    return {"org": org, "localpart": localpart, "password": password, "mxid": r.json()["user_id"],
+    mxid = register(stack["homeservers"][org], localpart, password)["user_id"]
+    return {"org": org, "localpart": localpart, "password": password, "mxid": mxid,
             "kind": "practitioner", "key": localpart}
 
 

@@ -15,8 +15,6 @@ demo and test stacks are untouched, then:
 Prints one table. Run:  tests/bench/care_network.py [--participants 50] [--keep]
 """
 import argparse
-import hashlib
-import hmac
 import json
 import os
 import subprocess
@@ -29,17 +27,13 @@ import requests
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = REPO / "target" / "debug" / "kring-cli"
+sys.path.insert(0, str(REPO / "tests" / "support"))
+import synapse_accounts  # noqa: E402
 
 
 def register(hs, localpart, password):
-    url = f"{hs['base_url']}/_synapse/admin/v1/register"
-    nonce = requests.get(url, timeout=10).json()["nonce"]
-    mac = hmac.new(hs["registration_shared_secret"].encode(), digestmod=hashlib.sha1)
-    mac.update(b"\x00".join([nonce.encode(), localpart.encode(), password.encode(), b"notadmin"]))
-    r = requests.post(url, json={"nonce": nonce, "username": localpart, "password": password, "admin": False,
-                                 "mac": mac.hexdigest()}, timeout=10)
-    r.raise_for_status()
-    return r.json()["user_id"], r.json()["access_token"]
+    answer = synapse_accounts.register(hs, localpart, password)
+    return answer["user_id"], answer["access_token"]
 
 
 def seed_directories(stack, n, run):

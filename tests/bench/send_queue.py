@@ -20,8 +20,6 @@ Prints one table. Run:  tests/bench/send_queue.py [--messages 1000] [--port-base
 (inside `keyctl session -`: kring-cli keeps the session in the kernel keyring).
 """
 import argparse
-import hashlib
-import hmac
 import json
 import os
 import queue
@@ -39,20 +37,15 @@ REPO = Path(__file__).resolve().parents[2]
 CLI = REPO / "target" / "debug" / "kring-cli"
 sys.path.insert(0, str(REPO / "tests" / "support"))
 from faultproxy import FaultProxy  # noqa: E402
+import synapse_accounts  # noqa: E402
 
 ROOM_SEND = r"/rooms/[^/]+/send/m\.room\.encrypted/"
 
 
 def register(hs, prefix):
     localpart, password = f"{prefix}-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    url = f"{hs['base_url']}/_synapse/admin/v1/register"
-    nonce = requests.get(url, timeout=10).json()["nonce"]
-    mac = hmac.new(hs["registration_shared_secret"].encode(), digestmod=hashlib.sha1)
-    mac.update(b"\x00".join([nonce.encode(), localpart.encode(), password.encode(), b"notadmin"]))
-    r = requests.post(url, json={"nonce": nonce, "username": localpart, "password": password, "admin": False,
-                                 "mac": mac.hexdigest()}, timeout=10)
-    r.raise_for_status()
-    return {"localpart": localpart, "password": password, "mxid": r.json()["user_id"]}
+    mxid = synapse_accounts.register(hs, localpart, password)["user_id"]
+    return {"localpart": localpart, "password": password, "mxid": mxid}
 
 
 class Kring:
