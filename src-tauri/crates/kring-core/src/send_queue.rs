@@ -199,23 +199,21 @@ impl crate::Session {
         &self,
         room_id: &str,
         item_id: &str,
-    ) -> Result<(Arc<matrix_sdk_ui::Timeline>, matrix_sdk_ui::timeline::EventTimelineItem), crate::CoreError> {
+    ) -> Result<(matrix_sdk_ui::timeline::EventTimelineItem, matrix_sdk::send_queue::SendHandle), crate::CoreError> {
         let timeline = self.timeline(room_id).await?;
-        let item = timeline
+        timeline
             .items()
             .await
             .iter()
             .find(|i| i.unique_id().0 == item_id)
             .and_then(|i| i.as_event().cloned())
-            .filter(|e| e.local_echo_send_handle().is_some())
-            .ok_or(crate::CoreError::MessageNotUnsent)?;
-        Ok((timeline, item))
+            .and_then(|e| e.local_echo_send_handle().map(|h| (e, h)))
+            .ok_or(crate::CoreError::MessageNotUnsent)
     }
 
     /// Sends a failed message again (the user's "retry").
     pub async fn retry_send(&self, room_id: &str, item_id: &str) -> Result<(), crate::CoreError> {
-        let (_, item) = self.unsent_item(room_id, item_id).await?;
-        let handle = item.local_echo_send_handle().ok_or(crate::CoreError::MessageNotUnsent)?;
+        let (_, handle) = self.unsent_item(room_id, item_id).await?;
         handle.unwedge().await.map_err(|e| crate::CoreError::SendFailed(e.to_string()))?;
         self.joined_room(room_id)?.send_queue().set_enabled(true);
         self.audit("send_retry", Some(room_id)).await;
@@ -224,8 +222,7 @@ impl crate::Session {
 
     /// Removes an unsent message for good (the user's "discard").
     pub async fn discard_unsent(&self, room_id: &str, item_id: &str) -> Result<(), crate::CoreError> {
-        let (_, item) = self.unsent_item(room_id, item_id).await?;
-        let handle = item.local_echo_send_handle().ok_or(crate::CoreError::MessageNotUnsent)?;
+        let (_, handle) = self.unsent_item(room_id, item_id).await?;
         // `false`: it went out meanwhile, it is no longer ours to discard.
         let aborted = handle.abort().await.map_err(|e| crate::CoreError::Storage(e.to_string()))?;
         if !aborted {
@@ -241,8 +238,7 @@ impl crate::Session {
         if body.trim().is_empty() {
             return Err(crate::CoreError::BodyMissing);
         }
-        let (_, item) = self.unsent_item(room_id, item_id).await?;
-        let handle = item.local_echo_send_handle().ok_or(crate::CoreError::MessageNotUnsent)?;
+        let (item, handle) = self.unsent_item(room_id, item_id).await?;
         let message = item.content().as_message().ok_or(crate::CoreError::MessageNotUnsent)?;
         let edited = if crate::attachment::attachments_of(message.msgtype()).is_empty() {
             let urgent = item
