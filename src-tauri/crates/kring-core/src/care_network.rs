@@ -37,6 +37,8 @@ const DIRECTORY_TIMEOUT: Duration = Duration::from_secs(5);
 const CONCURRENCY: usize = 6;
 /// How often an open network view asks the directories again.
 const REFRESH_EVERY: Duration = Duration::from_secs(300);
+/// How long a watched view lets the rest of a sync land before it reads.
+const SETTLE: Duration = Duration::from_millis(100);
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -495,29 +497,88 @@ impl Session {
 }
 
 /// The network of a space as it changes: the cached state at once, then
-/// after each refresh (now, and every few minutes while it is watched).
+/// the directories' answer, then again whenever sync touches the space (a
+/// join, leave, invite, role or relation change shows within one sync), and
+/// the directories once more every few minutes while it is watched.
 pub fn watch_care_network(session: Arc<Session>, space_id: String, mut sink: Sink<CareNetwork>) -> Subscription {
     Subscription::new(tokio::spawn(async move {
+        let Ok(room_id) = matrix_sdk::ruma::OwnedRoomId::try_from(space_id.as_str()) else { return };
+        // Subscribed before the first read, so a change during it is not missed.
+        let mut updates = session.client.room_info_notable_update_receiver();
+        let mut shown: Option<CareNetwork> = None;
+        let mut send = |network: CareNetwork, shown: &mut Option<CareNetwork>| {
+            if shown.as_ref() == Some(&network) {
+                return true;
+            }
+            *shown = Some(network.clone());
+            sink(network)
+        };
         match session.care_network(&space_id).await {
             Ok(network) => {
-                if !sink(network) {
+                if !send(network, &mut shown) {
                     return;
                 }
             }
             Err(e) => warn!("care network not available: {e}"),
         }
+        let mut refresh_due = tokio::time::Instant::now();
         loop {
-            match session.refresh_care_network(&space_id).await {
+            let refresh = tokio::select! {
+                () = tokio::time::sleep_until(refresh_due) => true,
+                () = room_touched(&mut updates, |u| u.room_id == room_id) => false,
+            };
+            let network = if refresh {
+                refresh_due = tokio::time::Instant::now() + REFRESH_EVERY;
+                session.refresh_care_network(&space_id).await
+            } else {
+                match session.care_network(&space_id).await {
+                    // Someone new: their directory details are read now, not at the next refresh.
+                    Ok(local) if shown.as_ref().is_some_and(|s| !same_people(s, &local)) => {
+                        session.refresh_care_network(&space_id).await
+                    }
+                    other => other,
+                }
+            };
+            match network {
                 Ok(network) => {
-                    if !sink(network) {
+                    if !send(network, &mut shown) {
                         return;
                     }
                 }
-                Err(e) => warn!("care network refresh failed: {e}"),
+                Err(e) => warn!("care network update failed: {e}"),
             }
-            tokio::time::sleep(REFRESH_EVERY).await;
         }
     }))
+}
+
+/// Waits until a sync or a local change updated this room, then lets the
+/// rest of that sync land (one read per sync, not one per event).
+async fn room_touched<U: Clone>(
+    updates: &mut tokio::sync::broadcast::Receiver<U>,
+    touches: impl Fn(&U) -> bool,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match updates.recv().await {
+            Ok(update) if touches(&update) => break,
+            Ok(_) => {}
+            // Missed updates may include this room's.
+            Err(RecvError::Lagged(_)) => break,
+            Err(RecvError::Closed) => std::future::pending::<()>().await,
+        }
+    }
+    tokio::time::sleep(SETTLE).await;
+    while updates.try_recv().is_ok() {}
+}
+
+/// The same people with the same roles: only then are the cached details enough.
+fn same_people(a: &CareNetwork, b: &CareNetwork) -> bool {
+    let people = |n: &CareNetwork| {
+        let mut p: Vec<(String, Role)> = n.participants.iter().map(|p| (p.user_id.clone(), p.role)).collect();
+        p.sort();
+        p
+    };
+    people(a) == people(b)
 }
 
 #[cfg(test)]

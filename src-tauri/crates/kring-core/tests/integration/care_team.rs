@@ -147,6 +147,67 @@ async fn a_care_team_spans_both_organisations_and_the_client_travels_only_in_the
     .await;
 }
 
+/// Applies care networks from a watch until `done` holds; on timeout it
+/// fails with the participants it last saw.
+async fn until_network(
+    what: &str,
+    rx: &mut mpsc::UnboundedReceiver<kring_core::CareNetwork>,
+    last: &mut Option<kring_core::CareNetwork>,
+    done: impl Fn(&kring_core::CareNetwork) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !last.as_ref().is_some_and(&done) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(network)) => *last = Some(network),
+            _ => {
+                let seen: Vec<_> = last.iter().flat_map(|n| &n.participants).map(|p| (&p.user_id, p.role, p.joined)).collect();
+                panic!("the watched care network never showed {what}; it last held {seen:?}");
+            }
+        }
+    }
+}
+
+/// The watched network follows membership as sync brings it, not on a
+/// timer: invite, join, role change and leave each show (the directory
+/// refresh comes only every five minutes, far past this test's bounds).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_watched_care_network_follows_membership_as_it_syncs() {
+    crate::stack::bounded(async {
+        let stack = Stack::load();
+        let (lead_user, gp_user) = (stack.fresh_user("a", "lead").await, stack.fresh_user("b", "gp").await);
+        let (pa, pb) = (Profile::new("cnw-lead"), Profile::new("cnw-gp"));
+        let lead = std::sync::Arc::new(pa.login(&stack, &lead_user).await);
+        let gp = pb.login(&stack, &gp_user).await;
+        let team = lead.create_care_team(&client("cnw")).await.unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _watch = kring_core::watch_care_network(lead.clone(), team.space_id.clone(), Box::new(move |n| tx.send(n).is_ok()));
+        let mut last = None;
+        until_network("the lead alone", &mut rx, &mut last, |n| n.participants.len() == 1).await;
+        // Let the first directory refresh pass: what follows can come only from sync.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+
+        let gp_id = gp_user.mxid.as_str();
+        let find = |n: &kring_core::CareNetwork| n.participants.iter().find(|p| p.user_id == gp_id).cloned();
+        lead.invite_to_care_team(&team.space_id, gp_id, Role::Practitioner).await.unwrap();
+        until_network("the GP invited", &mut rx, &mut last, |n| find(n).is_some_and(|p| !p.joined)).await;
+
+        eventually("the invite at B", || async {
+            gp.care_team_invites().await.unwrap().into_iter().find(|i| i.space_id == team.space_id)
+        })
+        .await;
+        gp.accept_care_team_invite(&team.space_id).await.unwrap();
+        until_network("the GP joined", &mut rx, &mut last, |n| find(n).is_some_and(|p| p.joined)).await;
+
+        lead.set_care_team_role(&team.space_id, gp_id, Role::Senior).await.unwrap();
+        until_network("the GP as senior", &mut rx, &mut last, |n| find(n).is_some_and(|p| p.role == Role::Senior)).await;
+
+        let room = gp.client().get_room(<&matrix_sdk::ruma::RoomId>::try_from(team.space_id.as_str()).unwrap()).unwrap();
+        room.leave().await.unwrap();
+        until_network("the GP gone", &mut rx, &mut last, |n| find(n).is_none()).await;
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_conversation_is_validated_created_delivered_encrypted_and_archived() {
     crate::stack::bounded(async {
