@@ -131,7 +131,7 @@ def main():
         until("the invite", lambda: any(i["spaceId"] == space for i in _list(peer.run("care-team", "invites"))))
         peer.run("care-team", "accept", "--space", space)
         room = lead.run("conversation", "start", "--space", space, "--subject", "Bench wachtrij",
-                        "--to", peer_u["mxid"], "Start.")["room_id"]
+                        "--to", peer_u["mxid"], "Start.")["roomId"]
         until("the conversation at the peer", lambda: any(
             c["roomId"] == room for c in _list(peer.run("conversation", "list", "--space", space))))
         peer.run("conversation", "join", "--room", room)

@@ -44,7 +44,7 @@ def test_care_team_across_organisations_with_a_conversation(stack, cli, matrix_a
     assert lead.json("conversation", "list", "--space", space) == []
 
     room = lead.json("conversation", "start", "--space", space, "--subject", "Wondzorg",
-                     "--to", gp_u["mxid"], "Wond ziet er rustig uit.")["room_id"]
+                     "--to", gp_u["mxid"], "Wond ziet er rustig uit.")["roomId"]
     listed = wait_for("the conversation at B", lambda: [
         c for c in gp.json("conversation", "list", "--space", space) if c["roomId"] == room])[0]
     assert listed["subject"] == "Wondzorg" and listed["status"] == "active" and listed["kind"] == "professional"

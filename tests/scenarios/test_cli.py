@@ -63,7 +63,7 @@ def test_login_rooms_send_and_tail(stack, cli, matrix_as):
 
     text = f"CLI bericht {uuid.uuid4().hex[:6]}"
     sent = c.json("send", "--room", stack["demo_room_id"], text)
-    assert sent["event_id"].startswith("$")
+    assert sent["eventId"].startswith("$")
 
     # An independent client sees it on the homeserver.
     assert text in matrix_as(alice).recent_bodies(stack["demo_room_id"])

@@ -156,7 +156,7 @@ def test_nio_decrypts_kring_attachments_and_kring_shows_nio_reply_with_files(sta
         args = ["conversation", "start", "--space", space, "--subject", "Wondcontrole", "--to", nio_u["mxid"]]
         for f in sent:
             args += ["--attach", str(f)]
-        room = lead.json(*args, text)["room_id"]
+        room = lead.json(*args, text)["roomId"]
 
         await participant.until("the conversation invite", lambda: room in participant.client.invited_rooms)
         await participant.join(room)

@@ -8,7 +8,7 @@ dbus-monitor recording of every org.freedesktop.Notifications call and signal). 
 is what the desktop was told, not what Kring says it did:
 
   watch  -> {"watching":true}, then {"notification":{"kind":"shown"|"repeated"|"withdrawn"|"activated",
-            "room","event_id","urgent","repeat"}} per happening
+            "room","eventId","urgent","repeat"}} per happening
   bus    -> Notify(app_name, replaces_id, icon, summary, body, actions, hints{urgency, sound-name}, timeout),
             CloseNotification(id), NotificationClosed(id, reason), ActionInvoked(id, key)
 
@@ -108,7 +108,7 @@ class Team:
     def conversation(self, subject):
         """A new encrypted conversation lead -> nurse; the nurse has joined and read it."""
         room = self.lead.json("conversation", "start", "--space", self.space, "--subject", subject,
-                              "--to", self.nurse_u["mxid"], "Start van het gesprek.")["room_id"]
+                              "--to", self.nurse_u["mxid"], "Start van het gesprek.")["roomId"]
         wait_for("the conversation at the nurse", lambda: [
             c for c in self.nurse.json("conversation", "list", "--space", self.space) if c["roomId"] == room])
         self.nurse.json("conversation", "join", "--room", room)
@@ -120,7 +120,7 @@ class Team:
 
     def send(self, room, text, urgent=False, by=None):
         args = ["send", "--room", room, *(["--urgent"] if urgent else []), text]
-        event_id = (by or self.lead).json(*args)["event_id"]
+        event_id = (by or self.lead).json(*args)["eventId"]
         assert event_id.startswith("$")
         return event_id
 
@@ -161,7 +161,7 @@ class Watch:
         with self.lock:
             found = [d["notification"] for _, d in self.seen if "notification" in d]
         return [n for n in found if (kind is None or n.get("kind") == kind)
-                and (event_id is None or n.get("event_id") == event_id)]
+                and (event_id is None or n.get("eventId") == event_id)]
 
     def wait(self, what, pred, timeout=SHOWN_WITHIN):
         deadline = time.monotonic() + timeout
@@ -179,7 +179,7 @@ class Watch:
     def wait_notification(self, kind, event_id, timeout=SHOWN_WITHIN, **more):
         def pred(d):
             n = d.get("notification") or {}
-            return n.get("kind") == kind and n.get("event_id", event_id) == event_id and \
+            return n.get("kind") == kind and n.get("eventId", event_id) == event_id and \
                 all(n.get(k) == v for k, v in more.items())
         return self.wait(f"{kind} {more or ''} for {event_id}", pred, timeout)["notification"]
 
@@ -233,7 +233,7 @@ def test_a_normal_message_notifies_sender_and_conversation_but_not_the_text(team
     event_id = team.send(room, text)
 
     shown = watch.wait_notification("shown", event_id)
-    assert shown == {"kind": "shown", "room": room, "event_id": event_id, "urgent": False, "repeat": 0}, shown
+    assert shown == {"kind": "shown", "room": room, "eventId": event_id, "urgent": False, "repeat": 0}, shown
     [n] = notified(desktop, 1, "the Notify call")
     time.sleep(QUIET)
     assert len(desktop.notifies()) == 1, f"one message, one notification: {desktop.describe()}"
@@ -393,7 +393,7 @@ def test_own_and_muted_messages_stay_quiet_but_urgent_gets_through(team, desktop
     watch.wait_notification("shown", normal_other, urgent=False)
     notified(desktop, 2, "two Notify calls")
     time.sleep(QUIET)
-    shown = [n["event_id"] for n in watch.notifications("shown")]
+    shown = [n["eventId"] for n in watch.notifications("shown")]
     assert quiet_muted not in shown, "a normal message in a muted conversation must not notify"
     assert quiet_own not in shown, "the user's own message (from another device) must not notify"
     calls = desktop.notifies()
@@ -428,7 +428,7 @@ def test_in_mentions_mode_only_a_mention_or_an_urgent_message_notifies(team, des
     watch.wait_notification("shown", urgent, urgent=True)
     calls = notified(desktop, 2, "the Notify call for the urgent message")
     time.sleep(QUIET)
-    shown = [s["event_id"] for s in watch.notifications("shown")]
+    shown = [s["eventId"] for s in watch.notifications("shown")]
     assert normal not in shown, f"a normal message in a mentions-only conversation must not notify: {shown}"
     assert shown == [mention, urgent], shown
     calls = desktop.notifies()
@@ -558,9 +558,9 @@ def test_a_mention_and_an_urgent_message_whose_room_key_comes_later_still_notify
             proxy.release()
             shown_urgent = watch.wait_notification("shown", urgent, timeout=20)
             shown_mention = watch.wait_notification("shown", mention, timeout=20)
-            assert shown_urgent == {"kind": "shown", "room": room, "event_id": urgent, "urgent": True, "repeat": 0}, \
+            assert shown_urgent == {"kind": "shown", "room": room, "eventId": urgent, "urgent": True, "repeat": 0}, \
                 shown_urgent
-            assert shown_mention == {"kind": "shown", "room": room, "event_id": mention, "urgent": False,
+            assert shown_mention == {"kind": "shown", "room": room, "eventId": mention, "urgent": False,
                                      "repeat": 0}, shown_mention
             calls = notified(desktop, 2, "the two Notify calls")
             time.sleep(QUIET)

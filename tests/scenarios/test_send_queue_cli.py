@@ -144,7 +144,7 @@ class Conversation:
                                                   if i["spaceId"] == space])
         self.peer.json("care-team", "accept", "--space", space)
         self.room = self.lead.json("conversation", "start", "--space", space, "--subject", "Wachtrij",
-                                   "--to", self.peer_u["mxid"], "Start van het gesprek.")["room_id"]
+                                   "--to", self.peer_u["mxid"], "Start van het gesprek.")["roomId"]
         wait_for("the conversation invite at the peer", lambda: [
             c for c in self.peer.json("conversation", "list", "--space", space) if c["roomId"] == self.room])
         self.peer.json("conversation", "join", "--room", self.room)
@@ -248,8 +248,8 @@ def unsent(c):
 
 
 def event_id_of(sent):
-    """`send` prints {"sent": {"room", "event_id"}} (or the older {"room_id", "event_id"})."""
-    return sent["sent"]["event_id"] if "sent" in sent else sent["event_id"]
+    """`send` prints {"roomId", "eventId"}."""
+    return sent["eventId"]
 
 
 def attachment_file(tmp_path, name, size=200_000):

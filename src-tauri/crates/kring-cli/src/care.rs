@@ -211,7 +211,7 @@ pub async fn conversation(session: &Session, command: &ConversationCommand, out:
             let room_id = session.start_conversation(&request).await?;
             // Wait until the first message has left the send queue.
             session.wait_for_send_queue(&room_id, Duration::from_secs(30)).await;
-            out.value(&serde_json::json!({"room_id": room_id}))
+            out.value(&serde_json::json!({"roomId": room_id}))
         }
         ConversationCommand::Add { room, user } => {
             session.add_to_conversation(room, user).await?;

@@ -231,7 +231,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Identity { user } => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
             let binding = session.care_identity_of(user).await?;
-            out.value(&serde_json::json!({"user_id": user, "identity": binding}));
+            out.value(&serde_json::json!({"userId": user, "identity": binding}));
             session.stop().await;
         }
         Command::Whoami => {

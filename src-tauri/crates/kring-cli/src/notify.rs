@@ -94,16 +94,16 @@ fn event_json(event: &NotificationEvent) -> serde_json::Value {
     use serde_json::json;
     match event {
         NotificationEvent::Shown { room_id, event_id, urgent } => {
-            json!({"kind": "shown", "room": room_id, "event_id": event_id, "urgent": urgent, "repeat": 0})
+            json!({"kind": "shown", "room": room_id, "eventId": event_id, "urgent": urgent, "repeat": 0})
         }
         NotificationEvent::Repeated { room_id, event_id, repeat } => {
-            json!({"kind": "repeated", "room": room_id, "event_id": event_id, "urgent": true, "repeat": repeat})
+            json!({"kind": "repeated", "room": room_id, "eventId": event_id, "urgent": true, "repeat": repeat})
         }
         NotificationEvent::Withdrawn { room_id, event_id } => {
-            json!({"kind": "withdrawn", "room": room_id, "event_id": event_id})
+            json!({"kind": "withdrawn", "room": room_id, "eventId": event_id})
         }
         NotificationEvent::Activated { room_id, event_id } => {
-            json!({"kind": "activated", "room": room_id, "event_id": event_id})
+            json!({"kind": "activated", "room": room_id, "eventId": event_id})
         }
     }
 }

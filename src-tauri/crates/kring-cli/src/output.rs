@@ -56,7 +56,7 @@ impl Output {
     }
 
     pub fn sent(&self, room_id: &str, event_id: &str) {
-        self.emit(json!({"room_id": room_id, "event_id": event_id}), format!("sent {event_id}"));
+        self.emit(json!({"roomId": room_id, "eventId": event_id}), format!("sent {event_id}"));
     }
 
     pub fn message(&self, item: &TimelineItem) {
@@ -89,7 +89,7 @@ impl Output {
     }
 
     pub fn logged_out(&self) {
-        self.emit(json!({"logged_out": true}), "signed out".into());
+        self.emit(json!({"loggedOut": true}), "signed out".into());
     }
 
     pub fn error(&self, err: &CoreError) {
