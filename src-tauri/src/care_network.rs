@@ -39,7 +39,10 @@ pub async fn refresh_care_network(state: State<'_, AppState>, space_id: String) 
 
 #[tauri::command]
 #[specta::specta]
-pub async fn search_directory(state: State<'_, AppState>, query: DirectorySearch) -> Result<Vec<DirectoryHit>, AppError> {
+pub async fn search_directory(
+    state: State<'_, AppState>,
+    query: DirectorySearch,
+) -> Result<Vec<DirectoryHit>, AppError> {
     Ok(scoped(&state).await?.search_directory(&query).await?)
 }
 

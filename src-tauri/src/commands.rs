@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use kring_core::{
-    CareTeam, CareTeamInvite, ClientRef, ConversationStatus, ConversationSummary, ListDiff, LoginRequest,
-    Member, NewConversation, Role, RoomSummary, Session, SessionInfo, SyncStatus, TimelineItem,
+    CareTeam, CareTeamInvite, ClientRef, ConversationStatus, ConversationSummary, ListDiff, LoginRequest, Member,
+    NewConversation, Role, RoomSummary, Session, SessionInfo, SyncStatus, TimelineItem,
 };
 use tauri::{State, ipc::Channel};
 
@@ -13,17 +13,14 @@ use crate::{error::AppError, state::AppState};
 type CmdResult<T> = Result<T, AppError>;
 
 /// A channel-backed sink: stop streaming when the webview side is gone.
-fn sink<T: serde::Serialize + Clone + Send + 'static>(
-    channel: Channel<T>,
-) -> Box<dyn FnMut(T) -> bool + Send> {
+fn sink<T: serde::Serialize + Clone + Send + 'static>(channel: Channel<T>) -> Box<dyn FnMut(T) -> bool + Send> {
     Box::new(move |value| channel.send(value).is_ok())
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn login(state: State<'_, AppState>, request: LoginRequest) -> CmdResult<SessionInfo> {
-    let session =
-        Session::login(state.data_dir()?, state.secrets.clone(), &state.profile, &request).await?;
+    let session = Session::login(state.data_dir()?, state.secrets.clone(), &state.profile, &request).await?;
     let info = session.info().await;
     if let Some(old) = state.set_session(Some(Arc::new(session))).await {
         old.stop().await;
@@ -37,8 +34,7 @@ pub async fn restore_session(state: State<'_, AppState>) -> CmdResult<Option<Ses
     if let Ok(session) = state.session().await {
         return Ok(Some(session.info().await));
     }
-    let Some(session) = Session::restore(state.data_dir()?, state.secrets.clone(), &state.profile).await?
-    else {
+    let Some(session) = Session::restore(state.data_dir()?, state.secrets.clone(), &state.profile).await? else {
         return Ok(None);
     };
     let info = session.info().await;
@@ -80,10 +76,7 @@ pub async fn watch_timeline(
 
 #[tauri::command]
 #[specta::specta]
-pub async fn watch_sync(
-    state: State<'_, AppState>,
-    on_update: Channel<SyncStatus>,
-) -> CmdResult<String> {
+pub async fn watch_sync(state: State<'_, AppState>, on_update: Channel<SyncStatus>) -> CmdResult<String> {
     let session = state.session().await?;
     Ok(state.keep(session.watch_sync(sink(on_update))).await)
 }
@@ -133,12 +126,7 @@ pub async fn discard_unsent(state: State<'_, AppState>, room_id: String, item_id
 /// Replaces an unsent message's text and sends it again.
 #[tauri::command]
 #[specta::specta]
-pub async fn edit_unsent(
-    state: State<'_, AppState>,
-    room_id: String,
-    item_id: String,
-    body: String,
-) -> CmdResult<()> {
+pub async fn edit_unsent(state: State<'_, AppState>, room_id: String, item_id: String, body: String) -> CmdResult<()> {
     Ok(state.session().await?.edit_unsent(&room_id, &item_id, &body).await?)
 }
 
@@ -176,11 +164,7 @@ pub async fn save_attachment(
 
 #[tauri::command]
 #[specta::specta]
-pub async fn paginate_back(
-    state: State<'_, AppState>,
-    room_id: String,
-    count: u32,
-) -> CmdResult<bool> {
+pub async fn paginate_back(state: State<'_, AppState>, room_id: String, count: u32) -> CmdResult<bool> {
     let count = u16::try_from(count).unwrap_or(u16::MAX);
     Ok(state.session().await?.paginate_back(&room_id, count).await?)
 }

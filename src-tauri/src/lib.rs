@@ -89,12 +89,12 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tau
         .manage(state)
         .register_asynchronous_uri_scheme_protocol(media::SCHEME, media::serve)
         .setup(move |app| {
-        specta.mount_events(app);
-        // The platform data dir is known only once the app exists.
-        app.state::<AppState>().set_data_dir(data_dir(app.handle()));
-        app.state::<AppState>().set_download_dir(download_dir(app.handle()));
-        Ok(())
-    })
+            specta.mount_events(app);
+            // The platform data dir is known only once the app exists.
+            app.state::<AppState>().set_data_dir(data_dir(app.handle()));
+            app.state::<AppState>().set_download_dir(download_dir(app.handle()));
+            Ok(())
+        })
 }
 
 fn data_dir<R: Runtime>(app: &tauri::AppHandle<R>) -> PathBuf {
@@ -114,16 +114,13 @@ fn download_dir<R: Runtime>(app: &tauri::AppHandle<R>) -> PathBuf {
 pub fn run() {
     let _log_guard = logging::init();
     // One runtime for the core and Tauri.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     tauri::async_runtime::set(runtime.handle().clone());
 
     let profile = std::env::var("KRING_PROFILE").unwrap_or_else(|_| "default".into());
     build_app(tauri::Builder::default(), AppState::new(profile, Arc::new(KeyringSecretStore::default())))
-    .run(tauri::generate_context!())
-    .expect("Kring failed to start");
+        .run(tauri::generate_context!())
+        .expect("Kring failed to start");
 }
 
 #[cfg(test)]

@@ -32,7 +32,8 @@ pub fn serve<R: Runtime>(ctx: UriSchemeContext<'_, R>, request: http::Request<Ve
 }
 
 async fn fetch<R: Runtime>(app: &tauri::AppHandle<R>, path: &str) -> Result<AttachmentContent, CoreError> {
-    let (room_id, event_id, index) = parse(path).ok_or_else(|| CoreError::AttachmentUnavailable("bad address".into()))?;
+    let (room_id, event_id, index) =
+        parse(path).ok_or_else(|| CoreError::AttachmentUnavailable("bad address".into()))?;
     let session = app.state::<AppState>().session().await?;
     session.attachment_content(&room_id, &event_id, index).await
 }
@@ -55,11 +56,8 @@ pub async fn save(dir: &Path, content: &AttachmentContent) -> Result<PathBuf, Co
     let io = |e: std::io::Error| CoreError::Storage(e.to_string());
     tokio::fs::create_dir_all(dir).await.map_err(io)?;
     // A name from another user must not climb out of the folder.
-    let name: String = content
-        .filename
-        .chars()
-        .map(|c| if matches!(c, '/' | '\\' | ':' | '\0') { '_' } else { c })
-        .collect();
+    let name: String =
+        content.filename.chars().map(|c| if matches!(c, '/' | '\\' | ':' | '\0') { '_' } else { c }).collect();
     let name = match name.trim_start_matches('.') {
         "" => "bijlage".to_owned(),
         n => n.to_owned(),
@@ -91,10 +89,14 @@ mod tests {
     fn addresses_are_room_event_index() {
         // encodeURIComponent per id, then convertFileSrc over the whole path.
         let ui = |room: &str, event: &str, i: u32| {
-            let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+            let enc =
+                |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
             format!("/{}", enc(&format!("{}/{}/{i}", enc(room), enc(event))))
         };
-        assert_eq!(parse(&ui("!abc:localhost:8481", "$ev+x/y", 3)), Some(("!abc:localhost:8481".into(), "$ev+x/y".into(), 3)));
+        assert_eq!(
+            parse(&ui("!abc:localhost:8481", "$ev+x/y", 3)),
+            Some(("!abc:localhost:8481".into(), "$ev+x/y".into(), 3))
+        );
         assert_eq!(parse("/a/b"), None);
         assert_eq!(parse("/a/b/x"), None);
         assert_eq!(parse("/a/b/1/extra"), None);

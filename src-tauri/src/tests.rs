@@ -15,14 +15,10 @@ use crate::{AppState, BINDINGS_PATH, build_app, export_bindings};
 fn invoke(cmd: &str, args: Value) -> Result<Value, Value> {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_path_buf();
-    let state = AppState::new(
-        format!("shell-test-{}", std::process::id()),
-        Arc::new(KeyringSecretStore::new("nl.kring.test")),
-    )
-    .with_data_dir(dir);
-    let app = build_app(mock_builder(), state)
-    .build(mock_context(noop_assets()))
-    .expect("mock app");
+    let state =
+        AppState::new(format!("shell-test-{}", std::process::id()), Arc::new(KeyringSecretStore::new("nl.kring.test")))
+            .with_data_dir(dir);
+    let app = build_app(mock_builder(), state).build(mock_context(noop_assets())).expect("mock app");
     let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
     get_ipc_response(
         &webview,
@@ -48,11 +44,8 @@ fn commands_without_a_session_fail_with_the_not_logged_in_code() {
 
 #[test]
 fn a_login_with_an_invalid_address_fails_with_its_code_not_a_panic() {
-    let err = invoke(
-        "login",
-        json!({"request": {"homeserver": "ftp://nowhere", "username": "u", "password": "p"}}),
-    )
-    .unwrap_err();
+    let err = invoke("login", json!({"request": {"homeserver": "ftp://nowhere", "username": "u", "password": "p"}}))
+        .unwrap_err();
     assert_eq!(err["code"], "invalid_homeserver", "{err}");
 }
 

@@ -187,7 +187,9 @@ pub async fn care_team(session: &Session, command: &CareTeamCommand, out: &Outpu
             };
             if *stats {
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
-                out.value(&serde_json::json!({"network": network, "stats": {"millis": ms, "directoryRequests": requests}}));
+                out.value(
+                    &serde_json::json!({"network": network, "stats": {"millis": ms, "directoryRequests": requests}}),
+                );
             } else {
                 out.value(&network);
             }

@@ -14,13 +14,12 @@ mod sending;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
+use care::{CareTeamCommand, ConversationCommand, DirectoryCommand, care_team, conversation};
 use clap::{Parser, Subcommand};
 use kring_core::{
-    CoreError, KeyringSecretStore, LoginRequest, NewAttachment, RoomSummary, Session,
-    TimelineContent, TimelineItem,
+    CoreError, KeyringSecretStore, LoginRequest, NewAttachment, RoomSummary, Session, TimelineContent, TimelineItem,
 };
 use kring_store::Store;
-use care::{CareTeamCommand, ConversationCommand, DirectoryCommand, care_team, conversation};
 use onboard::{onboard, use_directories};
 use output::Output;
 use tokio::sync::mpsc;
@@ -178,7 +177,11 @@ async fn main() {
             tracing_subscriber::EnvFilter::try_from_env("KRING_LOG")
                 // The SDK logs expected 404s (unset account data) as errors;
                 // failures that matter reach the user as Kring's own error.
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,matrix_sdk=off,matrix_sdk_base=off,matrix_sdk_crypto=off,matrix_sdk_ui=off")),
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new(
+                        "warn,matrix_sdk=off,matrix_sdk_base=off,matrix_sdk_crypto=off,matrix_sdk_ui=off",
+                    )
+                }),
         )
         .init();
     let cli = Cli::parse();
@@ -262,7 +265,14 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
                 sending::send_lines(&session, &room_id, *urgent, timeout, out).await?;
             } else {
                 let event_id = sending::send_and_confirm(
-                    &session, &room_id, text, files, reply_to.as_deref(), *urgent, timeout, out,
+                    &session,
+                    &room_id,
+                    text,
+                    files,
+                    reply_to.as_deref(),
+                    *urgent,
+                    timeout,
+                    out,
                 )
                 .await?;
                 out.sent(&room_id, &event_id);
@@ -338,7 +348,11 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Directory(DirectoryCommand::Search { name, role, organisation, config }) => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
             use_directories(&session, config.as_deref())?;
-            let query = kring_core::DirectorySearch { name: name.clone(), role: role.clone(), organisation: organisation.clone() };
+            let query = kring_core::DirectorySearch {
+                name: name.clone(),
+                role: role.clone(),
+                organisation: organisation.clone(),
+            };
             out.value(&session.search_directory(&query).await?);
             session.stop().await;
         }
@@ -370,10 +384,8 @@ fn resolve_room(session: &Session, wanted: &str) -> Result<String, CoreError> {
     if let Some(room) = rooms.iter().find(|r| r.room_id().as_str() == wanted) {
         return Ok(room.room_id().to_string());
     }
-    let by_name: Vec<_> = rooms
-        .iter()
-        .filter(|r| r.cached_display_name().map(|n| n.to_string()).as_deref() == Some(wanted))
-        .collect();
+    let by_name: Vec<_> =
+        rooms.iter().filter(|r| r.cached_display_name().map(|n| n.to_string()).as_deref() == Some(wanted)).collect();
     match by_name.as_slice() {
         [one] => Ok(one.room_id().to_string()),
         _ => Err(CoreError::UnknownRoom(wanted.to_owned())),
@@ -419,10 +431,8 @@ async fn tail(
     let quiet = if follow { timeout } else { Duration::from_millis(700) };
     // History keeps arriving after the first batch (the room subscription),
     // so "new" means sent after this command started.
-    let started_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as f64)
-        .unwrap_or(0.0);
+    let started_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0);
     if !follow {
         // Recent history, also in a room just joined.
         session.paginate_back(room_id, 20).await?;

@@ -43,7 +43,8 @@ pub async fn onboard(
         None => kring_core::SystemBrowser::from_env(),
     });
     let mut report = |p: kring_core::OnboardingProgress| out.progress(&p);
-    let (session, onboarded) = kring_core::first_login(data_dir, secrets, profile, &config, browser, &mut report).await?;
+    let (session, onboarded) =
+        kring_core::first_login(data_dir, secrets, profile, &config, browser, &mut report).await?;
     out.value(&serde_json::json!({"onboarded": onboarded}));
     session.stop().await;
     Ok(())

@@ -50,8 +50,8 @@ impl std::fmt::Debug for NewAttachment {
 impl NewAttachment {
     /// Reads a file from disk (CLI); the name is the file's own name.
     pub fn from_path(path: &std::path::Path) -> Result<Self, CoreError> {
-        let data = std::fs::read(path)
-            .map_err(|e| CoreError::AttachmentUnreadable(format!("{}: {e}", path.display())))?;
+        let data =
+            std::fs::read(path).map_err(|e| CoreError::AttachmentUnreadable(format!("{}: {e}", path.display())))?;
         let filename = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bijlage".into());
         Ok(Self { filename, mime: None, data })
     }
@@ -134,19 +134,47 @@ pub(crate) fn attachments_of(msgtype: &MessageType) -> Vec<(Attachment, MediaSou
     let one = |index: usize, msgtype: Either<'_>| match msgtype {
         Either::Image(c) => {
             let info = c.info.as_deref();
-            item(index, c.filename(), info.and_then(|i| i.mimetype.as_deref()), info.and_then(|i| i.size), AttachmentKind::Image, &c.source)
+            item(
+                index,
+                c.filename(),
+                info.and_then(|i| i.mimetype.as_deref()),
+                info.and_then(|i| i.size),
+                AttachmentKind::Image,
+                &c.source,
+            )
         }
         Either::File(c) => {
             let info = c.info.as_deref();
-            item(index, c.filename(), info.and_then(|i| i.mimetype.as_deref()), info.and_then(|i| i.size), AttachmentKind::File, &c.source)
+            item(
+                index,
+                c.filename(),
+                info.and_then(|i| i.mimetype.as_deref()),
+                info.and_then(|i| i.size),
+                AttachmentKind::File,
+                &c.source,
+            )
         }
         Either::Video(c) => {
             let info = c.info.as_deref();
-            item(index, c.filename(), info.and_then(|i| i.mimetype.as_deref()), info.and_then(|i| i.size), AttachmentKind::Video, &c.source)
+            item(
+                index,
+                c.filename(),
+                info.and_then(|i| i.mimetype.as_deref()),
+                info.and_then(|i| i.size),
+                AttachmentKind::Video,
+                &c.source,
+            )
         }
         Either::Audio(c) => {
             let info = c.info.as_deref();
-            item(index, c.filename(), info.and_then(|i| i.mimetype.as_deref()), info.and_then(|i| i.size), AttachmentKind::Audio, &c.source)
+            item(
+                index,
+                c.filename(),
+                info.and_then(|i| i.mimetype.as_deref()),
+                info.and_then(|i| i.size),
+                AttachmentKind::Audio,
+                &c.source,
+            )
         }
     };
     match msgtype {
@@ -204,8 +232,7 @@ pub fn validate(attachments: &[NewAttachment]) -> Result<(), CoreError> {
 
 fn gallery(body: &str, attachments: Vec<NewAttachment>, in_reply_to: Option<OwnedEventId>) -> GalleryConfig {
     let text = format!("{body}{}", fallback_suffix(attachments.iter().map(|a| a.filename.as_str())));
-    let mut config =
-        GalleryConfig::new().caption(Some(TextMessageEventContent::plain(text))).in_reply_to(in_reply_to);
+    let mut config = GalleryConfig::new().caption(Some(TextMessageEventContent::plain(text))).in_reply_to(in_reply_to);
     for attachment in attachments {
         let mime = attachment.mime();
         let size = UInt::new(attachment.data.len() as u64);

@@ -117,9 +117,11 @@ mod tests {
             let mut back = Url::parse(&pairs["redirect_uri"]).map_err(|e| e.to_string())?;
             back.query_pairs_mut().append_pair("code", "the-code").append_pair("state", &pairs["state"]);
             std::thread::spawn(move || {
-                let mut stream = std::net::TcpStream::connect((back.host_str().unwrap(), back.port().unwrap())).unwrap();
+                let mut stream =
+                    std::net::TcpStream::connect((back.host_str().unwrap(), back.port().unwrap())).unwrap();
                 let target = format!("{}?{}", back.path(), back.query().unwrap());
-                std::io::Write::write_all(&mut stream, format!("GET {target} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes()).unwrap();
+                std::io::Write::write_all(&mut stream, format!("GET {target} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+                    .unwrap();
                 let mut sink = String::new();
                 let _ = std::io::Read::read_to_string(&mut stream, &mut sink);
             });
@@ -153,7 +155,10 @@ mod tests {
         server.mock_versions().ok().mount().await;
         // Only password login on offer: SSO is impossible, and says so.
         wiremock::Mock::given(wiremock::matchers::path("/_matrix/client/v3/login"))
-            .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({"flows": [{"type": "m.login.password"}]})))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"flows": [{"type": "m.login.password"}]})),
+            )
             .mount(server.server())
             .await;
         let client = server.client_builder().unlogged().build().await;

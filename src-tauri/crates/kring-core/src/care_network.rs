@@ -153,7 +153,10 @@ impl AbsenceSource for DirectoryNotAvailable {
 }
 
 /// The details with the absences the source knows.
-async fn with_absences(source: &dyn AbsenceSource, mut details: PractitionerDetails) -> Result<PractitionerDetails, DirectoryError> {
+async fn with_absences(
+    source: &dyn AbsenceSource,
+    mut details: PractitionerDetails,
+) -> Result<PractitionerDetails, DirectoryError> {
     details.absences = source.absences(&details).await?;
     Ok(details)
 }
@@ -161,7 +164,12 @@ async fn with_absences(source: &dyn AbsenceSource, mut details: PractitionerDeta
 fn absences(periods: &[AbsencePeriod], now: jiff::Timestamp) -> Vec<Absence> {
     periods
         .iter()
-        .map(|p| Absence { start: p.start.clone(), end: p.end.clone(), description: p.description.clone(), current: p.is_current(now) })
+        .map(|p| Absence {
+            start: p.start.clone(),
+            end: p.end.clone(),
+            description: p.description.clone(),
+            current: p.is_current(now),
+        })
         .collect()
 }
 
@@ -210,7 +218,11 @@ impl Session {
     pub async fn set_relation(&self, space_id: &str, user_id: &str, relation: &str) -> Result<(), CoreError> {
         let space = self.joined_room(space_id)?;
         space
-            .send_state_event_raw(RELATION_EVENT, &format!("{RELATION_KEY_PREFIX}{user_id}"), json!({ "relation": relation.trim() }))
+            .send_state_event_raw(
+                RELATION_EVENT,
+                &format!("{RELATION_KEY_PREFIX}{user_id}"),
+                json!({ "relation": relation.trim() }),
+            )
             .await
             .map_err(permission_err)?;
         Ok(())
@@ -223,10 +235,7 @@ impl Session {
         let events: Vec<Value> = match self.client.send(Request::new(space.room_id().to_owned())).await {
             Ok(response) => response.room_state.iter().filter_map(|e| e.deserialize_as_unchecked().ok()).collect(),
             Err(_) => match space.get_state_events(StateEventType::from(RELATION_EVENT)).await {
-                Ok(local) => local
-                    .into_iter()
-                    .filter_map(|raw| state_json(&raw).ok())
-                    .collect(),
+                Ok(local) => local.into_iter().filter_map(|raw| state_json(&raw).ok()).collect(),
                 Err(_) => Vec::new(),
             },
         };
@@ -247,8 +256,14 @@ impl Session {
         let members = members_of(&space).await?;
         let relations = self.relations(&space).await;
         let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
-        let cached: HashMap<String, kring_store::CachedEntry> =
-            self.store.cached_directory_entries(&ids).await.map_err(store_err)?.into_iter().map(|e| (e.user_id.clone(), e)).collect();
+        let cached: HashMap<String, kring_store::CachedEntry> = self
+            .store
+            .cached_directory_entries(&ids)
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .map(|e| (e.user_id.clone(), e))
+            .collect();
         let now = jiff::Timestamp::now();
         let mut unreachable = Vec::new();
         let participants = members
@@ -281,7 +296,12 @@ impl Session {
                 }
             })
             .collect();
-        Ok(CareNetwork { space_id: space_id.to_owned(), participants, stale: !unreachable.is_empty(), unreachable_directories: unreachable })
+        Ok(CareNetwork {
+            space_id: space_id.to_owned(),
+            participants,
+            stale: !unreachable.is_empty(),
+            unreachable_directories: unreachable,
+        })
     }
 
     /// Asks each practitioner's directory (all directories at once, each
@@ -474,7 +494,9 @@ impl Session {
                 Ok((directory, found)) => hits.extend(
                     found
                         .into_iter()
-                        .filter(|d| contains(&d.function, &query.role) && contains(&d.organisation, &query.organisation))
+                        .filter(|d| {
+                            contains(&d.function, &query.role) && contains(&d.organisation, &query.organisation)
+                        })
                         .map(|d| {
                             let absences = absences(&d.absences, now);
                             DirectoryHit {
@@ -553,10 +575,7 @@ pub fn watch_care_network(session: Arc<Session>, space_id: String, mut sink: Sin
 
 /// Waits until a sync or a local change updated this room, then lets the
 /// rest of that sync land (one read per sync, not one per event).
-async fn room_touched<U: Clone>(
-    updates: &mut tokio::sync::broadcast::Receiver<U>,
-    touches: impl Fn(&U) -> bool,
-) {
+async fn room_touched<U: Clone>(updates: &mut tokio::sync::broadcast::Receiver<U>, touches: impl Fn(&U) -> bool) {
     use tokio::sync::broadcast::error::RecvError;
     loop {
         match updates.recv().await {
@@ -598,7 +617,10 @@ mod tests {
     /// A leave system in place of the directory: its periods are the ones kept.
     struct Roster;
     impl AbsenceSource for Roster {
-        fn absences<'a>(&'a self, p: &'a PractitionerDetails) -> futures_util::future::BoxFuture<'a, Result<Vec<AbsencePeriod>, DirectoryError>> {
+        fn absences<'a>(
+            &'a self,
+            p: &'a PractitionerDetails,
+        ) -> futures_util::future::BoxFuture<'a, Result<Vec<AbsencePeriod>, DirectoryError>> {
             Box::pin(async move {
                 Ok(vec![AbsencePeriod { start: Some("2026-12-24".into()), end: None, description: p.name.clone() }])
             })
@@ -609,7 +631,11 @@ mod tests {
     async fn the_absence_source_is_pluggable() {
         let from_directory = PractitionerDetails {
             name: Some("Karim".into()),
-            absences: vec![AbsencePeriod { start: Some("2026-11-29".into()), end: Some("2026-12-06".into()), description: None }],
+            absences: vec![AbsencePeriod {
+                start: Some("2026-11-29".into()),
+                end: Some("2026-12-06".into()),
+                description: None,
+            }],
             ..Default::default()
         };
         let kept = with_absences(&DirectoryNotAvailable, from_directory.clone()).await.unwrap();

@@ -14,7 +14,10 @@ use matrix_sdk::{
     deserialized_responses::RawAnySyncOrStrippedState,
     ruma::{
         OwnedUserId, UserId,
-        api::client::room::{Visibility, create_room::v3::{Request as CreateRoomRequest, RoomPreset}},
+        api::client::room::{
+            Visibility,
+            create_room::v3::{Request as CreateRoomRequest, RoomPreset},
+        },
         events::{StateEventType, room::power_levels::UserPowerLevel},
         serde::Raw,
     },
@@ -22,7 +25,10 @@ use matrix_sdk::{
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::{CoreError, Session, power_levels::{Role, room_power_levels}};
+use crate::{
+    CoreError, Session,
+    power_levels::{Role, room_power_levels},
+};
 
 pub const INVITE_CONTEXT: &str = "nl-ta-chat.invite.context";
 pub const PSEUDO_BSN_SYSTEM: &str = "http://fhir.nl/fhir/NamingSystem/pseudo-bsn";
@@ -155,8 +161,8 @@ pub(crate) fn role_of(level: UserPowerLevel) -> Role {
 
 impl Session {
     pub(crate) fn joined_room(&self, room_id: &str) -> Result<Room, CoreError> {
-        let room_id = matrix_sdk::ruma::OwnedRoomId::try_from(room_id)
-            .map_err(|_| CoreError::UnknownRoom(room_id.to_owned()))?;
+        let room_id =
+            matrix_sdk::ruma::OwnedRoomId::try_from(room_id).map_err(|_| CoreError::UnknownRoom(room_id.to_owned()))?;
         self.client
             .get_room(&room_id)
             .filter(|r| r.state() == matrix_sdk::RoomState::Joined)
@@ -218,7 +224,10 @@ impl Session {
         let before = role_in_care_team(&space, &user).await?;
         let mut rooms = vec![space.clone()];
         for summary in self.conversations(space_id).await? {
-            if let Some(room) = self.client.get_room(<&matrix_sdk::ruma::RoomId>::try_from(summary.room_id.as_str()).map_err(|e| CoreError::Internal(e.to_string()))?) {
+            if let Some(room) = self.client.get_room(
+                <&matrix_sdk::ruma::RoomId>::try_from(summary.room_id.as_str())
+                    .map_err(|e| CoreError::Internal(e.to_string()))?,
+            ) {
                 if summary.participants.iter().any(|p| p.user_id == user.as_str()) {
                     rooms.push(room);
                 }

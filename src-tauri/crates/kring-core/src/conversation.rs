@@ -7,7 +7,10 @@ use matrix_sdk::{
     Room,
     ruma::{
         OwnedUserId,
-        api::client::room::{Visibility, create_room::v3::{Request as CreateRoomRequest, RoomPreset}},
+        api::client::room::{
+            Visibility,
+            create_room::v3::{Request as CreateRoomRequest, RoomPreset},
+        },
         events::StateEventType,
     },
 };
@@ -125,8 +128,7 @@ impl Session {
         let space = self.joined_room(&new.space_id)?;
         self.client_of(&new.space_id).await?;
         let me = self.own_user_id()?;
-        let team: BTreeMap<String, Role> =
-            members_of(&space).await?.into_iter().map(|m| (m.user_id, m.role)).collect();
+        let team: BTreeMap<String, Role> = members_of(&space).await?.into_iter().map(|m| (m.user_id, m.role)).collect();
         validate(new, &team, me.as_str())?;
 
         let recipients: Vec<OwnedUserId> = new
@@ -136,8 +138,7 @@ impl Session {
             .map(|r| OwnedUserId::try_from(r.as_str()).map_err(|_| CoreError::UnknownUser(r.clone())))
             .collect::<Result<_, _>>()?;
         // Each participant keeps their care-team level; the creator leads (room v12).
-        let levels: BTreeMap<String, Role> =
-            recipients.iter().map(|r| (r.to_string(), team[r.as_str()])).collect();
+        let levels: BTreeMap<String, Role> = recipients.iter().map(|r| (r.to_string(), team[r.as_str()])).collect();
         let server = me.server_name().to_string();
 
         let mut request = CreateRoomRequest::new();
@@ -254,8 +255,8 @@ impl Session {
 
     /// Takes part in a conversation this user was invited to.
     pub async fn join_conversation(&self, room_id: &str) -> Result<(), CoreError> {
-        let id = matrix_sdk::ruma::OwnedRoomId::try_from(room_id)
-            .map_err(|_| CoreError::UnknownRoom(room_id.to_owned()))?;
+        let id =
+            matrix_sdk::ruma::OwnedRoomId::try_from(room_id).map_err(|_| CoreError::UnknownRoom(room_id.to_owned()))?;
         let room = self.client.get_room(&id).ok_or_else(|| CoreError::UnknownRoom(room_id.to_owned()))?;
         if room.state() != matrix_sdk::RoomState::Joined {
             room.join().await?;
@@ -382,7 +383,14 @@ mod tests {
             validate(&new("Medicatie", &["@gp:b", "@mz:a"], ConversationKind::Professional), &t, "@lead:a"),
             Err(CoreError::NotInProfessionalConversation(u)) if u == "@mz:a"
         ));
-        assert!(validate(&new("Zorgplan", &["@gp:b", "@mz:a", "@client:a"], ConversationKind::ClientInclusive), &t, "@lead:a").is_ok());
+        assert!(
+            validate(
+                &new("Zorgplan", &["@gp:b", "@mz:a", "@client:a"], ConversationKind::ClientInclusive),
+                &t,
+                "@lead:a"
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -80,7 +80,8 @@ impl Notifier for DesktopNotifier {
                     }
                 }
             });
-            let earlier = handles.lock().unwrap_or_else(|p| p.into_inner()).insert(id, (handle, listener.abort_handle()));
+            let earlier =
+                handles.lock().unwrap_or_else(|p| p.into_inner()).insert(id, (handle, listener.abort_handle()));
             if let Some((_, earlier)) = earlier {
                 earlier.abort();
             }
@@ -113,4 +114,3 @@ impl Notifier for DesktopNotifier {
         Box::pin(async {})
     }
 }
-

@@ -265,9 +265,6 @@ mod tests {
         assert_eq!(json, "\"wrong_credentials\"");
         let json = serde_json::to_string(&CoreError::Keychain("x".into()).code()).unwrap();
         assert_eq!(json, "\"keychain_unavailable\"");
-        assert_eq!(
-            CoreError::HomeserverUnreachable("refused".into()).code(),
-            ErrorCode::HomeserverUnreachable
-        );
+        assert_eq!(CoreError::HomeserverUnreachable("refused".into()).code(), ErrorCode::HomeserverUnreachable);
     }
 }

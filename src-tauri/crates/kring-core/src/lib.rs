@@ -28,22 +28,27 @@ pub mod timeline;
 pub mod urgent;
 
 pub use attachment::{Attachment, AttachmentContent, AttachmentKind, MAX_ATTACHMENTS, NewAttachment};
-pub use care_network::{Absence, AbsenceSource, DirectoryNotAvailable, CareNetwork, DirectoryHit, DirectoryScope, DirectorySearch, NetworkParticipant, ParticipantKind, watch_care_network};
+pub use care_network::{
+    Absence, AbsenceSource, CareNetwork, DirectoryHit, DirectoryNotAvailable, DirectoryScope, DirectorySearch,
+    NetworkParticipant, ParticipantKind, watch_care_network,
+};
 pub use care_team::{CareTeam, CareTeamInvite, ClientRef, Member};
 pub use conversation::{ConversationKind, ConversationStatus, ConversationSummary, NewConversation};
+pub use desktop_notifier::DesktopNotifier;
 pub use diff::ListDiff;
-pub use power_levels::{Role, RolePolicy};
 pub use error::{CoreError, ErrorCode};
 pub use identity::CareIdentityBinding;
-pub use onboarding::{AccountOrigin, Onboarded, OnboardingConfig, OnboardingProgress, OnboardingStep, StepState, first_login};
 pub use kring_identity::{Browser, SystemBrowser};
+pub use notifications::{DesktopNotification, NotificationEvent, NotificationMode, NotificationSettings, Notifier};
+pub use onboarding::{
+    AccountOrigin, Onboarded, OnboardingConfig, OnboardingProgress, OnboardingStep, StepState, first_login,
+};
+pub use power_levels::{Role, RolePolicy};
+pub use push::PushRegistration;
 pub use rooms::RoomSummary;
 pub use secrets::{KeyringSecretStore, SecretStore, StoredSession};
+pub use send_queue::{SendFailure, SendProblem, UnsentMessage};
 pub use session::{LoginRequest, Session, SessionInfo};
 pub use subscription::Subscription;
 pub use sync::SyncStatus;
 pub use timeline::{MembershipNotice, Notice, SendState, TimelineContent, TimelineItem, UploadProgress};
-pub use desktop_notifier::DesktopNotifier;
-pub use notifications::{DesktopNotification, NotificationEvent, NotificationMode, NotificationSettings, Notifier};
-pub use push::PushRegistration;
-pub use send_queue::{SendFailure, SendProblem, UnsentMessage};

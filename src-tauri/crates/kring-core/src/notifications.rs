@@ -105,13 +105,27 @@ pub struct DesktopNotification {
 #[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
 #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum NotificationEvent {
-    Shown { room_id: String, event_id: String, urgent: bool },
+    Shown {
+        room_id: String,
+        event_id: String,
+        urgent: bool,
+    },
     /// An unread urgent message, notified again (`repeat` from 1).
-    Repeated { room_id: String, event_id: String, repeat: u32 },
+    Repeated {
+        room_id: String,
+        event_id: String,
+        repeat: u32,
+    },
     /// Read (on any device): the notification was taken away.
-    Withdrawn { room_id: String, event_id: String },
+    Withdrawn {
+        room_id: String,
+        event_id: String,
+    },
     /// The user clicked it: open the conversation.
-    Activated { room_id: String, event_id: String },
+    Activated {
+        room_id: String,
+        event_id: String,
+    },
 }
 
 /// The OS's notification service.
@@ -356,7 +370,8 @@ fn strip_fallback(body: &str) -> &str {
 async fn is_read(room: &Room, own_user: &UserId, event_id: &OwnedEventId, ts: MilliSecondsSinceUnixEpoch) -> bool {
     for receipt_type in [ReceiptType::Read, ReceiptType::ReadPrivate] {
         for thread in [ReceiptThread::Unthreaded, ReceiptThread::Main] {
-            if let Ok(Some((read_up_to, receipt))) = room.load_user_receipt(receipt_type.clone(), thread, own_user).await
+            if let Ok(Some((read_up_to, receipt))) =
+                room.load_user_receipt(receipt_type.clone(), thread, own_user).await
                 && (&read_up_to == event_id || receipt.ts.is_some_and(|t| t >= ts))
             {
                 return true;
@@ -412,7 +427,11 @@ async fn notify(
         }
     };
     shown.lock().unwrap_or_else(|p| p.into_inner()).insert(id, (room_id.clone(), event_id.clone()));
-    let _ = events.send(NotificationEvent::Shown { room_id: room_id.clone(), event_id: event_id.clone(), urgent: candidate.urgent });
+    let _ = events.send(NotificationEvent::Shown {
+        room_id: room_id.clone(),
+        event_id: event_id.clone(),
+        urgent: candidate.urgent,
+    });
     let read = || is_read(&candidate.room, &own_user, &candidate.event_id, candidate.timestamp);
     let withdraw = async |id: u32| {
         notifier.close(id).await;
@@ -431,7 +450,8 @@ async fn notify(
             warn!("the desktop did not take the repeated notification: {e}");
             return;
         }
-        let _ = events.send(NotificationEvent::Repeated { room_id: room_id.clone(), event_id: event_id.clone(), repeat });
+        let _ =
+            events.send(NotificationEvent::Repeated { room_id: room_id.clone(), event_id: event_id.clone(), repeat });
     }
     if wait_until_read(read, WATCH_READ_FOR).await {
         withdraw(id).await;
@@ -459,7 +479,10 @@ where
 }
 
 /// Hands incoming notifications from the SDK to whoever shows them.
-pub(crate) fn forward(client: &matrix_sdk::Client, to: tokio::sync::broadcast::Sender<(Notification, Room)>) -> BoxFuture<'static, ()> {
+pub(crate) fn forward(
+    client: &matrix_sdk::Client,
+    to: tokio::sync::broadcast::Sender<(Notification, Room)>,
+) -> BoxFuture<'static, ()> {
     let client = client.clone();
     Box::pin(async move {
         let undecryptable = to.clone();
@@ -477,8 +500,7 @@ pub(crate) fn forward(client: &matrix_sdk::Client, to: tokio::sync::broadcast::S
         // Every undecryptable message is therefore handed on as well, to be
         // decrypted again and judged on what it says (`candidate`).
         client.add_event_handler(
-            move |event: Raw<matrix_sdk::ruma::events::room::encrypted::OriginalSyncRoomEncryptedEvent>,
-                  room: Room| {
+            move |event: Raw<matrix_sdk::ruma::events::room::encrypted::OriginalSyncRoomEncryptedEvent>, room: Room| {
                 let to = undecryptable.clone();
                 async move {
                     let notification = Notification {

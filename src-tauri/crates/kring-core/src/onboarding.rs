@@ -176,10 +176,14 @@ pub async fn first_login(
     // fail with "Send is not general enough").
     started(progress, OnboardingStep::OrganisationLogin);
     let result = kring_identity::sign_in(&config.idp, browser.clone(), timeout).await.map_err(CoreError::from);
-    let identity = finished(progress, OnboardingStep::OrganisationLogin, result.map(|id| {
-        let name = id.name.clone();
-        (id, name)
-    }))?;
+    let identity = finished(
+        progress,
+        OnboardingStep::OrganisationLogin,
+        result.map(|id| {
+            let name = id.name.clone();
+            (id, name)
+        }),
+    )?;
 
     started(progress, OnboardingStep::FindOrganisation);
     let result = find_organisation(config, &identity).await;
@@ -233,10 +237,9 @@ async fn find_organisation(
         .ok_or_else(|| CoreError::UraUnknown(identity.ura.clone()))?;
     let directory = DirectoryClient::new(resolved.base_url.as_str())?;
     // The organisation's own directory is the authority on its name and endpoints.
-    let (organization, endpoints) = directory
-        .organization_with_endpoints(&identity.ura)
-        .await?
-        .ok_or_else(|| CoreError::UraUnknown(format!("{} (not in its own directory {})", identity.ura, resolved.base_url)))?;
+    let (organization, endpoints) = directory.organization_with_endpoints(&identity.ura).await?.ok_or_else(|| {
+        CoreError::UraUnknown(format!("{} (not in its own directory {})", identity.ura, resolved.base_url))
+    })?;
     let name = organization.name.clone().or(resolved.organisation_name);
     Ok(((directory, organization, endpoints), name))
 }
@@ -252,7 +255,8 @@ async fn find_practitioner(
         .practitioner_by_uzi(&identity.uzi)
         .await?
         .ok_or_else(|| CoreError::PractitionerNotInDirectory { organisation: organisation.clone() })?;
-    let id = practitioner.id.clone().ok_or_else(|| CoreError::DirectoryMalformed("a Practitioner without id".into()))?;
+    let id =
+        practitioner.id.clone().ok_or_else(|| CoreError::DirectoryMalformed("a Practitioner without id".into()))?;
     let mut roles = directory.roles_of(&id).await?;
     // Their role at this organisation; roles elsewhere only when it has none.
     let here: Vec<PractitionerRole> = roles
@@ -282,10 +286,9 @@ async fn homeserver_of(address: &MatrixAddress) -> Result<Option<Url>, CoreError
     if let Some(url) = &address.homeserver {
         return Ok(Some(url.clone()));
     }
-    let name = address
-        .server_name
-        .clone()
-        .or_else(|| address.user_id.as_deref().and_then(kring_directory::matrix_address::server_name_of).map(str::to_owned));
+    let name = address.server_name.clone().or_else(|| {
+        address.user_id.as_deref().and_then(kring_directory::matrix_address::server_name_of).map(str::to_owned)
+    });
     let Some(name) = name else { return Ok(None) };
     let client = matrix_sdk::Client::builder()
         .server_name_or_homeserver_url(&name)
@@ -347,7 +350,11 @@ async fn binding_for(session: &Session, identity: &CareIdentity, entry: &Directo
         ura: identity.ura.clone(),
         role_codes,
         practitioner: entry.practitioner.id.as_deref().map(|id| dir.resource_url("Practitioner", id)),
-        practitioner_role: entry.roles.first().and_then(|r| r.id.as_deref()).map(|id| dir.resource_url("PractitionerRole", id)),
+        practitioner_role: entry
+            .roles
+            .first()
+            .and_then(|r| r.id.as_deref())
+            .map(|id| dir.resource_url("PractitionerRole", id)),
         organization: Some(entry.organisation.clone()),
     }
 }
@@ -381,6 +388,9 @@ mod tests {
         assert_eq!(CoreError::from(IdentityError::MissingClaim("UZI")).code(), crate::ErrorCode::TokenWithoutUzi);
         assert_eq!(CoreError::from(IdentityError::Cancelled("x".into())).code(), crate::ErrorCode::LoginCancelled);
         assert_eq!(CoreError::from(DirectoryError::Malformed("x".into())).code(), crate::ErrorCode::DirectoryMalformed);
-        assert_eq!(CoreError::from(DirectoryError::Unreachable("x".into())).code(), crate::ErrorCode::DirectoryUnreachable);
+        assert_eq!(
+            CoreError::from(DirectoryError::Unreachable("x".into())).code(),
+            crate::ErrorCode::DirectoryUnreachable
+        );
     }
 }

@@ -87,7 +87,11 @@ pub enum LinuxKeychain {
 
 /// `KRING_KEYCHAIN=secret-service|keyutils` forces a store (and its errors);
 /// otherwise the Secret Service when a session bus answers, else keyutils.
-pub fn choose_linux_keychain(forced: Option<&str>, bus: bool, secret_service_answers: impl FnOnce() -> bool) -> LinuxKeychain {
+pub fn choose_linux_keychain(
+    forced: Option<&str>,
+    bus: bool,
+    secret_service_answers: impl FnOnce() -> bool,
+) -> LinuxKeychain {
     match forced {
         Some("secret-service") => LinuxKeychain::SecretService,
         Some("keyutils") => LinuxKeychain::Keyutils,
@@ -160,9 +164,7 @@ impl SecretStore for KeyringSecretStore {
     }
 
     fn save(&self, profile: &str, session: &StoredSession) -> Result<(), CoreError> {
-        let json = Zeroizing::new(
-            serde_json::to_string(session).map_err(|e| CoreError::Internal(e.to_string()))?,
-        );
+        let json = Zeroizing::new(serde_json::to_string(session).map_err(|e| CoreError::Internal(e.to_string()))?);
         self.entry(profile)?.set_password(&json).map_err(|e| CoreError::Keychain(e.to_string()))
     }
 

@@ -74,9 +74,7 @@ impl SendFailure {
     fn of_wedge(wedge: &matrix_sdk::QueueWedgeError) -> Self {
         use matrix_sdk::QueueWedgeError as W;
         match wedge {
-            W::InsecureDevices { .. } | W::IdentityViolations { .. } | W::CrossVerificationRequired => {
-                Self::Encryption
-            }
+            W::InsecureDevices { .. } | W::IdentityViolations { .. } | W::CrossVerificationRequired => Self::Encryption,
             W::GenericApiError { msg } => Self::from_text(msg),
             _ => Self::Other,
         }
@@ -199,7 +197,8 @@ impl crate::Session {
         &self,
         room_id: &str,
         item_id: &str,
-    ) -> Result<(matrix_sdk_ui::timeline::EventTimelineItem, matrix_sdk::send_queue::SendHandle), crate::CoreError> {
+    ) -> Result<(matrix_sdk_ui::timeline::EventTimelineItem, matrix_sdk::send_queue::SendHandle), crate::CoreError>
+    {
         let timeline = self.timeline(room_id).await?;
         timeline
             .items()
@@ -262,23 +261,13 @@ impl crate::Session {
 
     /// Every message still waiting or refused, in each room's order.
     pub async fn unsent_messages(&self) -> Result<Vec<UnsentMessage>, crate::CoreError> {
-        let echoes = self
-            .client
-            .send_queue()
-            .local_echoes()
-            .await
-            .map_err(|e| crate::CoreError::Storage(e.to_string()))?;
+        let echoes =
+            self.client.send_queue().local_echoes().await.map_err(|e| crate::CoreError::Storage(e.to_string()))?;
         let mut unsent = Vec::new();
         for (room_id, echoes) in echoes {
             for echo in echoes {
                 let LocalEchoContent::Event { serialized_event, send_error, .. } = echo.content else { continue };
-                let body = serialized_event
-                    .raw()
-                    .0
-                    .get_field::<String>("body")
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default();
+                let body = serialized_event.raw().0.get_field::<String>("body").ok().flatten().unwrap_or_default();
                 unsent.push(UnsentMessage {
                     room_id: room_id.to_string(),
                     transaction_id: echo.transaction_id.to_string(),
@@ -300,7 +289,8 @@ impl crate::Session {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let unsent = self.unsent_messages().await?;
-            let mut waiting: std::collections::HashSet<String> = unsent.iter().filter(|m| m.failure.is_none()).map(|m| m.transaction_id.clone()).collect();
+            let mut waiting: std::collections::HashSet<String> =
+                unsent.iter().filter(|m| m.failure.is_none()).map(|m| m.transaction_id.clone()).collect();
             if waiting.is_empty() {
                 return Ok(unsent);
             }
@@ -369,7 +359,10 @@ mod tests {
         assert_eq!(SendFailure::of_wedge(&wedge), SendFailure::TooLarge);
         let forbidden = matrix_sdk::QueueWedgeError::GenericApiError { msg: "[403 / M_FORBIDDEN] nope".into() };
         assert_eq!(SendFailure::of_wedge(&forbidden), SendFailure::Forbidden);
-        assert_eq!(SendFailure::of_wedge(&matrix_sdk::QueueWedgeError::CrossVerificationRequired), SendFailure::Encryption);
+        assert_eq!(
+            SendFailure::of_wedge(&matrix_sdk::QueueWedgeError::CrossVerificationRequired),
+            SendFailure::Encryption
+        );
         assert_eq!(SendFailure::of_wedge(&matrix_sdk::QueueWedgeError::MissingMediaContent), SendFailure::Other);
     }
 }

@@ -11,9 +11,7 @@ use std::{
     time::Duration,
 };
 
-use matrix_sdk::{
-    Client, ClientBuildError, ruma::OwnedRoomId,
-};
+use matrix_sdk::{Client, ClientBuildError, ruma::OwnedRoomId};
 use matrix_sdk_ui::{sync_service::SyncService, timeline::Timeline};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -90,11 +88,7 @@ fn parse_homeserver(raw: &str) -> Result<Url, CoreError> {
     }
 }
 
-async fn build_client(
-    homeserver: &Url,
-    store_dir: &Path,
-    passphrase: &str,
-) -> Result<Client, CoreError> {
+async fn build_client(homeserver: &Url, store_dir: &Path, passphrase: &str) -> Result<Client, CoreError> {
     Client::builder()
         .homeserver_url(homeserver.as_str())
         .sqlite_store(store_dir, Some(passphrase))
@@ -156,9 +150,7 @@ impl Session {
             .send()
             .await
             .map_err(|e| match e.client_api_error_kind() {
-                Some(matrix_sdk::ruma::api::error::ErrorKind::Forbidden { .. }) => {
-                    CoreError::WrongCredentials
-                }
+                Some(matrix_sdk::ruma::api::error::ErrorKind::Forbidden { .. }) => CoreError::WrongCredentials,
                 _ => CoreError::from(e),
             })?;
         Self::signed_in(client, homeserver, profile, data_dir, secrets, passphrase).await
@@ -194,8 +186,12 @@ impl Session {
     ) -> Result<Self, CoreError> {
         let (session, oauth_client_id) =
             client.session().and_then(StoredSession::parts_of).ok_or(CoreError::NotLoggedIn)?;
-        let stored =
-            StoredSession { homeserver: homeserver.to_string(), session, oauth_client_id, store_passphrase: passphrase };
+        let stored = StoredSession {
+            homeserver: homeserver.to_string(),
+            session,
+            oauth_client_id,
+            store_passphrase: passphrase,
+        };
         secrets.save(profile, &stored)?;
         info!(user_id = %stored.session.meta.user_id, "signed in");
         let session =
@@ -284,12 +280,11 @@ impl Session {
     pub async fn info(&self) -> SessionInfo {
         let meta = self.client.session_meta();
         // Best effort: the profile is a network call, and info must not hang offline.
-        let display_name =
-            tokio::time::timeout(Duration::from_secs(2), self.client.account().get_display_name())
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .flatten();
+        let display_name = tokio::time::timeout(Duration::from_secs(2), self.client.account().get_display_name())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
         SessionInfo {
             user_id: meta.map(|m| m.user_id.to_string()).unwrap_or_default(),
             device_id: meta.map(|m| m.device_id.to_string()).unwrap_or_default(),
@@ -339,16 +334,12 @@ impl Session {
     /// The one timeline of a room, shared by every view and every send, so a
     /// local echo appears wherever the room is shown.
     pub async fn timeline(&self, room_id: &str) -> Result<Arc<Timeline>, CoreError> {
-        let room_id = OwnedRoomId::try_from(room_id)
-            .map_err(|_| CoreError::UnknownRoom(room_id.to_owned()))?;
+        let room_id = OwnedRoomId::try_from(room_id).map_err(|_| CoreError::UnknownRoom(room_id.to_owned()))?;
         let mut timelines = self.timelines.lock().await;
         if let Some(t) = timelines.get(&room_id) {
             return Ok(t.clone());
         }
-        let room = self
-            .client
-            .get_room(&room_id)
-            .ok_or_else(|| CoreError::UnknownRoom(room_id.to_string()))?;
+        let room = self.client.get_room(&room_id).ok_or_else(|| CoreError::UnknownRoom(room_id.to_string()))?;
         // The room list syncs one event per room; an open room is subscribed
         // so the sliding sync brings its recent history and live events.
         self.sync_service.room_list_service().subscribe_to_rooms(&[&room_id]).await;
@@ -436,9 +427,7 @@ impl Session {
         self.background.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.timelines.lock().await.clear();
         if self.store_dir.exists() {
-            tokio::fs::remove_dir_all(&self.store_dir)
-                .await
-                .map_err(|e| CoreError::Storage(e.to_string()))?;
+            tokio::fs::remove_dir_all(&self.store_dir).await.map_err(|e| CoreError::Storage(e.to_string()))?;
         }
         Ok(())
     }

@@ -5,14 +5,12 @@
 
 use std::sync::Arc;
 
-use matrix_sdk::{
-    Room,
-};
-use matrix_sdk_ui::timeline::{
-    EventSendState, EventTimelineItem, RoomExt, Timeline, TimelineDetails,
-    TimelineItem as SdkItem, TimelineItemContent, TimelineItemKind, VirtualTimelineItem,
-};
+use matrix_sdk::Room;
 use matrix_sdk::ruma::{OwnedUserId, UserId, events::room::power_levels::RoomPowerLevels};
+use matrix_sdk_ui::timeline::{
+    EventSendState, EventTimelineItem, RoomExt, Timeline, TimelineDetails, TimelineItem as SdkItem,
+    TimelineItemContent, TimelineItemKind, VirtualTimelineItem,
+};
 use serde::Serialize;
 
 use crate::{CoreError, ListDiff, Role, Session, Subscription, subscription::Sink};
@@ -100,11 +98,17 @@ pub enum MembershipNotice {
 pub enum SendState {
     Sent,
     /// Queued (persisted); `upload` while one of its files goes up.
-    Sending { upload: Option<UploadProgress> },
+    Sending {
+        upload: Option<UploadProgress>,
+    },
     /// `recoverable`: the queue retries by itself once the connection is
     /// back. Otherwise the server refused it: the user retries, edits or
     /// discards it, and later messages are not held back.
-    Failed { code: crate::SendFailure, reason: String, recoverable: bool },
+    Failed {
+        code: crate::SendFailure,
+        reason: String,
+        recoverable: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]

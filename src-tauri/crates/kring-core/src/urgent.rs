@@ -17,8 +17,8 @@ use matrix_sdk::{
     Client,
     ruma::{
         push::{
-            Action, EventPropertyIsConditionData, HighlightTweakValue, PushCondition, ScalarJsonValue,
-            SoundTweakValue, Tweak,
+            Action, EventPropertyIsConditionData, HighlightTweakValue, PushCondition, ScalarJsonValue, SoundTweakValue,
+            Tweak,
         },
         serde::Raw,
     },
@@ -84,7 +84,10 @@ pub(crate) async fn ensure_push_rule(client: &Client) -> Result<(), crate::CoreE
 /// Sets the rule without `before`/`after`: Synapse then gives it the
 /// highest priority of its kind, also when it exists already.
 pub(crate) async fn put_rule_on_top(client: &Client) -> Result<(), crate::CoreError> {
-    use matrix_sdk::ruma::{api::client::push::set_pushrule, push::{NewConditionalPushRule, NewPushRule}};
+    use matrix_sdk::ruma::{
+        api::client::push::set_pushrule,
+        push::{NewConditionalPushRule, NewPushRule},
+    };
     let rule = NewConditionalPushRule::new(RULE_ID.to_owned(), rule_conditions(), rule_actions());
     client
         .send(set_pushrule::v3::Request::new(NewPushRule::Override(rule)))

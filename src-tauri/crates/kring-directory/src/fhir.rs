@@ -257,7 +257,12 @@ mod tests {
 
     #[test]
     fn names_read_as_people_write_them() {
-        let name = HumanName { family: Some("Jansen".into()), given: vec!["Eva".into()], prefix: vec!["dr.".into()], text: None };
+        let name = HumanName {
+            family: Some("Jansen".into()),
+            given: vec!["Eva".into()],
+            prefix: vec!["dr.".into()],
+            text: None,
+        };
         assert_eq!(name.display(), "dr. Eva Jansen");
     }
 }

@@ -122,7 +122,11 @@ impl DirectoryClient {
         &self.base
     }
 
-    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<T, DirectoryError> {
+    pub(crate) async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, DirectoryError> {
         let url = self.base.join(path).map_err(|e| DirectoryError::InvalidAddress(e.to_string()))?;
         self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         get_json_with(&self.http, &url, query, Some(&self.first_answer)).await
@@ -167,7 +171,10 @@ impl DirectoryClient {
     /// The organisation with a URA and its Endpoints. Asks for them with
     /// `_include` and reads whichever the directory did not include (ITI-90
     /// does not oblige a directory to support the include).
-    pub async fn organization_with_endpoints(&self, ura: &str) -> Result<Option<(Organization, Vec<Endpoint>)>, DirectoryError> {
+    pub async fn organization_with_endpoints(
+        &self,
+        ura: &str,
+    ) -> Result<Option<(Organization, Vec<Endpoint>)>, DirectoryError> {
         let token = format!("{URA_SYSTEM}|{ura}");
         let bundle: Bundle =
             self.get(Organization::TYPE, &[("identifier", &token), ("_include", "Organization:endpoint")]).await?;
@@ -184,7 +191,11 @@ impl DirectoryClient {
 
     /// Reads the referenced Endpoints that are not in `known` yet, once each.
     /// A dangling reference is skipped: one stale link must not hide the rest.
-    pub async fn read_endpoints(&self, references: &[Reference], mut known: Vec<Endpoint>) -> Result<Vec<Endpoint>, DirectoryError> {
+    pub async fn read_endpoints(
+        &self,
+        references: &[Reference],
+        mut known: Vec<Endpoint>,
+    ) -> Result<Vec<Endpoint>, DirectoryError> {
         let mut wanted: Vec<&str> = references.iter().filter_map(|r| r.id_of("Endpoint")).collect();
         wanted.dedup();
         for id in wanted {
@@ -193,7 +204,9 @@ impl DirectoryClient {
             }
             match self.endpoint(id).await {
                 Ok(e) => known.push(e),
-                Err(DirectoryError::Status { status: 404 | 410, .. }) => tracing::warn!(id, "referenced Endpoint is gone"),
+                Err(DirectoryError::Status { status: 404 | 410, .. }) => {
+                    tracing::warn!(id, "referenced Endpoint is gone")
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -213,9 +226,9 @@ mod fixture_tests {
     use super::{fhir::*, matrix_address::*, resolver::*};
 
     fn fixtures() -> Option<PathBuf> {
-        let dir = std::env::var_os("KRING_FIXTURES").map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/fixtures")
-        });
+        let dir = std::env::var_os("KRING_FIXTURES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/fixtures"));
         dir.is_dir().then_some(dir)
     }
 
@@ -229,7 +242,10 @@ mod fixture_tests {
         let Some(dir) = fixtures() else { return eprintln!("no fixtures folder: skipped") };
         // TIC (current): the MXID as telecom with purpose matrix-messaging.
         let p: Practitioner = read(&dir, "spec-snippets/tic-spec-07-Practitioner.json");
-        assert_eq!(matrix_address(&p, &[], &[], None, &[]).user_id.as_deref(), Some("@dr.janssen:matrix.hospital-a.nl"));
+        assert_eq!(
+            matrix_address(&p, &[], &[], None, &[]).user_id.as_deref(),
+            Some("@dr.janssen:matrix.hospital-a.nl")
+        );
         // TIC (current): the organisation's homeserver as a contact telecom.
         let org: Organization = read(&dir, "spec-snippets/tic-spec-06-Organization.json");
         let a = matrix_address(&Practitioner::default(), &[], &[], Some(&org), &[]);
@@ -301,7 +317,10 @@ mod fixture_tests {
         for sub in ["ozo", "spec-snippets", "derived"] {
             for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
                 let path = entry.unwrap().path();
-                let Ok(value) = serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&path).unwrap()) else { continue };
+                let Ok(value) = serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&path).unwrap())
+                else {
+                    continue;
+                };
                 let parsed = match value["resourceType"].as_str() {
                     Some("Practitioner") => serde_json::from_value::<Practitioner>(value).map(drop),
                     Some("Organization") => serde_json::from_value::<Organization>(value).map(drop),

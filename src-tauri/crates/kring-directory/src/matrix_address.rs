@@ -37,7 +37,9 @@ impl MatrixAddress {
 
 fn is_matrix_coding(c: &Coding) -> bool {
     let code = c.code.as_deref().unwrap_or_default().to_ascii_lowercase();
-    code == "matrix" || code.starts_with("matrix-") || (c.system.as_deref() == Some(KRING_CONNECTION_TYPES) && !code.is_empty())
+    code == "matrix"
+        || code.starts_with("matrix-")
+        || (c.system.as_deref() == Some(KRING_CONNECTION_TYPES) && !code.is_empty())
 }
 
 /// An Endpoint that is a Matrix homeserver and not switched off. 001's own
@@ -61,8 +63,7 @@ pub fn parse_user_id(raw: &str) -> Option<String> {
     let id = id.split(['?', '/']).next().unwrap_or(id);
     let id = id.strip_prefix('@').unwrap_or(id);
     let (local, server) = id.split_once(':')?;
-    (!local.is_empty() && !server.is_empty() && !local.contains(['#', '!', ' ']))
-        .then(|| format!("@{local}:{server}"))
+    (!local.is_empty() && !server.is_empty() && !local.contains(['#', '!', ' '])).then(|| format!("@{local}:{server}"))
 }
 
 fn user_id_from(telecom: &[ContactPoint]) -> Option<String> {
@@ -95,9 +96,11 @@ pub fn matrix_address(
     let user_id = roles.iter().find_map(|r| user_id_from(&r.telecom)).or_else(|| user_id_from(&practitioner.telecom));
     let homeserver = homeserver_from(role_endpoints).or_else(|| homeserver_from(org_endpoints));
     let server_name = organization.and_then(|o| {
-        o.contact.iter().flat_map(|c| &c.telecom).chain(&o.telecom).find_map(|t| {
-            (t.purpose() == Some("matrix-homeserver")).then(|| t.value.clone()).flatten()
-        })
+        o.contact
+            .iter()
+            .flat_map(|c| &c.telecom)
+            .chain(&o.telecom)
+            .find_map(|t| (t.purpose() == Some("matrix-homeserver")).then(|| t.value.clone()).flatten())
     });
     MatrixAddress { user_id, homeserver, server_name }
 }
@@ -113,9 +116,15 @@ mod tests {
 
     #[test]
     fn every_published_mxid_form_parses() {
-        assert_eq!(parse_user_id("@dr.janssen:matrix.hospital-a.nl").as_deref(), Some("@dr.janssen:matrix.hospital-a.nl"));
+        assert_eq!(
+            parse_user_id("@dr.janssen:matrix.hospital-a.nl").as_deref(),
+            Some("@dr.janssen:matrix.hospital-a.nl")
+        );
         assert_eq!(parse_user_id("https://matrix.to/#/@a:b.nl").as_deref(), Some("@a:b.nl"));
-        assert_eq!(parse_user_id("https://matrix.to/#doctorno:cp3.example.org").as_deref(), Some("@doctorno:cp3.example.org"));
+        assert_eq!(
+            parse_user_id("https://matrix.to/#doctorno:cp3.example.org").as_deref(),
+            Some("@doctorno:cp3.example.org")
+        );
         assert_eq!(parse_user_id("https://matrix.to/#/@a:localhost:8482?via=x").as_deref(), Some("@a:localhost:8482"));
         assert_eq!(parse_user_id("https://matrix.to/#/!room:b.nl"), None);
         assert_eq!(parse_user_id("not an id"), None);
@@ -128,7 +137,8 @@ mod tests {
         }
         let practitioner: Practitioner = json(serde_json::json!({"telecom": [{"system": "other", "value": "@old:p.nl",
             "extension": [{"url": CONTACTPOINT, "valueString": "matrix-messaging"}]}]}));
-        let role: PractitionerRole = json(serde_json::json!({"telecom": [{"system": "url", "value": "https://matrix.to/#/@new:r.nl"}]}));
+        let role: PractitionerRole =
+            json(serde_json::json!({"telecom": [{"system": "url", "value": "https://matrix.to/#/@new:r.nl"}]}));
         let role_ep: Endpoint = json(serde_json::json!({"status": "active", "address": "https://hs.role.nl",
             "connectionType": {"system": KRING_CONNECTION_TYPES, "code": "matrix"}}));
         let org_ep: Endpoint = json(serde_json::json!({"status": "active", "address": "https://hs.org.nl",

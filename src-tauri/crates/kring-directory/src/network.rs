@@ -102,7 +102,11 @@ impl OrganisationNames {
 }
 
 impl DirectoryClient {
-    async fn organisation_name(&self, role: &PractitionerRole, names: &OrganisationNames) -> Result<Option<String>, DirectoryError> {
+    async fn organisation_name(
+        &self,
+        role: &PractitionerRole,
+        names: &OrganisationNames,
+    ) -> Result<Option<String>, DirectoryError> {
         let Some(reference) = &role.organization else { return Ok(None) };
         if let Some(display) = &reference.display {
             return Ok(Some(display.clone()));
@@ -120,7 +124,12 @@ impl DirectoryClient {
         Ok(name)
     }
 
-    fn details(&self, p: &Practitioner, role: Option<&PractitionerRole>, organisation: Option<String>) -> PractitionerDetails {
+    fn details(
+        &self,
+        p: &Practitioner,
+        role: Option<&PractitionerRole>,
+        organisation: Option<String>,
+    ) -> PractitionerDetails {
         let roles: Vec<PractitionerRole> = role.cloned().into_iter().collect();
         PractitionerDetails {
             name: p.display_name(),
@@ -151,7 +160,9 @@ impl DirectoryClient {
         };
         let (practitioner, role) = match by_role {
             Some(role) => {
-                let Some(pid) = role.practitioner.as_ref().and_then(|r| r.id_of("Practitioner")) else { return Ok(None) };
+                let Some(pid) = role.practitioner.as_ref().and_then(|r| r.id_of("Practitioner")) else {
+                    return Ok(None);
+                };
                 (self.get::<Practitioner>(&format!("Practitioner/{pid}"), &[]).await?, Some(role))
             }
             None => {
@@ -179,7 +190,11 @@ impl DirectoryClient {
     /// Practitioners by name (`name:contains`), or everyone when no name is
     /// given, each with their first role; the caller filters by role and
     /// organisation text.
-    pub async fn search_practitioners(&self, name: Option<&str>, limit: usize) -> Result<Vec<PractitionerDetails>, DirectoryError> {
+    pub async fn search_practitioners(
+        &self,
+        name: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<PractitionerDetails>, DirectoryError> {
         let count = limit.to_string();
         let people = match name.map(str::trim).filter(|n| !n.is_empty()) {
             Some(n) => self.search::<Practitioner>(&[("name:contains", n), ("_count", &count)]).await?,
@@ -210,7 +225,11 @@ mod tests {
     #[test]
     fn absences_are_current_between_their_bounds_in_dutch_time() {
         let now = at("2026-12-01T12:00:00Z");
-        let p = |s: Option<&str>, e: Option<&str>| AbsencePeriod { start: s.map(Into::into), end: e.map(Into::into), description: None };
+        let p = |s: Option<&str>, e: Option<&str>| AbsencePeriod {
+            start: s.map(Into::into),
+            end: e.map(Into::into),
+            description: None,
+        };
         assert!(p(Some("2026-11-29T00:00:00+01:00"), Some("2026-12-06T23:59:59+01:00")).is_current(now));
         assert!(!p(Some("2026-12-10"), Some("2026-12-12")).is_current(now), "a future absence");
         assert!(!p(Some("2026-11-01"), Some("2026-11-30")).is_current(now), "a past absence");
@@ -233,7 +252,8 @@ mod tests {
         let a = absences_of(&role);
         assert_eq!(a.len(), 1);
         assert_eq!((a[0].description.as_deref(), a[0].end.as_deref()), (Some("Vakantie"), Some("2026-12-06")));
-        let code_only: PractitionerRole = serde_json::from_value(serde_json::json!({"code": [{"coding": [{"code": "30.000"}]}]})).unwrap();
+        let code_only: PractitionerRole =
+            serde_json::from_value(serde_json::json!({"code": [{"coding": [{"code": "30.000"}]}]})).unwrap();
         assert_eq!(function_of(&code_only).as_deref(), Some("30.000"));
     }
 }

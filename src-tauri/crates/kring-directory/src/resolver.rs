@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 use url::Url;
 
-use crate::{DirectoryClient, DirectoryError, fhir::{Coding, Endpoint}};
+use crate::{
+    DirectoryClient, DirectoryError,
+    fhir::{Coding, Endpoint},
+};
 
 /// The LRZa marks a directory either way; both are in published data (the
 /// knooppunt's LRZa responses and the NL Generic Functions IG).
@@ -24,7 +27,9 @@ const GF_CAPABILITIES_SYSTEM: &str =
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ResolverConfig {
-    Lrza { base_url: String },
+    Lrza {
+        base_url: String,
+    },
     Nuts {
         base_url: String,
         service: String,
@@ -32,7 +37,9 @@ pub enum ResolverConfig {
         #[serde(default = "default_nuts_parameter")]
         parameter: String,
     },
-    Static { directories: HashMap<String, String> },
+    Static {
+        directories: HashMap<String, String>,
+    },
 }
 
 fn default_nuts_parameter() -> String {
@@ -84,15 +91,24 @@ struct NutsRegistration {
 }
 
 /// The directory URL in a Nuts discovery search answer for `ura`.
-pub fn directory_from_nuts(results: &[serde_json::Value], ura: &str, parameter: &str) -> Result<Option<(Url, Option<String>)>, DirectoryError> {
+pub fn directory_from_nuts(
+    results: &[serde_json::Value],
+    ura: &str,
+    parameter: &str,
+) -> Result<Option<(Url, Option<String>)>, DirectoryError> {
     for raw in results {
-        let r: NutsRegistration = serde_json::from_value(raw.clone()).map_err(|e| DirectoryError::Malformed(e.to_string()))?;
-        let field = |k: &str| r.fields.get(k).and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string())));
+        let r: NutsRegistration =
+            serde_json::from_value(raw.clone()).map_err(|e| DirectoryError::Malformed(e.to_string()))?;
+        let field = |k: &str| {
+            r.fields.get(k).and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string())))
+        };
         // A service may answer more than was asked; only this URA counts.
         if field("organization_ura").is_some_and(|u| u != ura) {
             continue;
         }
-        if let Some(url) = r.registration_parameters.get(parameter).and_then(|v| v.as_str()).and_then(|s| Url::parse(s).ok()) {
+        if let Some(url) =
+            r.registration_parameters.get(parameter).and_then(|v| v.as_str()).and_then(|s| Url::parse(s).ok())
+        {
             return Ok(Some((url, field("organization_name"))));
         }
     }
@@ -120,15 +136,14 @@ impl ResolverConfig {
                     .map_err(|e| DirectoryError::InvalidAddress(e.to_string()))?;
                 let results: Vec<serde_json::Value> =
                     crate::get_json(&url, &[("credentialSubject.organization.ura", ura)]).await?;
-                Ok(directory_from_nuts(&results, ura, parameter)?.map(|(base_url, organisation_name)| ResolvedDirectory {
-                    base_url,
-                    organisation_name,
-                    resolver: "nuts",
+                Ok(directory_from_nuts(&results, ura, parameter)?.map(|(base_url, organisation_name)| {
+                    ResolvedDirectory { base_url, organisation_name, resolver: "nuts" }
                 }))
             }
-            Self::Static { directories } => Ok(directories.get(ura).and_then(|u| Url::parse(u).ok()).map(|base_url| {
-                ResolvedDirectory { base_url, organisation_name: None, resolver: "static" }
-            })),
+            Self::Static { directories } => Ok(directories
+                .get(ura)
+                .and_then(|u| Url::parse(u).ok())
+                .map(|base_url| ResolvedDirectory { base_url, organisation_name: None, resolver: "static" })),
         }
     }
 }
@@ -145,7 +160,10 @@ impl DirectoryClient {
 /// Tries each resolver in order. A URA no resolver knows is `Ok(None)`; but
 /// when a resolver could not be asked and none of the others knew it, the
 /// honest answer is that it could not be looked up, not that it is unknown.
-pub async fn resolve_directory(resolvers: &[ResolverConfig], ura: &str) -> Result<Option<ResolvedDirectory>, DirectoryError> {
+pub async fn resolve_directory(
+    resolvers: &[ResolverConfig],
+    ura: &str,
+) -> Result<Option<ResolvedDirectory>, DirectoryError> {
     let mut first_error = None;
     for resolver in resolvers {
         match resolver.resolve(ura).await {
@@ -171,7 +189,8 @@ mod tests {
     #[test]
     fn both_published_directory_codings_are_recognised() {
         let by_connection: Endpoint = serde_json::from_value(json!({"status": "active", "address": "https://a/fhir",
-            "connectionType": {"system": MCSD_CONNECTION_SYSTEM, "code": "mcsd-directory"}})).unwrap();
+            "connectionType": {"system": MCSD_CONNECTION_SYSTEM, "code": "mcsd-directory"}}))
+        .unwrap();
         let by_payload: Endpoint = serde_json::from_value(json!({"status": "active", "address": "https://b/fhir",
             "connectionType": {"system": "http://terminology.hl7.org/CodeSystem/endpoint-connection-type", "code": "hl7-fhir-rest"},
             "payloadType": [{"coding": [{"system": GF_CAPABILITIES_SYSTEM,
@@ -198,7 +217,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_static_table_is_the_last_word_and_unknown_is_none() {
-        let resolvers = vec![ResolverConfig::Static { directories: HashMap::from([("1".into(), "https://d/fhir".into())]) }];
+        let resolvers =
+            vec![ResolverConfig::Static { directories: HashMap::from([("1".into(), "https://d/fhir".into())]) }];
         let found = resolve_directory(&resolvers, "1").await.unwrap().unwrap();
         assert_eq!((found.base_url.as_str(), found.resolver), ("https://d/fhir", "static"));
         assert_eq!(resolve_directory(&resolvers, "2").await.unwrap(), None);

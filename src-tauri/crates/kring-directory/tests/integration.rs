@@ -6,9 +6,8 @@ use kring_directory::{DirectoryClient, DirectoryError};
 use serde_json::Value;
 
 fn stack() -> Value {
-    let path = std::env::var("KRING_STACK_JSON").unwrap_or_else(|_| {
-        format!("{}/../../../target/stack/stack.json", env!("CARGO_MANIFEST_DIR"))
-    });
+    let path = std::env::var("KRING_STACK_JSON")
+        .unwrap_or_else(|_| format!("{}/../../../target/stack/stack.json", env!("CARGO_MANIFEST_DIR")));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{path}: {e}. Start the test stack: tests/stack/stackctl up"));
     serde_json::from_str(&text).unwrap()

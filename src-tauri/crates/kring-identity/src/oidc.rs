@@ -7,8 +7,8 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use openidconnect::{
     AdditionalClaims, AuthenticationFlow, AuthorizationCode, ClientId, CsrfToken, EmptyExtraTokenFields,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IdTokenFields, IssuerUrl,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, StandardErrorResponse, StandardTokenResponse,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IdTokenFields, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, StandardErrorResponse, StandardTokenResponse,
     TokenResponse,
     core::{
         CoreAuthDisplay, CoreAuthPrompt, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey,
@@ -127,7 +127,8 @@ struct Http(reqwest::Client);
 
 impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
     type Error = reqwest::Error;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, reqwest::Error>> + Send + 'c>>;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, reqwest::Error>> + Send + 'c>>;
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(send(&self.0, request))
@@ -164,17 +165,21 @@ pub async fn sign_in(
     let unreachable = |reason: String| IdentityError::IdpUnreachable { issuer: config.issuer.clone(), reason };
 
     let issuer = IssuerUrl::new(config.issuer.clone()).map_err(|e| IdentityError::Config(e.to_string()))?;
-    let metadata = CoreProviderMetadata::discover_async(issuer, &http_client)
-        .await
-        .map_err(|e| unreachable(error_chain(&e)))?;
+    let metadata =
+        CoreProviderMetadata::discover_async(issuer, &http_client).await.map_err(|e| unreachable(error_chain(&e)))?;
     let listener = LoopbackListener::bind("/callback").await.map_err(|e| IdentityError::Browser(e.to_string()))?;
-    let redirect = RedirectUrl::new(listener.redirect_uri().to_string()).map_err(|e| IdentityError::Config(e.to_string()))?;
+    let redirect =
+        RedirectUrl::new(listener.redirect_uri().to_string()).map_err(|e| IdentityError::Config(e.to_string()))?;
     let client = OidcClient::from_provider_metadata(metadata, ClientId::new(config.client_id.clone()), None)
         .set_redirect_uri(redirect);
 
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
-        .authorize_url(AuthenticationFlow::<CoreResponseType>::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
         .set_pkce_challenge(challenge);
     for scope in config.scopes.iter().filter(|s| s.as_str() != "openid") {
         request = request.add_scope(Scope::new(scope.clone()));
@@ -236,7 +241,10 @@ pub async fn sign_in(
 
 /// Reads the configured claims. UZI and URA are required; role codes may be
 /// one string or a list.
-pub fn identity_from_claims(names: &ClaimNames, claims: &HashMap<String, Value>) -> Result<CareIdentity, IdentityError> {
+pub fn identity_from_claims(
+    names: &ClaimNames,
+    claims: &HashMap<String, Value>,
+) -> Result<CareIdentity, IdentityError> {
     let text = |name: &str| -> Option<String> {
         match claims.get(name)? {
             Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
@@ -277,7 +285,8 @@ mod tests {
 
     #[test]
     fn configured_claim_names_are_read() {
-        let names = ClaimNames { uzi: "nl_uzi".into(), ura: "org_ura".into(), role_codes: "roles".into(), name: "name".into() };
+        let names =
+            ClaimNames { uzi: "nl_uzi".into(), ura: "org_ura".into(), role_codes: "roles".into(), name: "name".into() };
         let id = identity_from_claims(
             &names,
             &claims(json!({"nl_uzi": "900100101", "org_ura": 90100001, "roles": ["01.022", "01.016"], "name": "Eva"})),
@@ -296,7 +305,8 @@ mod tests {
         assert!(matches!(no_ura, Err(IdentityError::MissingClaim("URA"))));
         let empty_uzi = identity_from_claims(&names, &claims(json!({"uzi": " ", "ura": "2"})));
         assert!(matches!(empty_uzi, Err(IdentityError::MissingClaim("UZI"))));
-        let one_role = identity_from_claims(&names, &claims(json!({"uzi": "1", "ura": "2", "role_code": "30.000"}))).unwrap();
+        let one_role =
+            identity_from_claims(&names, &claims(json!({"uzi": "1", "ura": "2", "role_code": "30.000"}))).unwrap();
         assert_eq!(one_role.role_codes, ["30.000"]);
     }
 }

@@ -43,17 +43,22 @@ impl Store {
 
     /// The directory could not be asked: keep the entries, mark them.
     pub async fn mark_directory_stale(&self, directory: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE directory_cache SET stale = 1 WHERE directory = ?").bind(directory).execute(&self.pool).await?;
+        sqlx::query("UPDATE directory_cache SET stale = 1 WHERE directory = ?")
+            .bind(directory)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     pub async fn cached_directory_entries(&self, user_ids: &[String]) -> Result<Vec<CachedEntry>, StoreError> {
         let mut out = Vec::with_capacity(user_ids.len());
         for user_id in user_ids {
-            let row = sqlx::query("SELECT user_id, directory, details, checked_ms, stale FROM directory_cache WHERE user_id = ?")
-                .bind(user_id)
-                .fetch_optional(&self.pool)
-                .await?;
+            let row = sqlx::query(
+                "SELECT user_id, directory, details, checked_ms, stale FROM directory_cache WHERE user_id = ?",
+            )
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
             if let Some(r) = row {
                 out.push(CachedEntry {
                     user_id: r.get(0),

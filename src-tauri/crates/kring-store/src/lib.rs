@@ -140,10 +140,7 @@ impl Store {
     }
 
     pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT value FROM settings WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| r.get::<String, _>(0)))
     }
 
@@ -185,7 +182,10 @@ impl Store {
     pub async fn link_client_space(&self, link: &ClientLink) -> Result<(), StoreError> {
         let sealed = self
             .cipher()?
-            .encrypt_value(&SealedClient { display_name: link.display_name.clone(), pseudo_bsn: link.pseudo_bsn.clone() })
+            .encrypt_value(&SealedClient {
+                display_name: link.display_name.clone(),
+                pseudo_bsn: link.pseudo_bsn.clone(),
+            })
             .map_err(cipher_err)?;
         sqlx::query(
             "INSERT INTO client_links(space_id, client, linked_at_ms) VALUES (?, ?, ?) \
@@ -229,10 +229,8 @@ impl Store {
     /// Every client known on this device, by name.
     pub async fn client_links(&self) -> Result<Vec<ClientLink>, StoreError> {
         let rows = sqlx::query("SELECT space_id, client FROM client_links").fetch_all(&self.pool).await?;
-        let mut links = rows
-            .into_iter()
-            .map(|r| self.unseal(r.get(0), &r.get::<Vec<u8>, _>(1)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut links =
+            rows.into_iter().map(|r| self.unseal(r.get(0), &r.get::<Vec<u8>, _>(1))).collect::<Result<Vec<_>, _>>()?;
         // Sorted here: the names are sealed, the database cannot sort them.
         links.sort_by(|a, b| a.display_name.cmp(&b.display_name));
         Ok(links)
@@ -240,12 +238,10 @@ impl Store {
 
     /// The newest `limit` audit entries, newest first.
     pub async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT at_ms, actor, action, subject, detail FROM audit_log ORDER BY id DESC LIMIT ?",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query("SELECT at_ms, actor, action, subject, detail FROM audit_log ORDER BY id DESC LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| AuditEntry {
@@ -291,7 +287,11 @@ mod tests {
         let path = dir.path().join("kring.db");
         {
             let store = Store::open_unlocked(&path, "geheim").await.unwrap();
-            let link = ClientLink { space_id: "!s:x".into(), display_name: "Mw. Q. Zwart".into(), pseudo_bsn: "90000000777".into() };
+            let link = ClientLink {
+                space_id: "!s:x".into(),
+                display_name: "Mw. Q. Zwart".into(),
+                pseudo_bsn: "90000000777".into(),
+            };
             store.link_client_space(&link).await.unwrap();
             store.pool.close().await;
         }

@@ -5,8 +5,8 @@
 use std::{future::Future, time::Duration};
 
 use kring_core::{
-    AttachmentKind, ClientRef, ConversationKind, ConversationStatus, ErrorCode, NewAttachment, NewConversation, Role, Session,
-    TimelineContent,
+    AttachmentKind, ClientRef, ConversationKind, ConversationStatus, ErrorCode, NewAttachment, NewConversation, Role,
+    Session, TimelineContent,
 };
 use matrix_sdk::ruma::{UserId, events::MessageLikeEventType};
 use tokio::sync::mpsc;
@@ -44,7 +44,9 @@ async fn until_timeline(
                 let seen: Vec<String> = items
                     .iter()
                     .map(|i| match &i.content {
-                        TimelineContent::Message { body, .. } => format!("message {:?}", body.chars().take(20).collect::<String>()),
+                        TimelineContent::Message { body, .. } => {
+                            format!("message {:?}", body.chars().take(20).collect::<String>())
+                        }
                         TimelineContent::Notice { notice } => format!("{notice:?}"),
                         other => format!("{:?}", std::mem::discriminant(other)),
                     })
@@ -160,7 +162,8 @@ async fn until_network(
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Some(network)) => *last = Some(network),
             _ => {
-                let seen: Vec<_> = last.iter().flat_map(|n| &n.participants).map(|p| (&p.user_id, p.role, p.joined)).collect();
+                let seen: Vec<_> =
+                    last.iter().flat_map(|n| &n.participants).map(|p| (&p.user_id, p.role, p.joined)).collect();
                 panic!("the watched care network never showed {what}; it last held {seen:?}");
             }
         }
@@ -180,7 +183,8 @@ async fn the_watched_care_network_follows_membership_as_it_syncs() {
         let gp = pb.login(&stack, &gp_user).await;
         let team = lead.create_care_team(&client("cnw")).await.unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let _watch = kring_core::watch_care_network(lead.clone(), team.space_id.clone(), Box::new(move |n| tx.send(n).is_ok()));
+        let _watch =
+            kring_core::watch_care_network(lead.clone(), team.space_id.clone(), Box::new(move |n| tx.send(n).is_ok()));
         let mut last = None;
         until_network("the lead alone", &mut rx, &mut last, |n| n.participants.len() == 1).await;
         // Let the first directory refresh pass: what follows can come only from sync.
@@ -199,9 +203,11 @@ async fn the_watched_care_network_follows_membership_as_it_syncs() {
         until_network("the GP joined", &mut rx, &mut last, |n| find(n).is_some_and(|p| p.joined)).await;
 
         lead.set_care_team_role(&team.space_id, gp_id, Role::Senior).await.unwrap();
-        until_network("the GP as senior", &mut rx, &mut last, |n| find(n).is_some_and(|p| p.role == Role::Senior)).await;
+        until_network("the GP as senior", &mut rx, &mut last, |n| find(n).is_some_and(|p| p.role == Role::Senior))
+            .await;
 
-        let room = gp.client().get_room(<&matrix_sdk::ruma::RoomId>::try_from(team.space_id.as_str()).unwrap()).unwrap();
+        let room =
+            gp.client().get_room(<&matrix_sdk::ruma::RoomId>::try_from(team.space_id.as_str()).unwrap()).unwrap();
         room.leave().await.unwrap();
         until_network("the GP gone", &mut rx, &mut last, |n| find(n).is_none()).await;
     })

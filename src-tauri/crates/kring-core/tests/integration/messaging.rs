@@ -4,9 +4,7 @@
 use std::time::Duration;
 
 use kring_core::{ErrorCode, ListDiff, SendState, TimelineContent, TimelineItem};
-use matrix_sdk::ruma::{
-    OwnedUserId, api::client::room::create_room::v3::Request as CreateRoomRequest,
-};
+use matrix_sdk::ruma::{OwnedUserId, api::client::room::create_room::v3::Request as CreateRoomRequest};
 use tokio::sync::mpsc;
 
 use crate::stack::{Profile, Stack};
@@ -32,9 +30,7 @@ impl Watched {
 
 fn has_message(items: &[TimelineItem], text: &str, state: Option<&SendState>) -> bool {
     items.iter().any(|i| match &i.content {
-        TimelineContent::Message { body, send_state, .. } => {
-            body == text && state.is_none_or(|s| s == send_state)
-        }
+        TimelineContent::Message { body, send_state, .. } => body == text && state.is_none_or(|s| s == send_state),
         _ => false,
     })
 }
@@ -72,10 +68,8 @@ async fn a_message_reaches_a_colleague_on_the_federated_homeserver() {
         joined.expect("bob could not join over federation");
 
         let (tx, rx) = mpsc::unbounded_channel();
-        let _bob_sub = bob
-            .watch_timeline(room_id.as_str(), Box::new(move |b| tx.send(b).is_ok()))
-            .await
-            .expect("bob's timeline");
+        let _bob_sub =
+            bob.watch_timeline(room_id.as_str(), Box::new(move |b| tx.send(b).is_ok())).await.expect("bob's timeline");
         let mut bob_view = Watched { items: Vec::new(), rx };
 
         let (tx, rx) = mpsc::unbounded_channel();
@@ -97,7 +91,9 @@ async fn a_message_reaches_a_colleague_on_the_federated_homeserver() {
             .items
             .iter()
             .find_map(|i| match &i.content {
-                TimelineContent::Message { body, sender, is_own, .. } if body == &text => Some((sender.clone(), *is_own)),
+                TimelineContent::Message { body, sender, is_own, .. } if body == &text => {
+                    Some((sender.clone(), *is_own))
+                }
                 _ => None,
             })
             .unwrap();

@@ -34,9 +34,7 @@ async fn login_then_restore_from_the_keychain_without_a_password() {
 
         restored.logout().await.unwrap();
         assert!(profile.secrets.load(&profile.name).unwrap().is_none(), "logout leaves no secret");
-        assert!(
-            Session::restore(profile.dir.path(), profile.secrets.clone(), &profile.name).await.unwrap().is_none()
-        );
+        assert!(Session::restore(profile.dir.path(), profile.secrets.clone(), &profile.name).await.unwrap().is_none());
         // Signing in again on this device works: the new key replaces the old one.
         let again = profile.login(&stack, &user).await;
         assert!(again.care_teams().await.unwrap().is_empty());
@@ -71,22 +69,15 @@ async fn an_unreachable_or_invalid_homeserver_is_named_clearly() {
     crate::stack::bounded(async {
         let profile = Profile::new("unreachable");
         // Port 9 (discard) is closed on loopback.
-        let request = LoginRequest {
-            homeserver: "http://127.0.0.1:9".into(),
-            username: "nobody".into(),
-            password: "x".into(),
-        };
-        let err = Session::login(profile.dir.path(), profile.secrets.clone(), &profile.name, &request)
-            .await
-            .err()
-            .unwrap();
+        let request =
+            LoginRequest { homeserver: "http://127.0.0.1:9".into(), username: "nobody".into(), password: "x".into() };
+        let err =
+            Session::login(profile.dir.path(), profile.secrets.clone(), &profile.name, &request).await.err().unwrap();
         assert_eq!(err.code(), ErrorCode::HomeserverUnreachable, "{err}");
 
         let request = LoginRequest { homeserver: "not a url".into(), ..request };
-        let err = Session::login(profile.dir.path(), profile.secrets.clone(), &profile.name, &request)
-            .await
-            .err()
-            .unwrap();
+        let err =
+            Session::login(profile.dir.path(), profile.secrets.clone(), &profile.name, &request).await.err().unwrap();
         assert!(matches!(err, CoreError::InvalidHomeserver(_)), "{err}");
     })
     .await;

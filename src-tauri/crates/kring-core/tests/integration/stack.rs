@@ -60,23 +60,20 @@ pub async fn bounded<F: std::future::Future<Output = ()>>(test: F) {
     if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("KRING_LOG") {
         let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     }
-    tokio::time::timeout(std::time::Duration::from_secs(120), test)
-        .await
-        .expect("test did not finish within 120 s");
+    tokio::time::timeout(std::time::Duration::from_secs(120), test).await.expect("test did not finish within 120 s");
 }
 
 fn stack_json() -> PathBuf {
-    std::env::var_os("KRING_STACK_JSON").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/stack/stack.json")
-    })
+    std::env::var_os("KRING_STACK_JSON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/stack/stack.json"))
 }
 
 impl Stack {
     pub fn load() -> Self {
         let path = stack_json();
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("{}: {e}. Start the test stack first: tests/stack/stackctl up", path.display())
-        });
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}. Start the test stack first: tests/stack/stackctl up", path.display()));
         let json: StackJson = serde_json::from_str(&text).expect("stack.json is malformed");
         let users = json
             .users
