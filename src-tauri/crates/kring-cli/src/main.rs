@@ -443,12 +443,12 @@ async fn tail(
             continue;
         }
         for item in &items {
-            if let TimelineContent::Message { event_id: Some(event_id), timestamp_ms, .. } = &item.content {
-                if printed.insert(event_id.clone()) {
-                    out.message(item);
-                    if *timestamp_ms >= started_ms {
-                        new_messages += 1;
-                    }
+            if let TimelineContent::Message { event_id: Some(event_id), timestamp_ms, .. } = &item.content
+                && printed.insert(event_id.clone())
+            {
+                out.message(item);
+                if *timestamp_ms >= started_ms {
+                    new_messages += 1;
                 }
             }
         }

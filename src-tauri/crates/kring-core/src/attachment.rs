@@ -122,7 +122,7 @@ pub(crate) fn fallback_suffix<'a>(names: impl IntoIterator<Item = &'a str>) -> S
 pub(crate) fn attachments_of(msgtype: &MessageType) -> Vec<(Attachment, MediaSource)> {
     let item = |index: usize, filename: &str, mime: Option<&str>, size: Option<UInt>, kind, source: &MediaSource| {
         let attachment = Attachment {
-            index: index as u32,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
             filename: filename.to_owned(),
             mime: mime.map(str::to_owned),
             size: size.map(|s| u64::from(s) as f64),
@@ -437,7 +437,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, n)| Attachment {
-                index: i as u32,
+                index: u32::try_from(i).unwrap_or(u32::MAX),
                 filename: (*n).into(),
                 mime: None,
                 size: None,

@@ -284,7 +284,7 @@ impl Session {
                     role: m.role,
                     joined: m.joined,
                     function: details.function.clone(),
-                    organisation: details.organisation.clone(),
+                    organisation: details.organisation,
                     relation: relations.get(&m.user_id).cloned(),
                     away_now: absences.iter().any(|a| a.current),
                     absences,

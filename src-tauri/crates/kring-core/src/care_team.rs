@@ -227,10 +227,9 @@ impl Session {
             if let Some(room) = self.client.get_room(
                 <&matrix_sdk::ruma::RoomId>::try_from(summary.room_id.as_str())
                     .map_err(|e| CoreError::Internal(e.to_string()))?,
-            ) {
-                if summary.participants.iter().any(|p| p.user_id == user.as_str()) {
-                    rooms.push(room);
-                }
+            ) && summary.participants.iter().any(|p| p.user_id == user.as_str())
+            {
+                rooms.push(room);
             }
         }
         for room in rooms {
@@ -362,7 +361,7 @@ pub(crate) fn store_err(e: kring_store::StoreError) -> CoreError {
 pub(crate) fn permission_err(e: matrix_sdk::Error) -> CoreError {
     use matrix_sdk::ruma::api::error::ErrorKind;
     match e.client_api_error_kind() {
-        Some(ErrorKind::Forbidden { .. }) => CoreError::NotPermitted(e.to_string()),
+        Some(ErrorKind::Forbidden) => CoreError::NotPermitted(e.to_string()),
         _ => e.into(),
     }
 }

@@ -9,11 +9,15 @@ use tokio::sync::mpsc;
 
 use crate::notifications::{DesktopNotification, Notifier};
 
+/// Shown notifications by id: the handle to close one, and its repeat task.
+#[cfg(all(unix, not(target_os = "macos")))]
+type Handles = Arc<std::sync::Mutex<HashMap<u32, (Arc<notify_rust::NotificationHandle>, tokio::task::AbortHandle)>>>;
+
 /// notify-rust: D-Bus `org.freedesktop.Notifications` on Linux and the BSDs,
 /// the native centres on macOS and Windows (without actions or closing).
 pub struct DesktopNotifier {
     #[cfg(all(unix, not(target_os = "macos")))]
-    handles: Arc<std::sync::Mutex<HashMap<u32, (Arc<notify_rust::NotificationHandle>, tokio::task::AbortHandle)>>>,
+    handles: Handles,
     #[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
     activations: mpsc::UnboundedSender<u32>,
 }

@@ -214,7 +214,7 @@ impl CoreError {
     /// Classifies an SDK error from a request to the homeserver.
     pub(crate) fn from_http(err: &matrix_sdk::HttpError) -> Self {
         match err.client_api_error_kind() {
-            Some(ErrorKind::Forbidden { .. }) => Self::WrongCredentials,
+            Some(ErrorKind::Forbidden) => Self::WrongCredentials,
             Some(ErrorKind::UnknownToken { .. }) => Self::SessionLost,
             Some(ErrorKind::NotFound) => Self::UnknownRoom(String::new()),
             Some(_) => Self::Internal(err.to_string()),

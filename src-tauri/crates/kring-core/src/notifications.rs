@@ -263,11 +263,10 @@ impl Session {
                     id = activations.recv() => {
                         let Some(id) = id else { continue };
                         let entry = shown.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-                        if let Some((room_id, event_id)) = entry {
-                            if !sink(NotificationEvent::Activated { room_id, event_id }) {
+                        if let Some((room_id, event_id)) = entry
+                            && !sink(NotificationEvent::Activated { room_id, event_id }) {
                                 break;
                             }
-                        }
                     }
                     event = events.recv() => {
                         let Some(event) = event else { break };

@@ -50,7 +50,7 @@ impl SendFailure {
             Error::Http(http) => {
                 match http.client_api_error_kind() {
                     Some(ErrorKind::TooLarge) => return Self::TooLarge,
-                    Some(ErrorKind::Forbidden { .. }) => return Self::Forbidden,
+                    Some(ErrorKind::Forbidden) => return Self::Forbidden,
                     Some(ErrorKind::LimitExceeded { .. }) => return Self::RateLimited,
                     _ => {}
                 }
@@ -243,7 +243,7 @@ impl crate::Session {
             let urgent = item
                 .transaction_id()
                 .is_some_and(|t| self.urgent_unsent.lock().unwrap_or_else(|p| p.into_inner()).contains(t.as_str()));
-            let reply_to = item.content().in_reply_to().map(|r| r.event_id.clone());
+            let reply_to = item.content().in_reply_to().map(|r| r.event_id);
             let raw = crate::attachment::text_content(body.trim_end(), reply_to, urgent)?;
             handle.edit_raw(raw, "m.room.message".to_owned()).await
         } else {

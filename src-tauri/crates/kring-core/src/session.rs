@@ -150,7 +150,7 @@ impl Session {
             .send()
             .await
             .map_err(|e| match e.client_api_error_kind() {
-                Some(matrix_sdk::ruma::api::error::ErrorKind::Forbidden { .. }) => CoreError::WrongCredentials,
+                Some(matrix_sdk::ruma::api::error::ErrorKind::Forbidden) => CoreError::WrongCredentials,
                 _ => CoreError::from(e),
             })?;
         Self::signed_in(client, homeserver, profile, data_dir, secrets, passphrase).await

@@ -199,7 +199,7 @@ fn event_content(event: &EventTimelineItem, ctx: &ItemContext) -> TimelineConten
         None | Some(EventSendState::Sent { .. }) => SendState::Sent,
         Some(EventSendState::NotSentYet { progress }) => SendState::Sending {
             upload: progress.as_ref().map(|p| UploadProgress {
-                index: p.index as u32,
+                index: u32::try_from(p.index).unwrap_or(u32::MAX),
                 sent_bytes: p.progress.current as f64,
                 total_bytes: p.progress.total as f64,
             }),

@@ -222,18 +222,18 @@ pub async fn sign_in(
         extra.entry(config.claims.name.clone()).or_insert_with(|| Value::String(name.to_string()));
     }
     // A conformant IdP may release scope claims only at userinfo.
-    if !extra.contains_key(&config.claims.ura) || !extra.contains_key(&config.claims.uzi) {
-        if let Ok(request) = client.user_info(tokens.access_token().clone(), None) {
-            let info: Result<openidconnect::UserInfoClaims<ExtraClaims, CoreGenderClaim>, _> =
-                request.request_async(&http_client).await;
-            match info {
-                Ok(info) => {
-                    for (k, v) in &info.additional_claims().claims {
-                        extra.entry(k.clone()).or_insert_with(|| v.clone());
-                    }
+    if (!extra.contains_key(&config.claims.ura) || !extra.contains_key(&config.claims.uzi))
+        && let Ok(request) = client.user_info(tokens.access_token().clone(), None)
+    {
+        let info: Result<openidconnect::UserInfoClaims<ExtraClaims, CoreGenderClaim>, _> =
+            request.request_async(&http_client).await;
+        match info {
+            Ok(info) => {
+                for (k, v) in &info.additional_claims().claims {
+                    extra.entry(k.clone()).or_insert_with(|| v.clone());
                 }
-                Err(e) => debug!("userinfo not available: {}", error_chain(&e)),
             }
+            Err(e) => debug!("userinfo not available: {}", error_chain(&e)),
         }
     }
     identity_from_claims(&config.claims, &extra)

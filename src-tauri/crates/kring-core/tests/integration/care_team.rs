@@ -253,7 +253,7 @@ async fn a_conversation_is_validated_created_delivered_encrypted_and_archived() 
         let server = matrix_sdk::ruma::OwnedServerName::try_from(stack.homeserver("a").server_name.clone()).unwrap();
         let target: &matrix_sdk::ruma::RoomOrAliasId = <&matrix_sdk::ruma::RoomId>::try_from(room_id.as_str()).unwrap().into();
         eventually("B can join the conversation", || async {
-            t.gp.client().join_room_by_id_or_alias(target, &[server.clone()]).await.ok()
+            t.gp.client().join_room_by_id_or_alias(target, std::slice::from_ref(&server)).await.ok()
         })
         .await;
         let listed = eventually("the conversation in B's list", || async {

@@ -57,7 +57,7 @@ async fn a_message_reaches_a_colleague_on_the_federated_homeserver() {
         let mut joined = None;
         for _ in 0..40 {
             let target: &matrix_sdk::ruma::RoomOrAliasId = (&*room_id).into();
-            match bob.client().join_room_by_id_or_alias(target, &[server.clone()]).await {
+            match bob.client().join_room_by_id_or_alias(target, std::slice::from_ref(&server)).await {
                 Ok(room) => {
                     joined = Some(room);
                     break;
