@@ -97,6 +97,15 @@ async fn build_client(homeserver: &Url, store_dir: &Path, passphrase: &str) -> R
         // a login answer's well-known URL for that run only, while the
         // keychain keeps the chosen one for every later start.
         .respect_login_well_known(false)
+        // Every device of a person (cross-signing on the first login, a
+        // server-side key backup that later devices download from when they
+        // meet a message they cannot read) and MSC4268 history on invite.
+        .with_encryption_settings(matrix_sdk::encryption::EncryptionSettings {
+            auto_enable_cross_signing: true,
+            backup_download_strategy: matrix_sdk::encryption::BackupDownloadStrategy::AfterDecryptionFailure,
+            auto_enable_backups: true,
+        })
+        .with_enable_share_history_on_invite(true)
         .build()
         .await
         .map_err(|e| match e {
