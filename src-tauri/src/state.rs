@@ -93,6 +93,15 @@ impl AppState {
     }
 
     pub async fn set_session(&self, session: Option<Arc<Session>>) -> Option<Arc<Session>> {
+        if let Some(s) = session.clone() {
+            // Care teams made on the person's other devices come from the vault.
+            tokio::spawn(async move {
+                s.wait_until_synced(std::time::Duration::from_secs(60)).await;
+                if let Err(e) = s.restore_client_links().await {
+                    tracing::warn!("care-team links not restored from the vault: {e}");
+                }
+            });
+        }
         std::mem::replace(&mut *self.session.write().await, session)
     }
 

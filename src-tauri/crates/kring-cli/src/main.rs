@@ -7,6 +7,7 @@
 #![recursion_limit = "256"]
 
 mod care;
+mod devices;
 mod notify;
 mod onboard;
 mod output;
@@ -127,6 +128,9 @@ enum Command {
     },
     /// Sign out and remove the session from this machine.
     Logout,
+    /// Every device of a person: recovery setup, recover with the key, status.
+    #[command(subcommand)]
+    Recovery(devices::RecoveryCommand),
     /// Care teams: one per client (list, create, invite, invites, accept, members).
     #[command(name = "care-team", subcommand)]
     CareTeam(CareTeamCommand),
@@ -333,6 +337,12 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             session.logout().await?;
             out.logged_out();
         }
+        Command::Recovery(command) => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            session.wait_until_synced(timeout).await;
+            devices::recovery(&session, command, out).await?;
+            session.stop().await;
+        }
         Command::CareTeam(command) => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
             session.wait_until_synced(timeout).await;
@@ -364,7 +374,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
     Ok(())
 }
 
-fn read_password_stdin() -> Result<String, CoreError> {
+pub(crate) fn read_password_stdin() -> Result<String, CoreError> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).map_err(|e| CoreError::Internal(e.to_string()))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())

@@ -192,6 +192,7 @@ impl Session {
             pseudo_bsn: client.pseudo_bsn.trim().to_owned(),
         };
         self.store.link_client_space(&link).await.map_err(store_err)?;
+        self.remember_in_vault(&link).await;
         self.audit("create_care_team", Some(space.room_id().as_str())).await;
         Ok(self.care_team(link.space_id, link.display_name).await)
     }
@@ -278,24 +279,29 @@ impl Session {
         let room = self.client.get_room(&room_id).ok_or_else(|| CoreError::UnknownRoom(space_id.to_owned()))?;
         let client = self.invited_client(&room).await?.ok_or_else(|| CoreError::NotACareTeam(space_id.to_owned()))?;
         room.join().await?;
-        // The join replaced the invite, but Synapse still serves the invite's
-        // content as the `prev_content` of this member's current state event.
-        // One more own-membership update pushes the client's identity out of
-        // the current state (it stays only in the invite event's history).
+        self.consume_invite_context(&room).await?;
+        let link = ClientLink {
+            space_id: space_id.to_owned(),
+            display_name: client.display_name.clone(),
+            pseudo_bsn: client.pseudo_bsn.clone(),
+        };
+        self.store.link_client_space(&link).await.map_err(store_err)?;
+        self.remember_in_vault(&link).await;
+        self.audit("accept_care_team_invite", Some(space_id)).await;
+        Ok(self.care_team(space_id.to_owned(), client.display_name).await)
+    }
+
+    /// After joining a room whose invite carried the client: the join
+    /// replaced the invite, but Synapse still serves the invite's content as
+    /// the `prev_content` of this member's current state event. One more
+    /// own-membership update pushes the client's identity out of the current
+    /// state (it stays only in the invite event's history).
+    pub(crate) async fn consume_invite_context(&self, room: &Room) -> Result<(), CoreError> {
         let me = self.own_user_id()?;
         let name = self.client.account().get_display_name().await.ok().flatten();
         let content = json!({ "membership": "join", "displayname": name, "nl.kring.invite_context_consumed": true });
         room.send_state_event_raw("m.room.member", me.as_str(), content).await?;
-        self.store
-            .link_client_space(&ClientLink {
-                space_id: space_id.to_owned(),
-                display_name: client.display_name.clone(),
-                pseudo_bsn: client.pseudo_bsn.clone(),
-            })
-            .await
-            .map_err(store_err)?;
-        self.audit("accept_care_team_invite", Some(space_id)).await;
-        Ok(self.care_team(space_id.to_owned(), client.display_name).await)
+        Ok(())
     }
 
     /// The care teams this user is in, named by their client.

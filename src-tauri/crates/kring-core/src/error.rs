@@ -85,10 +85,26 @@ pub enum ErrorCode {
     MessageNotUnsent,
     /// The homeserver refused a message for good: retry, edit or discard it; later messages still go out.
     SendRejected,
+    /// The recovery key does not open this account's secure storage: check it and type it again.
+    RecoveryKeyWrong,
+    /// This account has no recovery set up yet: set it up on a device that already has the history.
+    RecoveryNotSetUp,
+    /// Another device already set up recovery: use its recovery key here instead of making a new one.
+    RecoveryAlreadySetUp,
+    /// Recovery or key backup could not be reached or failed; Kring keeps working and tries again.
+    RecoveryFailed,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
+    #[error("the recovery key does not fit this account")]
+    RecoveryKeyWrong,
+    #[error("this account has no recovery set up")]
+    RecoveryNotSetUp,
+    #[error("recovery is already set up for this account on another device")]
+    RecoveryAlreadySetUp,
+    #[error("recovery failed: {0}")]
+    RecoveryFailed(String),
     #[error("the homeserver rejected the username or password")]
     WrongCredentials,
     #[error("the homeserver could not be reached: {0}")]
@@ -208,6 +224,10 @@ impl CoreError {
             Self::PractitionerNotInDirectory { .. } => ErrorCode::PractitionerNotInDirectory,
             Self::NoMatrixAddress { .. } => ErrorCode::NoMatrixAddress,
             Self::MatrixAccountMissing { .. } => ErrorCode::MatrixAccountMissing,
+            Self::RecoveryKeyWrong => ErrorCode::RecoveryKeyWrong,
+            Self::RecoveryNotSetUp => ErrorCode::RecoveryNotSetUp,
+            Self::RecoveryAlreadySetUp => ErrorCode::RecoveryAlreadySetUp,
+            Self::RecoveryFailed(_) => ErrorCode::RecoveryFailed,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod care_network;
 pub mod care_team;
 pub mod conversation;
 pub mod desktop_notifier;
+pub mod devices;
 pub mod diff;
 pub mod error;
 pub mod identity;
@@ -35,6 +36,7 @@ pub use care_network::{
 pub use care_team::{CareTeam, CareTeamInvite, ClientRef, Member};
 pub use conversation::{ConversationKind, ConversationStatus, ConversationSummary, NewConversation};
 pub use desktop_notifier::DesktopNotifier;
+pub use devices::{DeviceTrust, RecoveryKey, RecoveryState};
 pub use diff::ListDiff;
 pub use error::{CoreError, ErrorCode};
 pub use identity::CareIdentityBinding;

@@ -56,7 +56,10 @@ impl Session {
                 }
             };
             let (stream, controller) = room_list.entries_with_dynamic_adapters(PAGE_SIZE);
-            controller.set_filter(Box::new(new_filter_non_left()));
+            let non_left = new_filter_non_left();
+            // The vault holds the person's client links: it is no conversation.
+            controller
+                .set_filter(Box::new(move |item: &RoomListItem| non_left(item) && !crate::devices::is_vault(item)));
             forward(stream, |item| RoomSummary::from_item(&item), &mut sink).await;
         }))
     }

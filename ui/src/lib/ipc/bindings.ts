@@ -259,7 +259,15 @@ export type ErrorCode =
 /**  The message is no longer waiting (sent, or discarded on another view): nothing to retry or edit. */
 "message_not_unsent" | 
 /**  The homeserver refused a message for good: retry, edit or discard it; later messages still go out. */
-"send_rejected";
+"send_rejected" | 
+/**  The recovery key does not open this account's secure storage: check it and type it again. */
+"recovery_key_wrong" | 
+/**  This account has no recovery set up yet: set it up on a device that already has the history. */
+"recovery_not_set_up" | 
+/**  Another device already set up recovery: use its recovery key here instead of making a new one. */
+"recovery_already_set_up" | 
+/**  Recovery or key backup could not be reached or failed; Kring keeps working and tries again. */
+"recovery_failed";
 
 export type ListDiff<T> = { op: "reset"; values: T[] } | { op: "append"; values: T[] } | { op: "clear" } | { op: "pushFront"; value: T } | { op: "pushBack"; value: T } | { op: "popFront" } | { op: "popBack" } | { op: "insert"; index: number; value: T } | { op: "set"; index: number; value: T } | { op: "remove"; index: number } | { op: "truncate"; length: number };
 

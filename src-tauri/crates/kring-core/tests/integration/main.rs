@@ -7,6 +7,7 @@
 #![recursion_limit = "256"]
 
 mod care_team;
+mod devices;
 mod messaging;
 mod session;
 mod stack;
