@@ -73,6 +73,35 @@ pub struct ConversationSummary {
     pub last_activity_ms: Option<f64>,
 }
 
+/// Who reads what was said before they came (UC6): newly added professionals
+/// read a professional conversation's history; in a conversation with the
+/// client, everyone reads from their invite on, so a related person added
+/// later never reads what the professionals said before.
+pub fn history_visibility(kind: ConversationKind) -> &'static str {
+    match kind {
+        ConversationKind::Professional => "shared",
+        ConversationKind::ClientInclusive => "invited",
+    }
+}
+
+/// An invite as the member event itself, carrying the invite context.
+async fn invite_with_context(
+    room: &Room,
+    user: &matrix_sdk::ruma::UserId,
+    client: &crate::ClientRef,
+) -> Result<(), CoreError> {
+    let content = json!({
+        "membership": "invite",
+        "reason": "Uitgenodigd voor een gesprek in een zorgteam",
+        crate::care_team::INVITE_CONTEXT: crate::care_team::invite_context(client),
+    });
+    room.send_state_event_raw("m.room.member", user.as_str(), content).await.map_err(permission_err)?;
+    // The next message must be encrypted for the invitee too: the SDK reads
+    // the members again instead of waiting for the sync to bring the invite.
+    room.mark_members_missing();
+    Ok(())
+}
+
 /// Checks a new conversation against the care team before anything is sent.
 pub fn validate(new: &NewConversation, team: &BTreeMap<String, Role>, me: &str) -> Result<(), CoreError> {
     let subject = new.subject.trim();
@@ -145,7 +174,6 @@ impl Session {
         request.name = Some(new.subject.trim().to_owned());
         request.preset = Some(RoomPreset::PrivateChat);
         request.visibility = Visibility::Private;
-        request.invite = recipients;
         request.power_level_content_override = Some(raw(&room_power_levels(&levels, None))?);
         request.initial_state = vec![
             raw(&json!({"type": "m.room.encryption", "state_key": "",
@@ -155,9 +183,17 @@ impl Session {
             raw(&json!({"type": CONVERSATION_EVENT, "state_key": "",
                         "content": {"version": 1, "kind": new.kind}}))?,
             raw(&json!({"type": STATUS_EVENT, "state_key": "", "content": {"status": ConversationStatus::Active}}))?,
+            raw(&json!({"type": "m.room.history_visibility", "state_key": "",
+                        "content": {"history_visibility": history_visibility(new.kind)}}))?,
         ];
         let room = self.client.create_room(request).await?;
         let room_id = room.room_id().to_string();
+        // The invite API carries no custom content: each invite is the member
+        // event itself, with the client, as the care team's invite is (001 §4).
+        let client = self.client_of(&new.space_id).await?;
+        for user in &recipients {
+            invite_with_context(&room, user, &client).await?;
+        }
         space
             .send_state_event_raw("m.space.child", &room_id, json!({"via": [server], "suggested": false}))
             .await
@@ -260,6 +296,7 @@ impl Session {
         let room = self.client.get_room(&id).ok_or_else(|| CoreError::UnknownRoom(room_id.to_owned()))?;
         if room.state() != matrix_sdk::RoomState::Joined {
             room.join().await?;
+            self.consume_invite_context(&room).await?;
         }
         Ok(())
     }
@@ -285,7 +322,12 @@ impl Session {
         }
         set_user_level(&room, &user, role).await?;
         self.refresh_devices(&[user.to_string()]).await;
+        // The SDK's invite shares the keys of the history the room's
+        // visibility lets the newcomer read (MSC4268); the member event is
+        // then restated with the client, so the invitee's system can link the
+        // conversation even when it meets this invite before the care team's.
         room.invite_user_by_id(&user).await.map_err(permission_err)?;
+        invite_with_context(&room, &user, &self.client_of(&space_id).await?).await?;
         self.audit_detail("add_to_conversation", Some(room_id), Some(&format!("{user} as {}", role.as_str()))).await;
         Ok(())
     }

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::stack::{Profile, Stack, User};
 
 /// Polls until `check` yields a value (sync takes a moment across federation).
-async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
+pub(crate) async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
     for _ in 0..150 {
         if let Some(v) = check().await {
             return v;
@@ -24,12 +24,12 @@ async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut check: imp
     panic!("timed out waiting for {what}");
 }
 
-type Batches = mpsc::UnboundedReceiver<Vec<kring_core::ListDiff<kring_core::TimelineItem>>>;
+pub(crate) type Batches = mpsc::UnboundedReceiver<Vec<kring_core::ListDiff<kring_core::TimelineItem>>>;
 
 /// Applies timeline batches until `done` holds. On timeout it fails with what
 /// the timeline did hold, so a CI log tells an undecryptable message (key not
 /// shared) from one that never arrived (federation).
-async fn until_timeline(
+pub(crate) async fn until_timeline(
     what: &str,
     rx: &mut Batches,
     items: &mut Vec<kring_core::TimelineItem>,
@@ -57,13 +57,13 @@ async fn until_timeline(
     }
 }
 
-fn client(tag: &str) -> ClientRef {
+pub(crate) fn client(tag: &str) -> ClientRef {
     let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000;
     ClientRef { display_name: format!("Mw. J. Kok ({tag})"), pseudo_bsn: format!("9{n:010}") }
 }
 
 /// The raw current state of a room as one homeserver serves it.
-async fn current_state(stack: &Stack, org: &str, session: &Session, room_id: &str) -> String {
+pub(crate) async fn current_state(stack: &Stack, org: &str, session: &Session, room_id: &str) -> String {
     let url = format!("{}/_matrix/client/v3/rooms/{room_id}/state", stack.homeserver(org).base_url);
     let token = session.client().access_token().unwrap();
     let response = matrix_sdk::reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap();
@@ -249,13 +249,9 @@ async fn a_conversation_is_validated_created_delivered_encrypted_and_archived() 
         let subject = "Medicatiereview"; // the room's name
         let room_id = t.lead.start_conversation(&new(subject, vec![t.gp_user.mxid.clone()])).await.unwrap();
 
-        // B is invited to the child room and joins it.
-        let server = matrix_sdk::ruma::OwnedServerName::try_from(stack.homeserver("a").server_name.clone()).unwrap();
-        let target: &matrix_sdk::ruma::RoomOrAliasId = <&matrix_sdk::ruma::RoomId>::try_from(room_id.as_str()).unwrap().into();
-        eventually("B can join the conversation", || async {
-            t.gp.client().join_room_by_id_or_alias(target, std::slice::from_ref(&server)).await.ok()
-        })
-        .await;
+        // B is invited to the child room and joins it through Kring, which
+        // also pushes the invite's client context out of the current state.
+        eventually("B can join the conversation", || async { t.gp.join_conversation(&room_id).await.ok() }).await;
         let listed = eventually("the conversation in B's list", || async {
             t.gp.conversations(&t.space_id).await.unwrap().into_iter().find(|c| c.room_id == room_id)
         })
@@ -448,7 +444,7 @@ const PNG: &[u8] = &[
     0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 ];
 
-fn files(tag: &str, n: usize) -> Vec<NewAttachment> {
+pub(crate) fn files(tag: &str, n: usize) -> Vec<NewAttachment> {
     (0..n)
         .map(|i| match i {
             0 => NewAttachment { filename: format!("wond-{tag}.png"), mime: None, data: PNG.to_vec() },
