@@ -11,7 +11,10 @@ use std::{
     time::Duration,
 };
 
-use matrix_sdk::{Client, ClientBuildError, ruma::OwnedRoomId};
+use matrix_sdk::{
+    Client, ClientBuildError,
+    ruma::{OwnedRoomId, api::error::ErrorKind},
+};
 use matrix_sdk_ui::{sync_service::SyncService, timeline::Timeline};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -68,6 +71,34 @@ pub struct Session {
     pub(crate) send_problems: tokio::sync::broadcast::Sender<crate::SendProblem>,
     /// What the SDK's push-rule evaluation says to notify, for `notifications`.
     pub(crate) notifications: tokio::sync::broadcast::Sender<(matrix_sdk::sync::Notification, matrix_sdk::Room)>,
+    /// Set once the homeserver said this device was signed out and its local
+    /// data was wiped.
+    pub(crate) revoked: tokio::sync::watch::Sender<bool>,
+    /// Flow ids of verification requests from the person's other devices.
+    pub(crate) verification_requests: tokio::sync::broadcast::Sender<String>,
+}
+
+/// What one profile keeps on this device: the keychain entry, the SDK's
+/// stores and the client links in Kring's database.
+#[derive(Clone)]
+struct LocalData {
+    secrets: Arc<dyn SecretStore>,
+    profile: String,
+    store: kring_store::Store,
+    store_dir: PathBuf,
+}
+
+impl LocalData {
+    /// Removes every local trace of the session (the audit log stays).
+    async fn wipe(&self) -> Result<(), CoreError> {
+        self.secrets.delete(&self.profile)?;
+        // Which client each care team is about is patient data: it leaves with the user.
+        self.store.forget_client_links().await.map_err(|e| CoreError::Storage(e.to_string()))?;
+        if self.store_dir.exists() {
+            tokio::fs::remove_dir_all(&self.store_dir).await.map_err(|e| CoreError::Storage(e.to_string()))?;
+        }
+        Ok(())
+    }
 }
 
 /// Where one profile's SDK stores live under the app's data directory.
@@ -252,6 +283,15 @@ impl Session {
         let (notifications, _) = tokio::sync::broadcast::channel(64);
         crate::notifications::forward(&client, notifications.clone()).await;
         let (send_problems, _) = tokio::sync::broadcast::channel(16);
+        let (revoked, _) = tokio::sync::watch::channel(false);
+        let (verification_requests, _) = tokio::sync::broadcast::channel(8);
+        crate::devices::forward_verification_requests(&client, verification_requests.clone());
+        let local = LocalData {
+            secrets: secrets.clone(),
+            profile: profile.to_owned(),
+            store: store.clone(),
+            store_dir: store_dir(data_dir, profile),
+        };
         sync_service.start().await;
 
         let background = vec![
@@ -262,10 +302,11 @@ impl Session {
             ))),
             Subscription::new(tokio::spawn(install_urgent_rule(client.clone(), sync_service.clone()))),
             Subscription::new(tokio::spawn(supervise_sync(sync_service.clone()))),
-            Subscription::new(tokio::spawn(persist_token_refreshes(
+            Subscription::new(tokio::spawn(follow_session_changes(
                 client.clone(),
-                secrets.clone(),
-                profile.to_owned(),
+                sync_service.clone(),
+                local,
+                revoked.clone(),
             ))),
         ];
         Ok(Self {
@@ -283,6 +324,8 @@ impl Session {
             urgent_unsent: Default::default(),
             send_problems,
             notifications,
+            revoked,
+            verification_requests,
         })
     }
 
@@ -324,17 +367,34 @@ impl Session {
         }
     }
 
-    /// Streams the sync status, current value first.
+    /// Streams the sync status, current value first; `SignedOut` last when
+    /// the homeserver signed this device out.
     pub fn watch_sync(&self, mut sink: Sink<SyncStatus>) -> Subscription {
         let mut state = self.sync_service.state();
+        let mut revoked = self.revoked.subscribe();
         Subscription::new(tokio::spawn(async move {
-            let current = SyncStatus::from(&state.get());
-            if !sink(current) {
+            let current =
+                if *revoked.borrow_and_update() { SyncStatus::SignedOut } else { SyncStatus::from(&state.get()) };
+            if !sink(current) || current == SyncStatus::SignedOut {
                 return;
             }
-            while let Some(next) = state.next().await {
-                if !sink(SyncStatus::from(&next)) {
-                    break;
+            loop {
+                tokio::select! {
+                    next = state.next() => match next {
+                        Some(next) if !*revoked.borrow() => {
+                            if !sink(SyncStatus::from(&next)) {
+                                break;
+                            }
+                        }
+                        Some(_) => {}
+                        None => break,
+                    },
+                    changed = revoked.changed() => {
+                        if changed.is_err() || *revoked.borrow() {
+                            let _ = sink(SyncStatus::SignedOut);
+                            break;
+                        }
+                    }
                 }
             }
         }))
@@ -430,15 +490,18 @@ impl Session {
             // Offline logout still clears this device locally.
             warn!("server-side logout failed: {e}");
         }
-        self.secrets.delete(&self.profile)?;
-        // Which client each care team is about is patient data: it leaves with the user.
-        self.store.forget_client_links().await.map_err(|e| CoreError::Storage(e.to_string()))?;
         self.background.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.timelines.lock().await.clear();
-        if self.store_dir.exists() {
-            tokio::fs::remove_dir_all(&self.store_dir).await.map_err(|e| CoreError::Storage(e.to_string()))?;
+        self.local_data().wipe().await
+    }
+
+    fn local_data(&self) -> LocalData {
+        LocalData {
+            secrets: self.secrets.clone(),
+            profile: self.profile.clone(),
+            store: self.store.clone(),
+            store_dir: self.store_dir.clone(),
         }
-        Ok(())
     }
 }
 
@@ -483,18 +546,24 @@ async fn install_urgent_rule(client: Client, sync_service: Arc<SyncService>) {
 }
 
 /// Saves refreshed tokens the moment they change, so a crash right after a
-/// refresh does not leave a stale token in the keychain.
-async fn persist_token_refreshes(client: Client, secrets: Arc<dyn SecretStore>, profile: String) {
+/// refresh does not leave a stale token in the keychain; and wipes the
+/// device when the homeserver says it was signed out (not merely expired).
+async fn follow_session_changes(
+    client: Client,
+    sync_service: Arc<SyncService>,
+    local: LocalData,
+    revoked: tokio::sync::watch::Sender<bool>,
+) {
     use matrix_sdk::SessionChange;
     let mut changes = client.subscribe_to_session_changes();
     while let Ok(change) = changes.recv().await {
         match change {
             SessionChange::TokensRefreshed => {
                 let Some((session, _)) = client.session().and_then(StoredSession::parts_of) else { continue };
-                match secrets.load(&profile) {
+                match local.secrets.load(&local.profile) {
                     Ok(Some(mut stored)) => {
                         stored.session = session;
-                        if let Err(e) = secrets.save(&profile, &stored) {
+                        if let Err(e) = local.secrets.save(&local.profile, &stored) {
                             warn!("could not save refreshed tokens: {e}");
                         }
                     }
@@ -502,7 +571,51 @@ async fn persist_token_refreshes(client: Client, secrets: Arc<dyn SecretStore>, 
                     Err(e) => warn!("could not read the keychain: {e}"),
                 }
             }
-            SessionChange::UnknownToken(_) => warn!("the homeserver no longer accepts this session"),
+            // An expired token (soft logout) keeps the device: sign in again.
+            SessionChange::UnknownToken(data) if data.soft_logout => {
+                warn!("the homeserver asks to sign in again (soft logout)");
+            }
+            SessionChange::UnknownToken(_) => {
+                if !signed_out_on_server(&client).await {
+                    continue;
+                }
+                warn!("this device was signed out on the homeserver; removing its local data");
+                if tokio::time::timeout(Duration::from_secs(5), sync_service.stop()).await.is_err() {
+                    warn!("sync did not stop within 5 s");
+                }
+                if let Err(e) = local.wipe().await {
+                    warn!("local data not fully removed: {e}");
+                }
+                let _ = revoked.send(true);
+                return;
+            }
+        }
+    }
+}
+
+fn refused_token(e: &matrix_sdk::HttpError) -> bool {
+    use matrix_sdk::{HttpError, RefreshTokenError};
+    let unknown = |e: &HttpError| matches!(e.client_api_error_kind(), Some(ErrorKind::UnknownToken { .. }));
+    match e {
+        HttpError::RefreshToken(RefreshTokenError::MatrixAuth(inner)) => unknown(inner),
+        // An OAuth refresh error does not tell a refused grant from a network
+        // failure here: such a device is not wiped automatically.
+        HttpError::RefreshToken(_) => false,
+        other => unknown(other),
+    }
+}
+
+/// The SDK also reports an unknown token when a refresh failed for another
+/// reason: wipe only when a fresh request is refused the same way.
+async fn signed_out_on_server(client: &Client) -> bool {
+    loop {
+        match client.whoami().await {
+            Ok(_) => return false,
+            Err(e) if refused_token(&e) => return true,
+            Err(e) => {
+                debug!("cannot confirm the sign-out yet: {e}");
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
         }
     }
 }

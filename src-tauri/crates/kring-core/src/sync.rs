@@ -13,6 +13,9 @@ pub enum SyncStatus {
     Offline,
     /// Sync stopped on an error; Kring restarts it.
     Error,
+    /// This device was signed out on the homeserver (from another device or
+    /// by an administrator) and its local data is gone: show the login.
+    SignedOut,
 }
 
 impl From<&State> for SyncStatus {
