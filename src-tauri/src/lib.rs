@@ -4,6 +4,7 @@
 
 mod care_network;
 mod commands;
+mod devices;
 mod error;
 mod logging;
 mod media;
@@ -64,6 +65,16 @@ pub fn specta_builder<R: Runtime>() -> SpectaBuilder<R> {
         commands::join_conversation,
         commands::set_conversation_status,
         commands::redact,
+        devices::device_trust,
+        devices::enable_recovery,
+        devices::recover,
+        devices::own_devices,
+        devices::sign_out_device,
+        devices::verify_this_device,
+        devices::watch_verification_requests,
+        devices::accept_verification,
+        devices::confirm_verification,
+        devices::cancel_verification,
     ])
 }
 

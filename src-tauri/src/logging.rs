@@ -8,8 +8,11 @@
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 pub fn init() -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let filter = EnvFilter::try_from_env("KRING_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,matrix_sdk=warn,matrix_sdk_ui=warn,matrix_sdk_crypto=warn,matrix_sdk_crypto::backups=error"));
+    let filter = EnvFilter::try_from_env("KRING_LOG").unwrap_or_else(|_| {
+        EnvFilter::new(
+            "info,matrix_sdk=warn,matrix_sdk_ui=warn,matrix_sdk_crypto=warn,matrix_sdk_crypto::backups=error",
+        )
+    });
     let (file_layer, guard) = match std::env::var_os("KRING_LOG_DIR") {
         Some(dir) => {
             let appender = tracing_appender::rolling::daily(dir, "kring.log");

@@ -131,6 +131,12 @@ enum Command {
     /// Every device of a person: recovery setup, recover with the key, status.
     #[command(subcommand)]
     Recovery(devices::RecoveryCommand),
+    /// This account's devices: list, sign one out.
+    #[command(subcommand)]
+    Devices(devices::DevicesCommand),
+    /// Verify a new device with one the person already has (emoji).
+    #[command(subcommand)]
+    Verify(devices::VerifyCommand),
     /// Care teams: one per client (list, create, invite, invites, accept, members).
     #[command(name = "care-team", subcommand)]
     CareTeam(CareTeamCommand),
@@ -341,6 +347,17 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
             session.wait_until_synced(timeout).await;
             devices::recovery(&session, command, out).await?;
+            session.stop().await;
+        }
+        Command::Devices(command) => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            devices::devices(&session, command, out).await?;
+            session.stop().await;
+        }
+        Command::Verify(command) => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            session.wait_until_synced(timeout).await;
+            devices::verify(&session, command, out).await?;
             session.stop().await;
         }
         Command::CareTeam(command) => {

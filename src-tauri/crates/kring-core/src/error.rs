@@ -93,6 +93,14 @@ pub enum ErrorCode {
     RecoveryAlreadySetUp,
     /// Recovery or key backup could not be reached or failed; Kring keeps working and tries again.
     RecoveryFailed,
+    /// That device is not (or no longer) one of this account's devices: refresh the list.
+    UnknownDevice,
+    /// The homeserver wants the password (or the sign-in in the browser) again before it signs a device out.
+    ReauthenticationRequired,
+    /// The verification was cancelled on one of the devices, or the emoji did not match: start it again.
+    VerificationCancelled,
+    /// The verification could not go on (no other device answered, the server failed): try again.
+    VerificationFailed,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +113,14 @@ pub enum CoreError {
     RecoveryAlreadySetUp,
     #[error("recovery failed: {0}")]
     RecoveryFailed(String),
+    #[error("unknown device: {0}")]
+    UnknownDevice(String),
+    #[error("the homeserver asks to confirm the account again")]
+    ReauthenticationRequired,
+    #[error("the verification was cancelled: {0}")]
+    VerificationCancelled(String),
+    #[error("the verification failed: {0}")]
+    VerificationFailed(String),
     #[error("the homeserver rejected the username or password")]
     WrongCredentials,
     #[error("the homeserver could not be reached: {0}")]
@@ -228,6 +244,10 @@ impl CoreError {
             Self::RecoveryNotSetUp => ErrorCode::RecoveryNotSetUp,
             Self::RecoveryAlreadySetUp => ErrorCode::RecoveryAlreadySetUp,
             Self::RecoveryFailed(_) => ErrorCode::RecoveryFailed,
+            Self::UnknownDevice(_) => ErrorCode::UnknownDevice,
+            Self::ReauthenticationRequired => ErrorCode::ReauthenticationRequired,
+            Self::VerificationCancelled(_) => ErrorCode::VerificationCancelled,
+            Self::VerificationFailed(_) => ErrorCode::VerificationFailed,
         }
     }
 

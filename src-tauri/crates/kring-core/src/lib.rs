@@ -36,7 +36,7 @@ pub use care_network::{
 pub use care_team::{CareTeam, CareTeamInvite, ClientRef, Member};
 pub use conversation::{ConversationKind, ConversationStatus, ConversationSummary, NewConversation};
 pub use desktop_notifier::DesktopNotifier;
-pub use devices::{DeviceTrust, RecoveryKey, RecoveryState};
+pub use devices::{DeviceTrust, OwnDevice, Reauth, RecoveryKey, RecoveryState, VerificationEmoji, VerificationStep};
 pub use diff::ListDiff;
 pub use error::{CoreError, ErrorCode};
 pub use identity::CareIdentityBinding;

@@ -63,6 +63,21 @@ export const commands = {
 	joinConversation: (roomId: string) => typedError<null, AppError>(__TAURI_INVOKE("join_conversation", { roomId })),
 	setConversationStatus: (roomId: string, status: ConversationStatus) => typedError<null, AppError>(__TAURI_INVOKE("set_conversation_status", { roomId, status })),
 	redact: (roomId: string, eventId: string) => typedError<null, AppError>(__TAURI_INVOKE("redact", { roomId, eventId })),
+	deviceTrust: () => typedError<DeviceTrust, AppError>(__TAURI_INVOKE("device_trust")),
+	/**  Sets up recovery; the key crosses the IPC once, to be shown once. */
+	enableRecovery: () => typedError<RecoveryKey, AppError>(__TAURI_INVOKE("enable_recovery")),
+	recover: (recoveryKey: string) => typedError<DeviceTrust, AppError>(__TAURI_INVOKE("recover", { recoveryKey })),
+	ownDevices: () => typedError<OwnDevice[], AppError>(__TAURI_INVOKE("own_devices")),
+	/**
+	 *  Signs another device out. Without a password, the homeserver's own
+	 *  confirmation (SSO accounts) opens in the browser.
+	 */
+	signOutDevice: (deviceId: string, password: string | null) => typedError<null, AppError>(__TAURI_INVOKE("sign_out_device", { deviceId, password })),
+	verifyThisDevice: (onUpdate: Channel<VerificationStep>) => typedError<string, AppError>(__TAURI_INVOKE("verify_this_device", { onUpdate })),
+	watchVerificationRequests: (onUpdate: Channel<VerificationStep>) => typedError<string, AppError>(__TAURI_INVOKE("watch_verification_requests", { onUpdate })),
+	acceptVerification: (flowId: string, onUpdate: Channel<VerificationStep>) => typedError<string, AppError>(__TAURI_INVOKE("accept_verification", { flowId, onUpdate })),
+	confirmVerification: (flowId: string, emojisMatch: boolean) => typedError<null, AppError>(__TAURI_INVOKE("confirm_verification", { flowId, emojisMatch })),
+	cancelVerification: (flowId: string) => typedError<null, AppError>(__TAURI_INVOKE("cancel_verification", { flowId })),
 };
 
 /* Types */
@@ -160,6 +175,18 @@ export type ConversationSummary = {
 	 */
 	unreadHighlights: number,
 	lastActivityMs: number | null,
+};
+
+/**  What this device can read and prove, for the user and for support. */
+export type DeviceTrust = {
+	recovery: RecoveryState,
+	/**
+	 *  This device is signed by the account's own cross-signing key, so the
+	 *  person's other devices and other people's clients trust it.
+	 */
+	verified: boolean,
+	/**  Room keys go to, and come from, the server-side backup. */
+	backupEnabled: boolean,
 };
 
 export type DirectoryHit = {
@@ -267,7 +294,15 @@ export type ErrorCode =
 /**  Another device already set up recovery: use its recovery key here instead of making a new one. */
 "recovery_already_set_up" | 
 /**  Recovery or key backup could not be reached or failed; Kring keeps working and tries again. */
-"recovery_failed";
+"recovery_failed" | 
+/**  That device is not (or no longer) one of this account's devices: refresh the list. */
+"unknown_device" | 
+/**  The homeserver wants the password (or the sign-in in the browser) again before it signs a device out. */
+"reauthentication_required" | 
+/**  The verification was cancelled on one of the devices, or the emoji did not match: start it again. */
+"verification_cancelled" | 
+/**  The verification could not go on (no other device answered, the server failed): try again. */
+"verification_failed";
 
 export type ListDiff<T> = { op: "reset"; values: T[] } | { op: "append"; values: T[] } | { op: "clear" } | { op: "pushFront"; value: T } | { op: "pushBack"; value: T } | { op: "popFront" } | { op: "popBack" } | { op: "insert"; index: number; value: T } | { op: "set"; index: number; value: T } | { op: "remove"; index: number } | { op: "truncate"; length: number };
 
@@ -390,7 +425,41 @@ export type OnboardingProgress = {
 /**  The steps the wizard shows, in order. */
 export type OnboardingStep = "organisation_login" | "find_organisation" | "find_practitioner" | "connect_homeserver" | "ready";
 
+/**  One device of this account, as the homeserver lists it. */
+export type OwnDevice = {
+	deviceId: string,
+	displayName: string | null,
+	/**  When the homeserver last saw it, in ms since the epoch. */
+	lastSeenMs: number | null,
+	/**  The device this list is shown on. */
+	thisDevice: boolean,
+	/**
+	 *  Signed by the account's cross-signing key: it reads the history and
+	 *  other people's clients trust it.
+	 */
+	verified: boolean,
+};
+
 export type ParticipantKind = "practitioner" | "related_person" | "client";
+
+/**
+ *  The recovery key as the SDK formats it (twelve groups of four). Shown
+ *  once; never logged (the `Debug` is redacted) and wiped from memory on drop.
+ */
+export type RecoveryKey = string;
+
+export type RecoveryState = 
+/**  Not known yet (the first sync has not answered). */
+"unknown" | 
+/**  Set up, and this device holds every secret. */
+"enabled" | 
+/**  This account has no recovery: offer to set it up. */
+"disabled" | 
+/**
+ *  Set up on another device, but this device lacks the secrets: verify it
+ *  or enter the recovery key.
+ */
+"incomplete";
 
 /**  A care-team role, ordered by authority. */
 export type Role = "client" | "related_person" | "practitioner" | "senior" | "lead";
@@ -463,7 +532,12 @@ export type SyncStatus =
 /**  The homeserver cannot be reached; the SDK retries by itself. */
 "offline" | 
 /**  Sync stopped on an error; Kring restarts it. */
-"error";
+"error" | 
+/**
+ *  This device was signed out on the homeserver (from another device or
+ *  by an administrator) and its local data is gone: show the login.
+ */
+"signedOut";
 
 export type TimelineContent = { type: "message"; eventId: string | null; sender: string; senderName: string; 
 /**
@@ -499,6 +573,27 @@ export type UploadProgress = {
 	sentBytes: number | null,
 	totalBytes: number | null,
 };
+
+export type VerificationEmoji = {
+	symbol: string,
+	/**  The spec's English name; the UI translates it. */
+	description: string,
+};
+
+/**  Where a verification stands, for the dialog on either device. */
+export type VerificationStep = 
+/**  This device asked the person's other devices; none has answered yet. */
+{ step: "waiting"; flowId: string } | 
+/**  Another device of this person asks this one to verify it. */
+{ step: "requested"; flowId: string; deviceId: string; displayName: string | null } | 
+/**  Both sides agreed; the emoji are being computed. */
+{ step: "accepted"; flowId: string } | 
+/**  Compare these with the other device, then confirm or say they differ. */
+{ step: "compare"; flowId: string; emojis: VerificationEmoji[]; decimals: [number, number, number] } | 
+/**  Confirmed here; waiting for the other device to confirm. */
+{ step: "confirmed"; flowId: string } | 
+/**  Both confirmed: the new device is cross-signed and receives the keys. */
+{ step: "done"; flowId: string } | { step: "cancelled"; flowId: string; reason: string; byThisDevice: boolean };
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

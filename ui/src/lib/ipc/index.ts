@@ -179,6 +179,14 @@ export const ERROR_CODES = [
   "matrix_account_missing",
   "message_not_unsent",
   "send_rejected",
+  "recovery_key_wrong",
+  "recovery_not_set_up",
+  "recovery_already_set_up",
+  "recovery_failed",
+  "unknown_device",
+  "reauthentication_required",
+  "verification_cancelled",
+  "verification_failed",
 ] as const satisfies readonly ErrorCode[];
 
 // Fails `npm run check` when Rust adds an error code the UI has no text for yet.
