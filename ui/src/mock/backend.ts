@@ -28,11 +28,12 @@
 // core.ts (session, ids, streams), session.ts (login, first login), rooms.ts
 // (rooms, timelines, attachments, the send queue, read receipts),
 // notifications.ts (settings, modes, clicked notifications), careTeams.ts (care teams, conversations),
-// careNetwork.ts (care network, directories).
+// careNetwork.ts (care network, directories), devices.ts (verification, recovery, device list).
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { type Args, type Commands, createMock } from "./core";
 import { createCareNetwork } from "./careNetwork";
 import { createCareTeams } from "./careTeams";
+import { deviceCommands } from "./devices";
 import { notificationCommands } from "./notifications";
 import { createRooms } from "./rooms";
 import { sessionCommands } from "./session";
@@ -48,6 +49,7 @@ export function installMockBackend(): void {
     ...teams.commands,
     ...network.commands,
     ...notificationCommands(mock),
+    ...deviceCommands(mock),
     unsubscribe: (args) => {
       mock.unsubscribe(args.id as string);
       return null;

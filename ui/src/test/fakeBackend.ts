@@ -11,6 +11,7 @@ import type {
   CareTeam,
   CareTeamInvite,
   ConversationSummary,
+  DeviceTrust,
   DirectoryHit,
   ErrorCode,
   LoginOptions,
@@ -30,6 +31,7 @@ import type {
   SyncStatus,
   TimelineItem,
   TimelineContent,
+  VerificationStep,
 } from "$lib/ipc";
 
 export function ok<T>(data: T): Result<T, AppError> {
@@ -55,6 +57,8 @@ export const anOnboarded: Onboarded = {
   account: "provisioned",
   directory: "https://mcsd.aurora.example/fhir",
 };
+
+export const verifiedDevice: DeviceTrust = { recovery: "enabled", verified: true, backupEnabled: true };
 
 export const noOrganisationLogin: LoginOptions = { organisationLogin: false, idpName: null };
 
@@ -228,6 +232,8 @@ function createBackend() {
     careNetwork: [] as { spaceId: string; id: string; channel: Ch<CareNetwork> }[],
     sendProblems: [] as Ch<SendProblem>[],
     activations: [] as Ch<string>[],
+    verification: [] as Ch<VerificationStep>[],
+    verificationRequests: [] as Ch<VerificationStep>[],
   };
   /** The last network pushed per client, for the default refresh answer. */
   const delivered = new Map<string, CareNetwork>();
@@ -273,6 +279,16 @@ function createBackend() {
     conversationNotificationMode: vi.fn(),
     setConversationNotificationMode: vi.fn(),
     watchNotificationActivations: vi.fn(),
+    deviceTrust: vi.fn(),
+    enableRecovery: vi.fn(),
+    recover: vi.fn(),
+    ownDevices: vi.fn(),
+    signOutDevice: vi.fn(),
+    verifyThisDevice: vi.fn(),
+    watchVerificationRequests: vi.fn(),
+    acceptVerification: vi.fn(),
+    confirmVerification: vi.fn(),
+    cancelVerification: vi.fn(),
   };
 
   function reset() {
@@ -284,6 +300,8 @@ function createBackend() {
     channels.careNetwork.length = 0;
     channels.sendProblems.length = 0;
     channels.activations.length = 0;
+    channels.verification.length = 0;
+    channels.verificationRequests.length = 0;
     delivered.clear();
     finishPending = null;
     for (const fn of Object.values(commands)) fn.mockReset();
@@ -325,6 +343,22 @@ function createBackend() {
       return ok(id);
     });
     commands.unsubscribe.mockResolvedValue(ok(null));
+    // A verified device with recovery set up: no banner unless a test says otherwise.
+    commands.deviceTrust.mockResolvedValue(ok(verifiedDevice));
+    commands.ownDevices.mockResolvedValue(ok([]));
+    commands.signOutDevice.mockResolvedValue(ok(null));
+    commands.confirmVerification.mockResolvedValue(ok(null));
+    commands.cancelVerification.mockResolvedValue(ok(null));
+    commands.watchVerificationRequests.mockImplementation(async (ch: Ch<VerificationStep>) => {
+      channels.verificationRequests.push(ch);
+      return ok(`verification-requests-${++nextSub}`);
+    });
+    const flow = async (ch: Ch<VerificationStep>) => {
+      channels.verification.push(ch);
+      return ok(`verification-${++nextSub}`);
+    };
+    commands.verifyThisDevice.mockImplementation(flow);
+    commands.acceptVerification.mockImplementation(async (_flowId: string, ch: Ch<VerificationStep>) => flow(ch));
     commands.sendText.mockResolvedValue(ok(null));
     commands.sendMessage.mockResolvedValue(ok(null));
     commands.saveAttachment.mockImplementation(async (_roomId: string, eventId: string, index: number) =>
@@ -405,6 +439,14 @@ function createBackend() {
         for (const m of messages) ch.onmessage(m);
         return result;
       });
+    },
+    /** A step of the latest verification flow this UI opened. */
+    pushVerification(step: VerificationStep) {
+      last(channels.verification, "verification").onmessage(step);
+    },
+    /** Another device of this person asks to be verified. */
+    pushVerificationRequest(step: VerificationStep) {
+      last(channels.verificationRequests, "verification-requests").onmessage(step);
     },
     pushSync(status: SyncStatus) {
       last(channels.sync, "sync").onmessage(status);

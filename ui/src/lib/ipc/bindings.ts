@@ -593,7 +593,12 @@ export type VerificationStep =
 /**  Confirmed here; waiting for the other device to confirm. */
 { step: "confirmed"; flowId: string } | 
 /**  Both confirmed: the new device is cross-signed and receives the keys. */
-{ step: "done"; flowId: string } | { step: "cancelled"; flowId: string; reason: string; byThisDevice: boolean };
+{ step: "done"; flowId: string } | 
+/**
+ *  `mismatch`: the emoji (or keys) did not match, a possible attack, not
+ *  just a stop; `reason` is the SDK's English text, for the details.
+ */
+{ step: "cancelled"; flowId: string; reason: string; byThisDevice: boolean; mismatch: boolean };
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -38,6 +38,12 @@ import type {
   SessionInfo,
   StepState,
   SyncStatus,
+  DeviceTrust,
+  OwnDevice,
+  RecoveryKey,
+  RecoveryState,
+  VerificationEmoji,
+  VerificationStep,
   TimelineItem,
   UploadProgress,
 } from "./bindings";
@@ -77,6 +83,12 @@ export type {
   SessionInfo,
   StepState,
   SyncStatus,
+  DeviceTrust,
+  OwnDevice,
+  RecoveryKey,
+  RecoveryState,
+  VerificationEmoji,
+  VerificationStep,
   TimelineItem,
   UploadProgress,
 };
@@ -348,4 +360,21 @@ export const ipc = {
   redact: (roomId: string, eventId: string) => call(() => commands.redact(roomId, eventId)),
   watchSync: (onStatus: (status: SyncStatus) => void) =>
     openStream<SyncStatus>((ch) => commands.watchSync(ch), onStatus),
+  // Every device of a person: recovery, verification by another device, the device list.
+  deviceTrust: () => call(() => commands.deviceTrust()),
+  /** The recovery key comes back once: show it, never keep it. */
+  enableRecovery: () => call(() => commands.enableRecovery()),
+  recover: (recoveryKey: string) => call(() => commands.recover(recoveryKey)),
+  ownDevices: () => call(() => commands.ownDevices()),
+  /** Without a password, the homeserver's confirmation opens in the browser (SSO accounts). */
+  signOutDevice: (deviceId: string, password: string | null) => call(() => commands.signOutDevice(deviceId, password)),
+  verifyThisDevice: (onStep: (step: VerificationStep) => void) =>
+    openStream<VerificationStep>((ch) => commands.verifyThisDevice(ch), onStep),
+  watchVerificationRequests: (onStep: (step: VerificationStep) => void) =>
+    openStream<VerificationStep>((ch) => commands.watchVerificationRequests(ch), onStep),
+  acceptVerification: (flowId: string, onStep: (step: VerificationStep) => void) =>
+    openStream<VerificationStep>((ch) => commands.acceptVerification(flowId, ch), onStep),
+  confirmVerification: (flowId: string, emojisMatch: boolean) =>
+    call(() => commands.confirmVerification(flowId, emojisMatch)),
+  cancelVerification: (flowId: string) => call(() => commands.cancelVerification(flowId)),
 };

@@ -6,7 +6,9 @@
 
 use futures_util::StreamExt;
 use matrix_sdk::encryption::verification::{SasState, SasVerification, VerificationRequest, VerificationRequestState};
-use matrix_sdk::ruma::events::key::verification::request::ToDeviceKeyVerificationRequestEvent;
+use matrix_sdk::ruma::events::key::verification::{
+    cancel::CancelCode, request::ToDeviceKeyVerificationRequestEvent,
+};
 use serde::Serialize;
 use tracing::{debug, info};
 
@@ -54,10 +56,13 @@ pub enum VerificationStep {
     Done {
         flow_id: String,
     },
+    /// `mismatch`: the emoji (or keys) did not match, a possible attack, not
+    /// just a stop; `reason` is the SDK's English text, for the details.
     Cancelled {
         flow_id: String,
         reason: String,
         by_this_device: bool,
+        mismatch: bool,
     },
 }
 
@@ -72,6 +77,7 @@ fn cancelled(flow_id: &str, info: &matrix_sdk::encryption::verification::CancelI
         flow_id: flow_id.to_owned(),
         reason: info.reason().to_owned(),
         by_this_device: info.cancelled_by_us(),
+        mismatch: matches!(info.cancel_code(), CancelCode::MismatchedSas | CancelCode::KeyMismatch),
     }
 }
 

@@ -397,7 +397,10 @@ async fn a_new_device_verified_with_emoji_by_the_first_reads_the_history() {
             [("cancel at the first", &mut answering, true), ("cancel at the third", &mut asking, false)]
         {
             let by = step(what, rx, |s| match s {
-                VerificationStep::Cancelled { by_this_device, .. } => Some(*by_this_device),
+                VerificationStep::Cancelled { by_this_device, mismatch, .. } => {
+                    assert!(mismatch, "a mismatch, not a plain stop");
+                    Some(*by_this_device)
+                }
                 VerificationStep::Done { .. } => panic!("a mismatch must not verify"),
                 _ => None,
             })
