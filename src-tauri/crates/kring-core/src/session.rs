@@ -286,6 +286,7 @@ impl Session {
         let (revoked, _) = tokio::sync::watch::channel(false);
         let (verification_requests, _) = tokio::sync::broadcast::channel(8);
         crate::devices::forward_verification_requests(&client, verification_requests.clone());
+        crate::devices::follow_vault(&client, store.clone());
         let local = LocalData {
             secrets: secrets.clone(),
             profile: profile.to_owned(),

@@ -10,6 +10,6 @@ mod verification;
 
 pub use own::{OwnDevice, Reauth};
 pub use recovery::{DeviceTrust, RecoveryKey, RecoveryState};
-pub(crate) use vault::is_vault;
+pub(crate) use vault::{follow_vault, is_vault};
 pub(crate) use verification::forward_requests as forward_verification_requests;
 pub use verification::{VerificationEmoji, VerificationStep};

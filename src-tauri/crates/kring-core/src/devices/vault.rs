@@ -96,7 +96,14 @@ impl Session {
     /// client too. Failing that, the link stays on this device and the
     /// next start tries again.
     pub(crate) async fn remember_in_vault(&self, link: &ClientLink) {
-        let result = async { send_link(&self.ensure_vault().await?, link).await }.await;
+        let result = async {
+            match self.vault().await? {
+                Some(room) => send_link(&room, link).await,
+                // A new vault starts with every link of this device, this one included.
+                None => self.ensure_vault().await.map(|_| ()),
+            }
+        }
+        .await;
         if let Err(e) = result {
             warn!("care-team link not yet in the vault: {e}");
         }
@@ -144,6 +151,31 @@ impl Session {
         }
         Ok(added)
     }
+}
+
+/// Links that the person's other devices add while this one runs: read from
+/// the vault's live events as they sync (decrypted by the SDK before the
+/// handler sees them), so a new care team shows here without a restart.
+pub(crate) fn follow_vault(client: &matrix_sdk::Client, store: kring_store::Store) {
+    use matrix_sdk::ruma::{events::AnySyncTimelineEvent, serde::Raw};
+    client.add_event_handler(move |event: Raw<AnySyncTimelineEvent>, room: Room| {
+        let store = store.clone();
+        async move {
+            if !is_vault(&room) || event.get_field::<String>("type").ok().flatten().as_deref() != Some(LINK_EVENT) {
+                return;
+            }
+            let Ok(Some(content)) = event.get_field::<Value>("content") else { return };
+            let field = |k: &str| content.get(k).and_then(Value::as_str).map(str::to_owned);
+            let (Some(space_id), Some(display_name), Some(pseudo_bsn)) =
+                (field("space_id"), field("display_name"), field("pseudo_bsn"))
+            else {
+                return;
+            };
+            if let Err(e) = store.link_client_space(&ClientLink { space_id, display_name, pseudo_bsn }).await {
+                warn!("care-team link from the vault not kept: {e}");
+            }
+        }
+    });
 }
 
 async fn send_link(room: &Room, link: &ClientLink) -> Result<(), CoreError> {

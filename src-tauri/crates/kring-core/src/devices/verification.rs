@@ -6,9 +6,7 @@
 
 use futures_util::StreamExt;
 use matrix_sdk::encryption::verification::{SasState, SasVerification, VerificationRequest, VerificationRequestState};
-use matrix_sdk::ruma::events::key::verification::{
-    cancel::CancelCode, request::ToDeviceKeyVerificationRequestEvent,
-};
+use matrix_sdk::ruma::events::key::verification::{cancel::CancelCode, request::ToDeviceKeyVerificationRequestEvent};
 use serde::Serialize;
 use tracing::{debug, info};
 
@@ -29,41 +27,20 @@ pub struct VerificationEmoji {
 #[serde(tag = "step", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum VerificationStep {
     /// This device asked the person's other devices; none has answered yet.
-    Waiting {
-        flow_id: String,
-    },
+    Waiting { flow_id: String },
     /// Another device of this person asks this one to verify it.
-    Requested {
-        flow_id: String,
-        device_id: String,
-        display_name: Option<String>,
-    },
+    Requested { flow_id: String, device_id: String, display_name: Option<String> },
     /// Both sides agreed; the emoji are being computed.
-    Accepted {
-        flow_id: String,
-    },
+    Accepted { flow_id: String },
     /// Compare these with the other device, then confirm or say they differ.
-    Compare {
-        flow_id: String,
-        emojis: Vec<VerificationEmoji>,
-        decimals: [u16; 3],
-    },
+    Compare { flow_id: String, emojis: Vec<VerificationEmoji>, decimals: [u16; 3] },
     /// Confirmed here; waiting for the other device to confirm.
-    Confirmed {
-        flow_id: String,
-    },
+    Confirmed { flow_id: String },
     /// Both confirmed: the new device is cross-signed and receives the keys.
-    Done {
-        flow_id: String,
-    },
+    Done { flow_id: String },
     /// `mismatch`: the emoji (or keys) did not match, a possible attack, not
     /// just a stop; `reason` is the SDK's English text, for the details.
-    Cancelled {
-        flow_id: String,
-        reason: String,
-        by_this_device: bool,
-        mismatch: bool,
-    },
+    Cancelled { flow_id: String, reason: String, by_this_device: bool, mismatch: bool },
 }
 
 impl VerificationStep {

@@ -377,6 +377,13 @@ async fn a_new_device_verified_with_emoji_by_the_first_reads_the_history() {
         let listed = first.own_devices().await.unwrap();
         assert!(listed.iter().any(|d| d.device_id == second_id && d.verified), "{listed:?}");
 
+        // A care team made on the first device while the second runs shows there without a restart.
+        let other = crate::care_team::client("sas-live");
+        let live = first.create_care_team(&other).await.unwrap();
+        eventually("the live link on the second device", || async { second.client_of(&live.space_id).await.ok() })
+            .await;
+        assert_eq!(second.client_of(&live.space_id).await.unwrap(), other);
+
         // A third device whose emoji the person says differ: cancelled on both sides, still unverified.
         let p3 = Profile::new("sas-lead-3");
         let third = p3.login(&stack, &lead_user).await;
