@@ -479,6 +479,15 @@ impl Session {
         if tokio::time::timeout(Duration::from_secs(5), self.sync_service.stop()).await.is_err() {
             warn!("sync did not stop within 5 s; abandoning it");
         }
+        // Room keys of messages sent just now go to the backup before the
+        // process ends (a CLI run is short), so the person's other devices
+        // can read them.
+        let backups = self.client.encryption().backups();
+        if backups.are_enabled().await
+            && tokio::time::timeout(Duration::from_secs(5), backups.wait_for_steady_state()).await.is_err()
+        {
+            warn!("room keys not all in the backup yet; the next start uploads them");
+        }
         debug!("sync stopped");
     }
 
@@ -556,41 +565,54 @@ async fn follow_session_changes(
     revoked: tokio::sync::watch::Sender<bool>,
 ) {
     use matrix_sdk::SessionChange;
-    let mut changes = client.subscribe_to_session_changes();
-    while let Ok(change) = changes.recv().await {
-        match change {
-            SessionChange::TokensRefreshed => {
-                let Some((session, _)) = client.session().and_then(StoredSession::parts_of) else { continue };
-                match local.secrets.load(&local.profile) {
-                    Ok(Some(mut stored)) => {
-                        stored.session = session;
-                        if let Err(e) = local.secrets.save(&local.profile, &stored) {
-                            warn!("could not save refreshed tokens: {e}");
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) => warn!("could not read the keychain: {e}"),
+    use tokio::sync::broadcast::error::RecvError;
+    let save_tokens = || {
+        let Some((session, _)) = client.session().and_then(StoredSession::parts_of) else { return };
+        match local.secrets.load(&local.profile) {
+            Ok(Some(mut stored)) => {
+                stored.session = session;
+                if let Err(e) = local.secrets.save(&local.profile, &stored) {
+                    warn!("could not save refreshed tokens: {e}");
                 }
+            }
+            Ok(None) => {}
+            Err(e) => warn!("could not read the keychain: {e}"),
+        }
+    };
+    let mut changes = client.subscribe_to_session_changes();
+    loop {
+        let check = match changes.recv().await {
+            Ok(SessionChange::TokensRefreshed) => {
+                save_tokens();
+                false
             }
             // An expired token (soft logout) keeps the device: sign in again.
-            SessionChange::UnknownToken(data) if data.soft_logout => {
+            Ok(SessionChange::UnknownToken(data)) if data.soft_logout => {
                 warn!("the homeserver asks to sign in again (soft logout)");
+                false
             }
-            SessionChange::UnknownToken(_) => {
-                if !signed_out_on_server(&client).await {
-                    continue;
-                }
-                warn!("this device was signed out on the homeserver; removing its local data");
-                if tokio::time::timeout(Duration::from_secs(5), sync_service.stop()).await.is_err() {
-                    warn!("sync did not stop within 5 s");
-                }
-                if let Err(e) = local.wipe().await {
-                    warn!("local data not fully removed: {e}");
-                }
-                let _ = revoked.send(true);
-                return;
+            Ok(SessionChange::UnknownToken(_)) => true,
+            // A burst of changes (every request of a signed-out device is
+            // refused) overflowed the channel: what was missed may have been
+            // either kind, so save the tokens and ask the server.
+            Err(RecvError::Lagged(_)) => {
+                save_tokens();
+                true
             }
+            Err(RecvError::Closed) => return,
+        };
+        if !check || !signed_out_on_server(&client).await {
+            continue;
         }
+        warn!("this device was signed out on the homeserver; removing its local data");
+        if tokio::time::timeout(Duration::from_secs(5), sync_service.stop()).await.is_err() {
+            warn!("sync did not stop within 5 s");
+        }
+        if let Err(e) = local.wipe().await {
+            warn!("local data not fully removed: {e}");
+        }
+        let _ = revoked.send(true);
+        return;
     }
 }
 
