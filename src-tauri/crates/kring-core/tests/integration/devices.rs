@@ -183,6 +183,13 @@ async fn a_second_device_recovers_with_the_key_and_reads_every_care_team_and_mes
             batch.into_iter().for_each(|d| d.apply(&mut rooms));
         }
         assert!(rooms.iter().all(|r| r.room_id != vault), "the vault is no conversation");
+
+        // At rest on both homeservers: no client name, pseudo-BSN or BSN-like number in room
+        // state, account data or profiles (the client travels only in the consumed invites).
+        let needles = [client.display_name.as_str(), client.pseudo_bsn.as_str()];
+        let rooms = [team.space_id.as_str(), room_id.as_str(), vault.as_str()];
+        assert_nothing_in_cleartext(&stack, "a", &rooms, &[&lead_user.mxid], &needles).await;
+        assert_nothing_in_cleartext(&stack, "b", &rooms[..2], &[&gp_user.mxid], &needles).await;
     })
     .await;
 }
@@ -257,6 +264,154 @@ async fn a_practitioner_invited_later_reads_the_professional_history() {
         until_timeline("the 20 earlier messages at the late practitioner", &mut rx, &mut items, 60, exact).await;
     })
     .await;
+}
+
+/// The UC6 rule for a conversation with the client: a related person added
+/// later reads from their invite on, never what was said before it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_related_person_added_later_reads_from_the_invite_on() {
+    crate::stack::bounded(async {
+        let stack = Stack::load();
+        let (lead_user, nurse_user, carer_user) = (
+            stack.fresh_user("a", "lead").await,
+            stack.fresh_user("a", "nurse").await,
+            stack.fresh_user("a", "carer").await,
+        );
+        let (pl, pn, pc) = (Profile::new("rp-lead"), Profile::new("rp-nurse"), Profile::new("rp-carer"));
+        let (lead, nurse, carer) = (
+            pl.login(&stack, &lead_user).await,
+            pn.login(&stack, &nurse_user).await,
+            pc.login(&stack, &carer_user).await,
+        );
+        let team = lead.create_care_team(&client("rp")).await.unwrap();
+        lead.invite_to_care_team(&team.space_id, &nurse_user.mxid, Role::Practitioner).await.unwrap();
+        lead.invite_to_care_team(&team.space_id, &carer_user.mxid, Role::RelatedPerson).await.unwrap();
+        for (who, s) in [("nurse", &nurse), ("carer", &carer)] {
+            eventually(who, || async {
+                s.care_team_invites().await.unwrap().into_iter().find(|i| i.space_id == team.space_id)
+            })
+            .await;
+            s.accept_care_team_invite(&team.space_id).await.unwrap();
+        }
+        let room_id = lead
+            .start_conversation(&NewConversation {
+                space_id: team.space_id.clone(),
+                subject: "Thuissituatie".into(),
+                body: "Voor de uitnodiging 1".into(),
+                recipients: vec![nurse_user.mxid.clone()],
+                kind: ConversationKind::ClientInclusive,
+                attachments: vec![],
+            })
+            .await
+            .unwrap();
+        lead.send_message(&room_id, "Voor de uitnodiging 2", vec![], None, false).await.unwrap();
+        let (mut rx, _sub) = watch(&lead, &room_id).await;
+        let mut items = Vec::new();
+        until_timeline("the messages before the invite sent", &mut rx, &mut items, 60, |i| {
+            holds(i, &["Voor de uitnodiging 1", "Voor de uitnodiging 2"])
+        })
+        .await;
+
+        lead.add_to_conversation(&room_id, &carer_user.mxid).await.unwrap();
+        eventually("the carer joined", || async { carer.join_conversation(&room_id).await.ok() }).await;
+        lead.send_message(&room_id, "Na de uitnodiging", vec![], None, false).await.unwrap();
+        let (mut rx, _sub2) = watch(&carer, &room_id).await;
+        let mut items = Vec::new();
+        until_timeline("the message after the invite at the carer", &mut rx, &mut items, 60, |i| {
+            holds(i, &["Na de uitnodiging"])
+        })
+        .await;
+        while !carer.paginate_back(&room_id, 50).await.unwrap() {}
+        // The whole history the server serves her, applied.
+        while let Ok(Some(batch)) = tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
+            batch.into_iter().for_each(|d| d.apply(&mut items));
+        }
+        let got = bodies(&items);
+        assert!(got.iter().any(|b| b == "Na de uitnodiging"), "{got:?}");
+        assert!(got.iter().all(|b| !b.starts_with("Voor de uitnodiging")), "history before her invite: {got:?}");
+        assert_eq!(undecryptable(&items), 0, "no blanks either: the server does not serve it");
+    })
+    .await;
+}
+
+/// A 9-digit number that passes the BSN eleven test (elfproef).
+fn bsn_like(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i - start == 9 {
+            let d: Vec<i64> = bytes[start..i].iter().map(|b| i64::from(b - b'0')).collect();
+            let sum: i64 = d[..8].iter().zip((2..=9).rev()).map(|(digit, weight)| weight * digit).sum::<i64>() - d[8];
+            if sum % 11 == 0 {
+                return Some(text[start..i].to_owned());
+            }
+        }
+    }
+    None
+}
+
+/// Reads Synapse's own database (the stack runs it on sqlite): the current
+/// state of `rooms`, the account data, profiles and user-directory rows of
+/// `users`. None of it may hold a needle, nor a BSN-like number.
+async fn assert_nothing_in_cleartext(stack: &Stack, org: &str, rooms: &[&str], users: &[&str], needles: &[&str]) {
+    use sqlx::{Row, sqlite::SqliteConnectOptions};
+    let path = stack.stack_dir.join(format!("hs-{org}")).join("homeserver.db");
+    let options = SqliteConnectOptions::new().filename(&path).read_only(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    let queries: [(&str, &'static str, &[&str]); 7] = [
+        (
+            "room state",
+            "SELECT j.json FROM current_state_events c JOIN event_json j ON j.event_id = c.event_id WHERE c.room_id = ?",
+            rooms,
+        ),
+        (
+            "room stats",
+            "SELECT coalesce(name,'') || ' ' || coalesce(topic,'') FROM room_stats_state WHERE room_id = ?",
+            rooms,
+        ),
+        ("membership", "SELECT coalesce(display_name,'') FROM room_memberships WHERE room_id = ?", rooms),
+        ("account data", "SELECT content FROM account_data WHERE user_id = ?", users),
+        ("room account data", "SELECT content FROM room_account_data WHERE user_id = ?", users),
+        (
+            "profile",
+            "SELECT coalesce(displayname,'') || ' ' || coalesce(CAST(fields AS TEXT),'') FROM profiles WHERE full_user_id = ?",
+            users,
+        ),
+        ("user directory", "SELECT coalesce(display_name,'') FROM user_directory WHERE user_id = ?", users),
+    ];
+    for (what, sql, keys) in queries {
+        for key in keys {
+            for row in sqlx::query(sql).bind(*key).fetch_all(&pool).await.unwrap_or_else(|e| panic!("{sql}: {e}")) {
+                let text: Option<String> = row.try_get(0).ok();
+                rows.push((what, text.unwrap_or_default()));
+            }
+        }
+    }
+    assert!(
+        rows.iter().any(|(what, text)| *what == "room state" && text.contains("m.room.create")),
+        "the scan read the rooms' state"
+    );
+    for (what, text) in &rows {
+        for needle in needles {
+            assert!(!text.contains(needle), "cleartext client data in {what} at {org}");
+        }
+        assert_eq!(bsn_like(text), None, "a BSN-like number in {what} at {org}");
+    }
+}
+
+#[test]
+fn the_bsn_scan_knows_the_eleven_test() {
+    assert_eq!(bsn_like("bsn 111222333 ts 1733312345678"), Some("111222333".into()));
+    assert_eq!(bsn_like("uzi 900100101, room !abc123456789:hs"), None);
 }
 
 type Steps = mpsc::UnboundedReceiver<VerificationStep>;
@@ -479,4 +634,135 @@ async fn a_device_signed_out_from_another_wipes_itself() {
         assert!(left.iter().any(|d| d.this_device) && left.iter().all(|d| d.device_id != phone_id), "{left:?}");
     })
     .await;
+}
+
+/// Benchmark, not a test (`--ignored`; `tests/bench/new_device_history.sh`):
+/// a new device decrypts the full history of 200 messages in 10
+/// conversations, next to downloading the same events raw over plain HTTP
+/// (`/messages`, one room after the other) in the same run. Prints a table.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: prints figures; run by tests/bench/new_device_history.sh"]
+async fn bench_new_device_history() {
+    const ROOMS: usize = 10;
+    const PER_ROOM: usize = 20;
+    let stack = Stack::load();
+    let (lead_user, nurse_user) = (stack.fresh_user("a", "benchlead").await, stack.fresh_user("a", "benchnurse").await);
+    let (p1, pn) = (Profile::new("bench-hist-1"), Profile::new("bench-hist-nurse"));
+    let first = p1.login(&stack, &lead_user).await;
+    let nurse = pn.login(&stack, &nurse_user).await;
+    let key = first.enable_recovery().await.unwrap();
+    let team = first.create_care_team(&client("bench")).await.unwrap();
+    first.invite_to_care_team(&team.space_id, &nurse_user.mxid, Role::Practitioner).await.unwrap();
+    eventually("the invite", || async {
+        nurse.care_team_invites().await.unwrap().into_iter().find(|i| i.space_id == team.space_id)
+    })
+    .await;
+    nurse.accept_care_team_invite(&team.space_id).await.unwrap();
+    let seeding = std::time::Instant::now();
+    let mut rooms = Vec::new();
+    for r in 0..ROOMS {
+        let room_id = first
+            .start_conversation(&NewConversation {
+                space_id: team.space_id.clone(),
+                subject: format!("Gesprek {r}"),
+                body: format!("Gesprek {r} bericht 0"),
+                recipients: vec![nurse_user.mxid.clone()],
+                kind: ConversationKind::Professional,
+                attachments: vec![],
+            })
+            .await
+            .unwrap();
+        for m in 1..PER_ROOM {
+            first.send_message(&room_id, &format!("Gesprek {r} bericht {m}"), vec![], None, false).await.unwrap();
+        }
+        rooms.push(room_id);
+    }
+    for room_id in &rooms {
+        assert!(first.wait_for_send_queue(room_id, Duration::from_secs(120)).await, "seeded messages sent");
+    }
+    first.client().encryption().backups().wait_for_steady_state().await.unwrap();
+    let seeded = seeding.elapsed();
+    first.stop().await;
+
+    // Baseline: the same events, raw, with a plain HTTP client and a token of its own.
+    let http = matrix_sdk::reqwest::Client::new();
+    let base = &stack.homeserver("a").base_url;
+    let login: serde_json::Value = http
+        .post(format!("{base}/_matrix/client/v3/login"))
+        .json(&serde_json::json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": lead_user.localpart}, "password": lead_user.password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let raw_start = std::time::Instant::now();
+    let mut raw_messages = 0;
+    for room_id in &rooms {
+        let mut from: Option<String> = None;
+        loop {
+            let mut url = format!("{base}/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=100");
+            if let Some(f) = &from {
+                url.push_str(&format!("&from={f}"));
+            }
+            let page: serde_json::Value = http.get(url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+            let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
+            raw_messages += chunk.iter().filter(|e| e["type"] == "m.room.encrypted").count();
+            match page["end"].as_str() {
+                Some(end) if !chunk.is_empty() => from = Some(end.to_owned()),
+                _ => break,
+            }
+        }
+    }
+    let raw = raw_start.elapsed();
+    assert_eq!(raw_messages, ROOMS * PER_ROOM, "the raw download got every message");
+
+    // Kring on a new device: the recovery key, then every conversation read to its start.
+    let p2 = Profile::new("bench-hist-2");
+    let login_start = std::time::Instant::now();
+    let second = p2.login(&stack, &lead_user).await;
+    second.wait_until_synced(Duration::from_secs(30)).await;
+    let logged_in = login_start.elapsed();
+    let start = std::time::Instant::now();
+    second.recover(key.as_str()).await.unwrap();
+    let recovered = start.elapsed();
+    let (mut opening, mut paging, mut decrypting) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    for room_id in &rooms {
+        let t = std::time::Instant::now();
+        let (mut rx, _sub) = watch(&second, room_id).await;
+        opening += t.elapsed();
+        let t = std::time::Instant::now();
+        while !second.paginate_back(room_id, 50).await.unwrap() {}
+        paging += t.elapsed();
+        let t = std::time::Instant::now();
+        let mut items = Vec::new();
+        let expected: Vec<String> = (0..PER_ROOM).map(|m| format!("bericht {m}")).collect();
+        until_timeline("the whole conversation decrypted", &mut rx, &mut items, 120, |i| {
+            let got = bodies(i);
+            undecryptable(i) == 0 && expected.iter().all(|e| got.iter().any(|b| b.ends_with(e.as_str())))
+        })
+        .await;
+        decrypting += t.elapsed();
+    }
+    let kring = start.elapsed();
+    let secs = |d: Duration| d.as_secs_f64();
+    println!(
+        "\nnew device, {ROOMS} conversations x {PER_ROOM} messages ({} in all; seeded in {:.1} s)",
+        ROOMS * PER_ROOM,
+        secs(seeded)
+    );
+    println!("| what | time |");
+    println!("|---|---|");
+    println!("| sign-in of the new device, until the first sync | {:.2} s |", secs(logged_in));
+    println!("| Kring: recovery key, then every conversation decrypted to its start | {:.2} s |", secs(kring));
+    println!("|   of which the recovery key (key import, cross-signing, vault) | {:.2} s |", secs(recovered));
+    println!("|   opening the {ROOMS} timelines | {:.2} s |", secs(opening));
+    println!("|   paginating back to the start | {:.2} s |", secs(paging));
+    println!(
+        "|   then waiting for the last undecryptable item to decrypt (keys from the backup) | {:.2} s |",
+        secs(decrypting)
+    );
+    println!("| baseline, same run: the raw events over plain HTTP /messages | {:.2} s |", secs(raw));
+    println!("| ratio Kring / raw | {:.1}x |", secs(kring) / secs(raw));
 }

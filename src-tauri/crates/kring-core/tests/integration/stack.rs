@@ -45,10 +45,13 @@ pub struct Stack {
     pub homeservers: std::collections::HashMap<String, Homeserver>,
     /// The users with a Matrix account and a password.
     pub users: Vec<User>,
+    /// Where the stack keeps its state: `hs-a/homeserver.db` is Synapse's database.
+    pub stack_dir: PathBuf,
 }
 
 #[derive(Deserialize)]
 struct StackJson {
+    stack_dir: PathBuf,
     homeservers: std::collections::HashMap<String, Homeserver>,
     users: Vec<ListedUser>,
 }
@@ -84,7 +87,7 @@ impl Stack {
                 Some(User { key: u.key, org: u.org, mxid, localpart: u.localpart, password: u.password, kind: u.kind })
             })
             .collect();
-        Self { homeservers: json.homeservers, users }
+        Self { homeservers: json.homeservers, users, stack_dir: json.stack_dir }
     }
 
     pub fn homeserver(&self, org: &str) -> &Homeserver {
