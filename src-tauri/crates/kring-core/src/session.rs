@@ -11,10 +11,7 @@ use std::{
     time::Duration,
 };
 
-use matrix_sdk::{
-    Client, ClientBuildError,
-    ruma::{OwnedRoomId, api::error::ErrorKind},
-};
+use matrix_sdk::{Client, ClientBuildError, ruma::OwnedRoomId};
 use matrix_sdk_ui::{sync_service::SyncService, timeline::Timeline};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -78,29 +75,6 @@ pub struct Session {
     pub(crate) verification_requests: tokio::sync::broadcast::Sender<String>,
 }
 
-/// What one profile keeps on this device: the keychain entry, the SDK's
-/// stores and the client links in Kring's database.
-#[derive(Clone)]
-struct LocalData {
-    secrets: Arc<dyn SecretStore>,
-    profile: String,
-    store: kring_store::Store,
-    store_dir: PathBuf,
-}
-
-impl LocalData {
-    /// Removes every local trace of the session (the audit log stays).
-    async fn wipe(&self) -> Result<(), CoreError> {
-        self.secrets.delete(&self.profile)?;
-        // Which client each care team is about is patient data: it leaves with the user.
-        self.store.forget_client_links().await.map_err(|e| CoreError::Storage(e.to_string()))?;
-        if self.store_dir.exists() {
-            tokio::fs::remove_dir_all(&self.store_dir).await.map_err(|e| CoreError::Storage(e.to_string()))?;
-        }
-        Ok(())
-    }
-}
-
 /// Where one profile's SDK stores live under the app's data directory.
 fn store_dir(data_dir: &Path, profile: &str) -> PathBuf {
     data_dir.join("profiles").join(profile).join("matrix")
@@ -128,13 +102,18 @@ async fn build_client(homeserver: &Url, store_dir: &Path, passphrase: &str) -> R
         // a login answer's well-known URL for that run only, while the
         // keychain keeps the chosen one for every later start.
         .respect_login_well_known(false)
-        // Every device of a person (cross-signing on the first login, a
-        // server-side key backup that later devices download from when they
-        // meet a message they cannot read) and MSC4268 history on invite.
+        // Every device of a person: cross-signing on the first login, a
+        // key backup that later devices download from when they meet a
+        // message they cannot read, and MSC4268 history on invite. The
+        // backup starts with recovery (`Recovery::enable` uploads every room
+        // key kept until then) or, on a later device, with the backup key
+        // from recovery or gossip. Not auto-enabled: a device that has no
+        // backup key yet then stalled its room-list sync while its to-device
+        // sync was held (tests/scenarios/test_notifications_cli.py, 3 of 3).
         .with_encryption_settings(matrix_sdk::encryption::EncryptionSettings {
             auto_enable_cross_signing: true,
             backup_download_strategy: matrix_sdk::encryption::BackupDownloadStrategy::AfterDecryptionFailure,
-            auto_enable_backups: true,
+            auto_enable_backups: false,
         })
         .with_enable_share_history_on_invite(true)
         .build()
@@ -287,7 +266,7 @@ impl Session {
         let (verification_requests, _) = tokio::sync::broadcast::channel(8);
         crate::devices::forward_verification_requests(&client, verification_requests.clone());
         crate::devices::follow_vault(&client, store.clone());
-        let local = LocalData {
+        let local = crate::devices::LocalData {
             secrets: secrets.clone(),
             profile: profile.to_owned(),
             store: store.clone(),
@@ -303,7 +282,7 @@ impl Session {
             ))),
             Subscription::new(tokio::spawn(install_urgent_rule(client.clone(), sync_service.clone()))),
             Subscription::new(tokio::spawn(supervise_sync(sync_service.clone()))),
-            Subscription::new(tokio::spawn(follow_session_changes(
+            Subscription::new(tokio::spawn(crate::devices::follow_session_changes(
                 client.clone(),
                 sync_service.clone(),
                 local,
@@ -505,8 +484,8 @@ impl Session {
         self.local_data().wipe().await
     }
 
-    fn local_data(&self) -> LocalData {
-        LocalData {
+    fn local_data(&self) -> crate::devices::LocalData {
+        crate::devices::LocalData {
             secrets: self.secrets.clone(),
             profile: self.profile.clone(),
             store: self.store.clone(),
@@ -551,94 +530,6 @@ async fn install_urgent_rule(client: Client, sync_service: Arc<SyncService>) {
         match state.next().await {
             Some(next) => current = next,
             None => return,
-        }
-    }
-}
-
-/// Saves refreshed tokens the moment they change, so a crash right after a
-/// refresh does not leave a stale token in the keychain; and wipes the
-/// device when the homeserver says it was signed out (not merely expired).
-async fn follow_session_changes(
-    client: Client,
-    sync_service: Arc<SyncService>,
-    local: LocalData,
-    revoked: tokio::sync::watch::Sender<bool>,
-) {
-    use matrix_sdk::SessionChange;
-    use tokio::sync::broadcast::error::RecvError;
-    let save_tokens = || {
-        let Some((session, _)) = client.session().and_then(StoredSession::parts_of) else { return };
-        match local.secrets.load(&local.profile) {
-            Ok(Some(mut stored)) => {
-                stored.session = session;
-                if let Err(e) = local.secrets.save(&local.profile, &stored) {
-                    warn!("could not save refreshed tokens: {e}");
-                }
-            }
-            Ok(None) => {}
-            Err(e) => warn!("could not read the keychain: {e}"),
-        }
-    };
-    let mut changes = client.subscribe_to_session_changes();
-    loop {
-        let check = match changes.recv().await {
-            Ok(SessionChange::TokensRefreshed) => {
-                save_tokens();
-                false
-            }
-            // An expired token (soft logout) keeps the device: sign in again.
-            Ok(SessionChange::UnknownToken(data)) if data.soft_logout => {
-                warn!("the homeserver asks to sign in again (soft logout)");
-                false
-            }
-            Ok(SessionChange::UnknownToken(_)) => true,
-            // A burst of changes (every request of a signed-out device is
-            // refused) overflowed the channel: what was missed may have been
-            // either kind, so save the tokens and ask the server.
-            Err(RecvError::Lagged(_)) => {
-                save_tokens();
-                true
-            }
-            Err(RecvError::Closed) => return,
-        };
-        if !check || !signed_out_on_server(&client).await {
-            continue;
-        }
-        warn!("this device was signed out on the homeserver; removing its local data");
-        if tokio::time::timeout(Duration::from_secs(5), sync_service.stop()).await.is_err() {
-            warn!("sync did not stop within 5 s");
-        }
-        if let Err(e) = local.wipe().await {
-            warn!("local data not fully removed: {e}");
-        }
-        let _ = revoked.send(true);
-        return;
-    }
-}
-
-fn refused_token(e: &matrix_sdk::HttpError) -> bool {
-    use matrix_sdk::{HttpError, RefreshTokenError};
-    let unknown = |e: &HttpError| matches!(e.client_api_error_kind(), Some(ErrorKind::UnknownToken { .. }));
-    match e {
-        HttpError::RefreshToken(RefreshTokenError::MatrixAuth(inner)) => unknown(inner),
-        // An OAuth refresh error does not tell a refused grant from a network
-        // failure here: such a device is not wiped automatically.
-        HttpError::RefreshToken(_) => false,
-        other => unknown(other),
-    }
-}
-
-/// The SDK also reports an unknown token when a refresh failed for another
-/// reason: wipe only when a fresh request is refused the same way.
-async fn signed_out_on_server(client: &Client) -> bool {
-    loop {
-        match client.whoami().await {
-            Ok(_) => return false,
-            Err(e) if refused_token(&e) => return true,
-            Err(e) => {
-                debug!("cannot confirm the sign-out yet: {e}");
-                tokio::time::sleep(Duration::from_secs(10)).await;
-            }
         }
     }
 }

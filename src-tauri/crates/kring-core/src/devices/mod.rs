@@ -5,11 +5,13 @@
 
 mod own;
 mod recovery;
+mod revocation;
 mod vault;
 mod verification;
 
 pub use own::{OwnDevice, Reauth};
 pub use recovery::{DeviceTrust, RecoveryKey, RecoveryState};
+pub(crate) use revocation::{LocalData, follow_session_changes};
 pub(crate) use vault::{follow_vault, is_vault};
 pub(crate) use verification::forward_requests as forward_verification_requests;
 pub use verification::{VerificationEmoji, VerificationStep};
