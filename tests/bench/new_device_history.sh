@@ -6,4 +6,4 @@
 # Run: keyctl session - tests/bench/new_device_history.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-exec cargo test --workspace --test integration -- --ignored --exact --nocapture devices::bench_new_device_history
+exec cargo test --workspace --test integration -- --ignored --exact --nocapture bench::bench_new_device_history

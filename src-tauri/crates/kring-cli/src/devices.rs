@@ -87,6 +87,8 @@ pub async fn verify(session: &Session, command: &VerifyCommand, out: &Output) ->
         VerifyCommand::Accept => {
             let (itx, mut incoming) = tokio::sync::mpsc::unbounded_channel();
             let _watch = session.watch_verification_requests(Box::new(move |s| itx.send(s).is_ok()));
+            // Scripts start the other device's request only after this line.
+            out.value(&serde_json::json!({"step": "listening"}));
             let Some(VerificationStep::Requested { flow_id, .. }) = incoming.recv().await else {
                 return Err(CoreError::VerificationFailed("no request came".into()));
             };

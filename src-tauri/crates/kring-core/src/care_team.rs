@@ -272,6 +272,17 @@ impl Session {
         Ok(json.get("content").and_then(client_from_member_content))
     }
 
+    /// The client a pending invite (to a care team or one of its
+    /// conversations) is about, from its `nl-ta-chat.invite.context`; `None`
+    /// when the invite carries none. Lets the invitee's system link a
+    /// conversation to the client even when it meets that invite first.
+    pub async fn invite_context_client(&self, room_id: &str) -> Result<Option<ClientRef>, CoreError> {
+        let id =
+            matrix_sdk::ruma::OwnedRoomId::try_from(room_id).map_err(|_| CoreError::UnknownRoom(room_id.to_owned()))?;
+        let room = self.client.get_room(&id).ok_or_else(|| CoreError::UnknownRoom(room_id.to_owned()))?;
+        self.invited_client(&room).await
+    }
+
     /// Joins a care team and remembers which client it is about.
     pub async fn accept_care_team_invite(&self, space_id: &str) -> Result<CareTeam, CoreError> {
         let room_id = matrix_sdk::ruma::OwnedRoomId::try_from(space_id)

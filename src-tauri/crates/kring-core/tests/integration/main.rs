@@ -6,8 +6,11 @@
 //! costs minutes to link on the CI machine.
 #![recursion_limit = "256"]
 
+mod at_rest;
+mod bench;
 mod care_team;
 mod devices;
 mod messaging;
 mod session;
 mod stack;
+mod verification;

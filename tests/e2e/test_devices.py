@@ -1,0 +1,108 @@
+"""Issue 13 in the real app: every device of a person. The lead's first device
+(Kring's CLI, with recovery set up, a care team and a conversation) verifies
+the app, a second device with its own data directory and keychain entry, by
+emoji; the app then shows the same client and messages. tauri-driver drives
+one app instance at a time, so the first device is the CLI, which runs the
+same core. Screenshots in target/e2e-screenshots/."""
+import json
+import os
+import subprocess
+import time
+import uuid
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import fresh_user
+from test_app import SHOTS, app, login, wait  # noqa: F401  (app is a fixture)
+
+
+def cli_for(cli_bin, tmp_path, stack, u, name):
+    env = dict(os.environ, KRING_DATA_DIR=str(tmp_path / name), KRING_PROFILE=f"e2e-{name}-{uuid.uuid4().hex[:6]}")
+
+    def run(*args, input=None):
+        p = subprocess.run([str(cli_bin), "--json", *args], env=env, input=input, capture_output=True, text=True, timeout=90)
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout.strip().splitlines()[-1])
+    run.env = env
+    run("login", "--homeserver", stack["homeservers"][u["org"]]["base_url"], "--user", u["localpart"],
+        "--password-stdin", input=u["password"] + "\n")
+    return run
+
+
+def step(proc, wanted, timeout=60):
+    """The next JSON line of the CLI's verification with step == wanted."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"the CLI ended before {wanted!r}: {proc.stderr.read()}")
+        got = json.loads(line)
+        if got.get("step") == wanted:
+            return got
+        assert got.get("step") != "cancelled", got
+    raise AssertionError(f"no {wanted!r} within {timeout} s")
+
+
+def test_a_second_device_verified_by_emoji_shows_the_same_clients_and_messages(app, stack, cli_bin, tmp_path):
+    lead, nurse = fresh_user(stack, "a", "e2e-devices"), fresh_user(stack, "a", "e2e-devices-nurse")
+    first = cli_for(cli_bin, tmp_path, stack, lead, "first")
+    colleague = cli_for(cli_bin, tmp_path, stack, nurse, "nurse")
+    assert len(first("recovery", "setup")["recoveryKey"].split()) == 12
+    client_name = f"Mw. H. Brouwer {uuid.uuid4().hex[:4]}"
+    space_id = first("care-team", "create", "--client-name", client_name,
+                     "--pseudo-bsn", "9" + str(uuid.uuid4().int)[:10])["spaceId"]
+    first("care-team", "invite", "--space", space_id, "--user", nurse["mxid"], "--role", "practitioner")
+    deadline = time.time() + 40
+    while not [i for i in colleague("care-team", "invites") if i["spaceId"] == space_id]:
+        assert time.time() < deadline, "the invite did not arrive"
+        time.sleep(0.5)
+    colleague("care-team", "accept", "--space", space_id)
+    first("conversation", "start", "--space", space_id, "--subject", "Overdracht", "--to", nurse["mxid"],
+          "--kind", "professional", "Geschreven op het eerste apparaat")
+
+    # The app is a new device: it says so instead of showing blanks.
+    login(app, stack, lead)
+    wait(app, "main-view")
+    banner = wait(app, "device-banner")
+    assert banner.get_attribute("data-attention") == "unverified"
+    app.save_screenshot(str(SHOTS / "30-new-device-unverified.png"))
+
+    accept = subprocess.Popen([str(cli_bin), "--json", "verify", "accept"], env=first.env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        step(accept, "listening")
+        wait(app, "device-banner-open").click()
+        wait(app, "verify-with-device").click()
+        on_first = [e["symbol"] for e in step(accept, "compare")["emojis"]]
+        shown = wait(app, "verification-emojis")
+        WebDriverWait(app, 30).until(lambda d: len(shown.find_elements(By.CSS_SELECTOR, ".symbol")) == 7)
+        on_app = [s.get_attribute("textContent") for s in shown.find_elements(By.CSS_SELECTOR, ".symbol")]
+        assert on_app == on_first, "both devices show the same emoji"
+        app.save_screenshot(str(SHOTS / "31-verification-emoji.png"))
+        accept.stdin.write("yes\n")
+        accept.stdin.flush()
+        wait(app, "verification-match").click()
+        step(accept, "done")
+        wait(app, "verification-done", timeout=60)
+        assert accept.wait(timeout=60) == 0, accept.stderr.read()
+    finally:
+        if accept.poll() is None:
+            accept.kill()
+    app.save_screenshot(str(SHOTS / "32-verified.png"))
+    wait(app, "devices-close").click()
+
+    # The same client and the message written before this device existed.
+    wait(app, "tab-clients").click()
+    item = WebDriverWait(app, 60).until(lambda d: next(
+        (e for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="client-item"]')
+         if client_name in (e.get_attribute("textContent") or "")), False))
+    item.click()
+    WebDriverWait(app, 40).until(lambda d: next(
+        (e for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="conversation-item"]')
+         if "Overdracht" in (e.get_attribute("textContent") or "")), False)).click()
+    WebDriverWait(app, 60).until(lambda d: any(
+        "Geschreven op het eerste apparaat" in m.text
+        for m in d.find_elements(By.CSS_SELECTOR, '[data-testid="timeline-message"]')))
+    assert not app.find_elements(By.CSS_SELECTOR, '[data-notice="undecryptable"]')
+    app.save_screenshot(str(SHOTS / "33-same-clients-and-messages.png"))
