@@ -84,8 +84,11 @@ def test_a_second_device_verified_by_emoji_shows_the_same_clients_and_messages(a
         accept.stdin.flush()
         wait(app, "verification-match").click()
         step(accept, "done")
-        wait(app, "verification-done", timeout=60)
+        WebDriverWait(app, 60).until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, '[data-testid="device-status"][data-status="verified"]'))
+        # The first device stays online a moment to hand over the keys; then the banner goes.
         assert accept.wait(timeout=60) == 0, accept.stderr.read()
+        WebDriverWait(app, 30).until(lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="device-banner"]'))
     finally:
         if accept.poll() is None:
             accept.kill()

@@ -77,6 +77,10 @@ pub enum VerifyCommand {
     Accept,
 }
 
+/// How long `verify accept` keeps syncing after "done", for the secret
+/// requests of the device it verified.
+const HAND_OVER: Duration = Duration::from_secs(20);
+
 /// Prints each step as a JSON line; at the emoji it asks on standard input
 /// whether they match the other device ("yes" or "no").
 pub async fn verify(session: &Session, command: &VerifyCommand, out: &Output) -> Result<(), CoreError> {
@@ -103,9 +107,14 @@ pub async fn verify(session: &Session, command: &VerifyCommand, out: &Output) ->
                 session.confirm_verification(&flow_id, answer.trim().eq_ignore_ascii_case("yes")).await?;
             }
             VerificationStep::Done { .. } => {
-                if matches!(command, VerifyCommand::ThisDevice) {
-                    let restored = session.finish_verification(Duration::from_secs(60)).await?;
-                    out.value(&serde_json::json!({"restoredCareTeams": restored}));
+                match command {
+                    VerifyCommand::ThisDevice => {
+                        let restored = session.finish_verification(Duration::from_secs(60)).await?;
+                        out.value(&serde_json::json!({"restoredCareTeams": restored}));
+                    }
+                    // The new device asks this one for the cross-signing and
+                    // backup keys right after: stay online to answer.
+                    VerifyCommand::Accept => tokio::time::sleep(HAND_OVER).await,
                 }
                 return Ok(());
             }

@@ -89,6 +89,9 @@ describe("an unverified device", () => {
     backend.pushVerification({ step: "cancelled", flowId: "f2", reason: "The SAS did not match.", byThisDevice: true, mismatch: true });
     expect(await within(panel).findByTestId("verification-cancelled")).toHaveTextContent("kwamen niet overeen");
     expect(within(panel).getByTestId("device-status")).toHaveAttribute("data-status", "unverified");
+    // Back to the two ways of verifying, to start again.
+    await user.click(await within(panel).findByTestId("verification-back"));
+    expect(within(panel).getByTestId("verify-with-device")).toBeInTheDocument();
   });
 
   it("keeps a wrong recovery key in the field with a readable error, then takes the right one", async () => {

@@ -28,6 +28,19 @@ export class DevicesStore {
     if (res.status === "ok") this.trust = res.data;
   }
 
+  /**
+   * After a verification: the secrets arrive from the other device a moment
+   * later (gossip). Ask again every `everyMs` until this device is trusted,
+   * at most `times` times; `onChange` hears each answer (e.g. to reload a list).
+   */
+  async settle(everyMs = 1000, times = 60, onChange?: () => void): Promise<void> {
+    for (let i = 0; i < times && this.attention !== "none"; i++) {
+      await new Promise((r) => setTimeout(r, everyMs));
+      await this.refresh();
+      onChange?.();
+    }
+  }
+
   set(trust: DeviceTrust): void {
     this.trust = trust;
   }
