@@ -10,4 +10,7 @@ pub mod oidc;
 
 pub use browser::{Browser, SystemBrowser};
 pub use loopback::{LoopbackError, LoopbackListener};
-pub use oidc::{CareIdentity, ClaimNames, IdentityError, IdpConfig, sign_in};
+pub use oidc::{
+    CareIdentity, ClaimNames, IdTokenError, IdentityError, IdpConfig, SignedIn, sign_in, sign_in_with_nonce,
+    verify_id_token,
+};

@@ -156,6 +156,25 @@ pub async fn sign_in(
     browser: Arc<dyn Browser>,
     timeout: Duration,
 ) -> Result<CareIdentity, IdentityError> {
+    sign_in_with_nonce(config, browser, timeout, None).await.map(|s| s.identity)
+}
+
+/// What a sign-in gives to someone who must show it to a third party: the
+/// identity, and the ID token itself (a signed JWT) to hand on.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    pub identity: CareIdentity,
+    pub id_token: String,
+}
+
+/// [`sign_in`] with the nonce a third party chose (the identity service's
+/// validation session), so that party can tell the ID token was made for it.
+pub async fn sign_in_with_nonce(
+    config: &IdpConfig,
+    browser: Arc<dyn Browser>,
+    timeout: Duration,
+    nonce: Option<String>,
+) -> Result<SignedIn, IdentityError> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(15))
@@ -174,12 +193,11 @@ pub async fn sign_in(
         .set_redirect_uri(redirect);
 
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let chosen = nonce.map(Nonce::new);
     let mut request = client
-        .authorize_url(
-            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
+        .authorize_url(AuthenticationFlow::<CoreResponseType>::AuthorizationCode, CsrfToken::new_random, move || {
+            chosen.unwrap_or_else(Nonce::new_random)
+        })
         .set_pkce_challenge(challenge);
     for scope in config.scopes.iter().filter(|s| s.as_str() != "openid") {
         request = request.add_scope(Scope::new(scope.clone()));
@@ -236,7 +254,66 @@ pub async fn sign_in(
             Err(e) => debug!("userinfo not available: {}", error_chain(&e)),
         }
     }
-    identity_from_claims(&config.claims, &extra)
+    Ok(SignedIn { identity: identity_from_claims(&config.claims, &extra)?, id_token: id_token.to_string() })
+}
+
+/// Why an ID token shown by someone else is not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum IdTokenError {
+    #[error("the IdP cannot be reached: {0}")]
+    Unreachable(String),
+    #[error("the ID token has expired")]
+    Expired,
+    #[error("the ID token was made for another sign-in (nonce)")]
+    NonceMismatch,
+    #[error("the ID token is not valid: {0}")]
+    Invalid(String),
+    #[error("the ID token lacks the {0} claim")]
+    MissingClaim(&'static str),
+}
+
+/// An ID token checked for someone who did not ask for it: signature (the
+/// IdP's published keys), issuer, audience (one of `audiences`), expiry and
+/// nonce. Returns the identity its claims vouch for.
+pub async fn verify_id_token(
+    issuer: &str,
+    audiences: &[String],
+    claims: &ClaimNames,
+    id_token: &str,
+    nonce: &str,
+) -> Result<CareIdentity, IdTokenError> {
+    use openidconnect::{ClaimsVerificationError, IdToken, core::CoreIdTokenVerifier};
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| IdTokenError::Unreachable(e.to_string()))?;
+    let issuer_url = IssuerUrl::new(issuer.to_owned()).map_err(|e| IdTokenError::Invalid(e.to_string()))?;
+    let metadata = CoreProviderMetadata::discover_async(issuer_url.clone(), &Http(http))
+        .await
+        .map_err(|e| IdTokenError::Unreachable(error_chain(&e)))?;
+    let Some((first, others)) = audiences.split_first() else {
+        return Err(IdTokenError::Invalid("no audience is configured".into()));
+    };
+    let others = others.to_vec();
+    let verifier =
+        CoreIdTokenVerifier::new_public_client(ClientId::new(first.clone()), issuer_url, metadata.jwks().clone())
+            .set_other_audience_verifier_fn(move |aud| others.iter().any(|a| a == aud.as_str()));
+    let token: IdToken<ExtraClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm> =
+        id_token.parse().map_err(|e: serde_json::Error| IdTokenError::Invalid(e.to_string()))?;
+    let verified = token.claims(&verifier, &Nonce::new(nonce.to_owned())).map_err(|e| match e {
+        ClaimsVerificationError::Expired(_) => IdTokenError::Expired,
+        ClaimsVerificationError::InvalidNonce(_) => IdTokenError::NonceMismatch,
+        other => IdTokenError::Invalid(other.to_string()),
+    })?;
+    let mut extra = verified.additional_claims().claims.clone();
+    if let Some(name) = verified.name().and_then(|n| n.get(None)) {
+        extra.entry(claims.name.clone()).or_insert_with(|| Value::String(name.to_string()));
+    }
+    identity_from_claims(claims, &extra).map_err(|e| match e {
+        IdentityError::MissingClaim(c) => IdTokenError::MissingClaim(c),
+        other => IdTokenError::Invalid(other.to_string()),
+    })
 }
 
 /// Reads the configured claims. UZI and URA are required; role codes may be
