@@ -598,3 +598,32 @@ def test_synapse_delivers_push_to_receiver(stack):
             nurse.leave(room)
         a.logout()
         nurse.logout()
+
+
+@pytest.mark.parametrize("org", ["a", "b"])
+def test_each_homeserver_has_its_identity_service(stack, org):
+    """One Kring identity service per homeserver: it answers the API, publishes its key, and
+    takes an OpenID token of its own homeserver's user (vouched for over federation TLS), but
+    not one of the other homeserver's."""
+    is_url = stack["identity_services"][org]["base_url"] + "/_matrix/identity"
+    assert "v1.1" in requests.get(f"{is_url}/versions", timeout=10).json()["versions"]
+    key = requests.get(f"{is_url}/v2/pubkey/ed25519:0", timeout=10).json()["public_key"]
+    assert requests.get(f"{is_url}/v2/pubkey/isvalid", params={"public_key": key}, timeout=10).json() == {"valid": True}
+
+    def openid(o):
+        u = next(u for u in stack["users"] if u["org"] == o and u["kind"] == "practitioner" and u.get("mxid"))
+        hs = stack["homeservers"][o]["base_url"]
+        login = requests.post(f"{hs}/_matrix/client/v3/login", json={
+            "type": "m.login.password", "identifier": {"type": "m.id.user", "user": u["localpart"]},
+            "password": u["password"]}, timeout=10).json()
+        return u, requests.post(f"{hs}/_matrix/client/v3/user/{u['mxid']}/openid/request_token",
+                                headers={"Authorization": f"Bearer {login['access_token']}"}, json={},
+                                timeout=10).json()
+
+    own_user, own = openid(org)
+    token = requests.post(f"{is_url}/v2/account/register", json=own, timeout=10).json()["token"]
+    assert requests.get(f"{is_url}/v2/account", headers={"Authorization": f"Bearer {token}"},
+                        timeout=10).json() == {"user_id": own_user["mxid"]}
+    _, other = openid("b" if org == "a" else "a")
+    refused = requests.post(f"{is_url}/v2/account/register", json=other, timeout=10)
+    assert refused.status_code == 403 and refused.json()["errcode"] == "nl.kring.homeserver_not_trusted"
