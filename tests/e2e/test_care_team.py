@@ -20,10 +20,11 @@ def by_testid(driver, testid, **attrs):
     return WebDriverWait(driver, 40).until(lambda d: d.find_element(By.CSS_SELECTOR, sel))
 
 
-def cli_as(cli_bin, tmp_path, stack, u):
-    """The colleague at organisation B acts through the CLI."""
+def cli_as(cli_bin, tmp_path, stack, u, name="gp"):
+    """Someone else (by default the colleague at organisation B) acts through the CLI, signed in
+    with a data dir and keychain profile of their own."""
     import os
-    env = dict(os.environ, KRING_DATA_DIR=str(tmp_path / "gp"), KRING_PROFILE=f"e2e-gp-{uuid.uuid4().hex[:6]}")
+    env = dict(os.environ, KRING_DATA_DIR=str(tmp_path / name), KRING_PROFILE=f"e2e-{name}-{uuid.uuid4().hex[:6]}")
 
     def run(*args, input=None):
         p = subprocess.run([str(cli_bin), "--json", *args], env=env, input=input, capture_output=True, text=True, timeout=90)

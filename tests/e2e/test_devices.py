@@ -5,7 +5,6 @@ emoji; the app then shows the same client and messages. tauri-driver drives
 one app instance at a time, so the first device is the CLI, which runs the
 same core. Screenshots in target/e2e-screenshots/."""
 import json
-import os
 import subprocess
 import time
 import uuid
@@ -15,19 +14,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import fresh_user
 from test_app import SHOTS, app, login, wait  # noqa: F401  (app is a fixture)
-
-
-def cli_for(cli_bin, tmp_path, stack, u, name):
-    env = dict(os.environ, KRING_DATA_DIR=str(tmp_path / name), KRING_PROFILE=f"e2e-{name}-{uuid.uuid4().hex[:6]}")
-
-    def run(*args, input=None):
-        p = subprocess.run([str(cli_bin), "--json", *args], env=env, input=input, capture_output=True, text=True, timeout=90)
-        assert p.returncode == 0, p.stderr
-        return json.loads(p.stdout.strip().splitlines()[-1])
-    run.env = env
-    run("login", "--homeserver", stack["homeservers"][u["org"]]["base_url"], "--user", u["localpart"],
-        "--password-stdin", input=u["password"] + "\n")
-    return run
+from test_care_team import cli_as
 
 
 def step(proc, wanted, timeout=60):
@@ -46,8 +33,8 @@ def step(proc, wanted, timeout=60):
 
 def test_a_second_device_verified_by_emoji_shows_the_same_clients_and_messages(app, stack, cli_bin, tmp_path):
     lead, nurse = fresh_user(stack, "a", "e2e-devices"), fresh_user(stack, "a", "e2e-devices-nurse")
-    first = cli_for(cli_bin, tmp_path, stack, lead, "first")
-    colleague = cli_for(cli_bin, tmp_path, stack, nurse, "nurse")
+    first = cli_as(cli_bin, tmp_path, stack, lead, "first")
+    colleague = cli_as(cli_bin, tmp_path, stack, nurse, "nurse")
     assert len(first("recovery", "setup")["recoveryKey"].split()) == 12
     client_name = f"Mw. H. Brouwer {uuid.uuid4().hex[:4]}"
     space_id = first("care-team", "create", "--client-name", client_name,

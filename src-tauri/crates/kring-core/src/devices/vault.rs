@@ -114,33 +114,21 @@ impl Session {
     /// that has just recovered reads events sent before it existed.
     pub async fn restore_client_links(&self) -> Result<usize, CoreError> {
         let Some(room) = self.vault().await? else { return Ok(0) };
-        if let Err(e) = self.client.encryption().backups().download_room_keys_for_room(room.room_id()).await {
-            debug!("vault keys not downloaded from the backup: {e}");
-        }
-        let mut found: Vec<ClientLink> = Vec::new();
-        let mut from: Option<String> = None;
-        loop {
-            let mut options = MessagesOptions::backward();
-            options.from = from.take();
-            let page = room.messages(options).await?;
-            for event in &page.chunk {
-                if event.raw().get_field::<String>("type").ok().flatten().as_deref() != Some(LINK_EVENT) {
-                    continue;
-                }
-                let Ok(Some(content)) = event.raw().get_field::<Value>("content") else { continue };
-                let field = |k: &str| content.get(k).and_then(Value::as_str).map(str::to_owned);
-                if let (Some(space_id), Some(display_name), Some(pseudo_bsn)) =
-                    (field("space_id"), field("display_name"), field("pseudo_bsn"))
-                    // Newest first: the first seen for a space wins.
-                    && !found.iter().any(|l| l.space_id == space_id)
-                {
-                    found.push(ClientLink { space_id, display_name, pseudo_bsn });
-                }
+        // Right after a verification the backup key has just arrived and the
+        // vault's room keys may still be on their way: read again while
+        // some events stay undecryptable, for a few seconds.
+        let mut found = Vec::new();
+        for attempt in 0..10 {
+            if let Err(e) = self.client.encryption().backups().download_room_keys_for_room(room.room_id()).await {
+                debug!("vault keys not downloaded from the backup: {e}");
             }
-            match page.end {
-                Some(end) if !page.chunk.is_empty() => from = Some(end),
-                _ => break,
+            let (links, undecryptable) = read_vault(&room).await?;
+            found = links;
+            if undecryptable == 0 {
+                break;
             }
+            debug!(attempt, undecryptable, "vault events not decryptable yet");
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
         let mut added = 0;
         for link in found {
@@ -176,6 +164,42 @@ pub(crate) fn follow_vault(client: &matrix_sdk::Client, store: kring_store::Stor
             }
         }
     });
+}
+
+/// Every link in the vault, newest first per space, and how many of its
+/// events could not be decrypted.
+async fn read_vault(room: &Room) -> Result<(Vec<ClientLink>, usize), CoreError> {
+    let mut found: Vec<ClientLink> = Vec::new();
+    let mut undecryptable = 0;
+    let mut from: Option<String> = None;
+    loop {
+        let mut options = MessagesOptions::backward();
+        options.from = from.take();
+        let page = room.messages(options).await?;
+        for event in &page.chunk {
+            let kind = event.raw().get_field::<String>("type").ok().flatten();
+            if kind.as_deref() == Some("m.room.encrypted") {
+                undecryptable += 1;
+            }
+            if kind.as_deref() != Some(LINK_EVENT) {
+                continue;
+            }
+            let Ok(Some(content)) = event.raw().get_field::<Value>("content") else { continue };
+            let field = |k: &str| content.get(k).and_then(Value::as_str).map(str::to_owned);
+            if let (Some(space_id), Some(display_name), Some(pseudo_bsn)) =
+                (field("space_id"), field("display_name"), field("pseudo_bsn"))
+                // Newest first: the first seen for a space wins.
+                && !found.iter().any(|l| l.space_id == space_id)
+            {
+                found.push(ClientLink { space_id, display_name, pseudo_bsn });
+            }
+        }
+        match page.end {
+            Some(end) if !page.chunk.is_empty() => from = Some(end),
+            _ => break,
+        }
+    }
+    Ok((found, undecryptable))
 }
 
 async fn send_link(room: &Room, link: &ClientLink) -> Result<(), CoreError> {

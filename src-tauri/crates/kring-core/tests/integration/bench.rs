@@ -7,8 +7,8 @@ use std::time::Duration;
 use kring_core::{ConversationKind, NewConversation, Role};
 
 use crate::{
-    care_team::{client, eventually, until_timeline},
-    devices::{bodies, undecryptable, watch},
+    care_team::{client, until_timeline},
+    devices::{accept_when_invited, bodies, undecryptable, watch},
     stack::{Profile, Stack},
 };
 
@@ -29,11 +29,7 @@ async fn bench_new_device_history() {
     let key = first.enable_recovery().await.unwrap();
     let team = first.create_care_team(&client("bench")).await.unwrap();
     first.invite_to_care_team(&team.space_id, &nurse_user.mxid, Role::Practitioner).await.unwrap();
-    eventually("the invite", || async {
-        nurse.care_team_invites().await.unwrap().into_iter().find(|i| i.space_id == team.space_id)
-    })
-    .await;
-    nurse.accept_care_team_invite(&team.space_id).await.unwrap();
+    accept_when_invited(&nurse, &team.space_id).await;
     let seeding = std::time::Instant::now();
     let mut rooms = Vec::new();
     for r in 0..ROOMS {

@@ -37,6 +37,15 @@ pub(crate) fn holds(items: &[TimelineItem], expected: &[&str]) -> bool {
         && items.iter().all(|i| !matches!(&i.content, TimelineContent::Message { event_id: None, .. }))
 }
 
+/// `member` accepts the invite to the care team `space_id` once it has synced.
+pub(crate) async fn accept_when_invited(member: &Session, space_id: &str) {
+    eventually("the care-team invite", || async {
+        member.care_team_invites().await.unwrap().into_iter().find(|i| i.space_id == space_id)
+    })
+    .await;
+    member.accept_care_team_invite(space_id).await.unwrap();
+}
+
 pub(crate) async fn watch(session: &Session, room_id: &str) -> (Batches, kring_core::Subscription) {
     let (tx, rx) = mpsc::unbounded_channel();
     let sub = session.watch_timeline(room_id, Box::new(move |b| tx.send(b).is_ok())).await.expect("timeline");
@@ -62,11 +71,7 @@ async fn a_second_device_recovers_with_the_key_and_reads_every_care_team_and_mes
         let client = client("rec");
         let team = lead.create_care_team(&client).await.unwrap();
         lead.invite_to_care_team(&team.space_id, &gp_user.mxid, Role::Practitioner).await.unwrap();
-        eventually("the invite at B", || async {
-            gp.care_team_invites().await.unwrap().into_iter().find(|i| i.space_id == team.space_id)
-        })
-        .await;
-        gp.accept_care_team_invite(&team.space_id).await.unwrap();
+        accept_when_invited(&gp, &team.space_id).await;
         let room_id = lead
             .start_conversation(&NewConversation {
                 space_id: team.space_id.clone(),
@@ -212,11 +217,7 @@ async fn a_practitioner_invited_later_reads_the_professional_history() {
         let team = lead.create_care_team(&client("hist")).await.unwrap();
         lead.invite_to_care_team(&team.space_id, &gp_user.mxid, Role::Practitioner).await.unwrap();
         lead.invite_to_care_team(&team.space_id, &late_user.mxid, Role::Practitioner).await.unwrap();
-        eventually("the invite at B", || async {
-            gp.care_team_invites().await.unwrap().into_iter().find(|i| i.space_id == team.space_id)
-        })
-        .await;
-        gp.accept_care_team_invite(&team.space_id).await.unwrap();
+        accept_when_invited(&gp, &team.space_id).await;
         let room_id = lead
             .start_conversation(&NewConversation {
                 space_id: team.space_id.clone(),
@@ -246,11 +247,7 @@ async fn a_practitioner_invited_later_reads_the_professional_history() {
         // Only now does the late practitioner get a device, join the care team and the conversation.
         let pl = Profile::new("hist-late");
         let late = pl.login(&stack, &late_user).await;
-        eventually("the care-team invite of the late practitioner", || async {
-            late.care_team_invites().await.unwrap().into_iter().find(|i| i.space_id == team.space_id)
-        })
-        .await;
-        late.accept_care_team_invite(&team.space_id).await.unwrap();
+        accept_when_invited(&late, &team.space_id).await;
         lead.add_to_conversation(&room_id, &late_user.mxid).await.unwrap();
         eventually("the conversation invite at B", || async {
             late.conversations(&team.space_id).await.ok()?.into_iter().find(|c| c.room_id == room_id)
@@ -289,12 +286,8 @@ async fn a_related_person_added_later_reads_from_the_invite_on() {
         let team = lead.create_care_team(&client("rp")).await.unwrap();
         lead.invite_to_care_team(&team.space_id, &nurse_user.mxid, Role::Practitioner).await.unwrap();
         lead.invite_to_care_team(&team.space_id, &carer_user.mxid, Role::RelatedPerson).await.unwrap();
-        for (who, s) in [("nurse", &nurse), ("carer", &carer)] {
-            eventually(who, || async {
-                s.care_team_invites().await.unwrap().into_iter().find(|i| i.space_id == team.space_id)
-            })
-            .await;
-            s.accept_care_team_invite(&team.space_id).await.unwrap();
+        for member in [&nurse, &carer] {
+            accept_when_invited(member, &team.space_id).await;
         }
         let room_id = lead
             .start_conversation(&NewConversation {
