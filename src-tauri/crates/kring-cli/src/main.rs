@@ -74,6 +74,10 @@ enum Command {
         #[arg(long)]
         user: String,
     },
+    /// The homeserver's identity service: bind this account's UZI, URA and
+    /// role codes (organisation login), or look up what it holds for an MXID.
+    #[command(name = "identity-service", subcommand)]
+    IdentityService(IdentityServiceCommand),
     /// Show the signed-in account.
     Whoami,
     /// List the rooms of the signed-in account.
@@ -245,6 +249,26 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
             let binding = session.care_identity_of(user).await?;
             out.value(&serde_json::json!({"userId": user, "identity": binding}));
+            session.stop().await;
+        }
+        Command::IdentityService(command) => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            match command {
+                IdentityServiceCommand::Bind { config, browser } => {
+                    let config = kring_core::OnboardingConfig::load(config)?;
+                    let browser: Arc<dyn kring_core::Browser> = Arc::new(match browser {
+                        Some(command) => kring_core::SystemBrowser::with_command(command),
+                        None => kring_core::SystemBrowser::from_env(),
+                    });
+                    let wait = Duration::from_secs(config.login_timeout_seconds.max(1));
+                    let bound = session.bind_care_identity(&config.idp, browser, wait).await?;
+                    out.value(&serde_json::json!({"bound": bound}));
+                }
+                IdentityServiceCommand::Lookup { user } => {
+                    let found = session.verified_identity_of(user).await?;
+                    out.value(&serde_json::json!({"userId": user, "verified": found}));
+                }
+            }
             session.stop().await;
         }
         Command::Whoami => {
@@ -493,4 +517,23 @@ async fn tail(
         }
     }
     Ok(())
+}
+
+#[derive(Subcommand)]
+enum IdentityServiceCommand {
+    /// Sign in at the organisation IdP once more (no password while its
+    /// session lasts) and bind what it vouches for to this account.
+    Bind {
+        /// The deployment's onboarding configuration (which IdP).
+        #[arg(long)]
+        config: std::path::PathBuf,
+        /// The browser command (default: KRING_BROWSER, else the system browser).
+        #[arg(long)]
+        browser: Option<String>,
+    },
+    /// What the identity service holds for an MXID, as the organisation vouched for it.
+    Lookup {
+        #[arg(long)]
+        user: String,
+    },
 }

@@ -101,6 +101,10 @@ pub enum ErrorCode {
     VerificationCancelled,
     /// The verification could not go on (no other device answered, the server failed): try again.
     VerificationFailed,
+    /// The organisation's identity service cannot be reached, or the homeserver names none: try later or ask IT.
+    IdentityServiceUnreachable,
+    /// The identity service refused (an IdP it does not trust, a token that is not valid): ask IT.
+    IdentityServiceRefused,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +125,10 @@ pub enum CoreError {
     VerificationCancelled(String),
     #[error("the verification failed: {0}")]
     VerificationFailed(String),
+    #[error("the identity service cannot be reached: {0}")]
+    IdentityServiceUnreachable(String),
+    #[error("the identity service refused ({errcode}): {message}")]
+    IdentityServiceRefused { errcode: String, message: String },
     #[error("the homeserver rejected the username or password")]
     WrongCredentials,
     #[error("the homeserver could not be reached: {0}")]
@@ -248,6 +256,8 @@ impl CoreError {
             Self::ReauthenticationRequired => ErrorCode::ReauthenticationRequired,
             Self::VerificationCancelled(_) => ErrorCode::VerificationCancelled,
             Self::VerificationFailed(_) => ErrorCode::VerificationFailed,
+            Self::IdentityServiceUnreachable(_) => ErrorCode::IdentityServiceUnreachable,
+            Self::IdentityServiceRefused { .. } => ErrorCode::IdentityServiceRefused,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod devices;
 pub mod diff;
 pub mod error;
 pub mod identity;
+pub mod identity_service;
 pub mod notifications;
 pub mod onboarding;
 pub mod power_levels;
@@ -40,6 +41,7 @@ pub use devices::{DeviceTrust, OwnDevice, Reauth, RecoveryKey, RecoveryState, Ve
 pub use diff::ListDiff;
 pub use error::{CoreError, ErrorCode};
 pub use identity::CareIdentityBinding;
+pub use identity_service::VerifiedIdentity;
 pub use kring_identity::{Browser, SystemBrowser};
 pub use notifications::{DesktopNotification, NotificationEvent, NotificationMode, NotificationSettings, Notifier};
 pub use onboarding::{

@@ -302,7 +302,11 @@ export type ErrorCode =
 /**  The verification was cancelled on one of the devices, or the emoji did not match: start it again. */
 "verification_cancelled" | 
 /**  The verification could not go on (no other device answered, the server failed): try again. */
-"verification_failed";
+"verification_failed" | 
+/**  The organisation's identity service cannot be reached, or the homeserver names none: try later or ask IT. */
+"identity_service_unreachable" | 
+/**  The identity service refused (an IdP it does not trust, a token that is not valid): ask IT. */
+"identity_service_refused";
 
 export type ListDiff<T> = { op: "reset"; values: T[] } | { op: "append"; values: T[] } | { op: "clear" } | { op: "pushFront"; value: T } | { op: "pushBack"; value: T } | { op: "popFront" } | { op: "popBack" } | { op: "insert"; index: number; value: T } | { op: "set"; index: number; value: T } | { op: "remove"; index: number } | { op: "truncate"; length: number };
 

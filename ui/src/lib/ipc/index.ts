@@ -199,6 +199,8 @@ export const ERROR_CODES = [
   "reauthentication_required",
   "verification_cancelled",
   "verification_failed",
+  "identity_service_unreachable",
+  "identity_service_refused",
 ] as const satisfies readonly ErrorCode[];
 
 // Fails `npm run check` when Rust adds an error code the UI has no text for yet.
