@@ -446,3 +446,27 @@ def test_an_unreachable_homeserver_is_homeserver_unreachable(stack, kring, confi
     k = kring("hs-unreachable")
     o = k.onboard(config(change), who=noor)
     assert_failed(o, "homeserver_unreachable", "connect_homeserver")
+
+
+def test_an_organisation_account_signs_a_lost_device_out_after_confirming_in_the_browser(stack, kring, config):
+    """Issue 13 for accounts that sign in through the organisation (no password at the homeserver):
+    Bram's desk signs his phone out. The homeserver asks to confirm it is him (user-interactive
+    auth by SSO): Kring opens the homeserver's confirmation page in the browser, the person goes
+    through the IdP (its session still open, so no password), and Kring waits until the homeserver
+    counts it done. Without the browser there is no way: reauthentication_required."""
+    bram = person(stack, "a-new2")
+    desk, phone = kring("sso-desk"), kring("sso-phone")
+    assert_onboarded(desk.onboard(config(), who=bram))
+    assert_onboarded(phone.onboard(config(), who=bram))
+    phone_id = phone.json("whoami")["deviceId"]
+    assert phone_id in [d["deviceId"] for d in desk.json("devices", "list")]
+
+    assert desk.error("devices", "sign-out", phone_id)["code"] == "reauthentication_required"
+    p = desk.run("devices", "sign-out", phone_id, "--browser", env=desk.env(who=bram), timeout=120)
+    assert p.returncode == 0, f"{p.stdout}\n{p.stderr}"
+    assert json.loads(p.stdout.strip().splitlines()[-1]) == {"signedOut": phone_id}
+    events = [json.loads(line)["event"] for line in desk.browser_log.read_text().splitlines()]
+    assert "sso_confirm_followed" in events and events[-1] == "reauthenticated", events
+    assert phone_id not in [d["deviceId"] for d in desk.json("devices", "list")]
+    # The phone's session is gone at the homeserver.
+    assert phone.error("devices", "list")["code"] in ("session_lost", "not_logged_in")

@@ -22,8 +22,13 @@ Env:
                               returned_to_app (query keys only), error
   KRING_TEST_BROWSER_GATE     a path: wait (up to 60 s) until it exists before loading the URL
 
-Exit 0 when back at the app (or after "close"); non-zero, with a reason on stderr, on anything
-unexpected. Passwords, codes and tokens are never printed or logged.
+Synapse's re-authentication (user-interactive auth by SSO, e.g. before signing a device out):
+its confirmation page is answered by following its "Continue" link to the IdP, and its success
+page ("you can close this window") ends the window without going back to the app (log
+events sso_confirm_followed, reauthenticated).
+
+Exit 0 when back at the app (or after "close", or re-authenticated); non-zero, with a reason on
+stderr, on anything unexpected. Passwords, codes and tokens are never printed or logged.
 """
 import json
 import os
@@ -138,6 +143,33 @@ def visible_text(html, limit=200):
     return text[:limit]
 
 
+class Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a" and dict(attrs).get("href"):
+            self.hrefs.append(unescape(dict(attrs)["href"]))
+
+
+def sso_confirm_link(response):
+    """Synapse's "Confirm it's you" page of SSO re-authentication: its link onwards to the IdP."""
+    if response.status_code != 200 or "html" not in response.headers.get("Content-Type", ""):
+        return None
+    if "re-authorize your account with single sign-on" not in visible_text(response.text, 2000):
+        return None
+    p = Links()
+    p.feed(response.text)
+    return p.hrefs[0] if p.hrefs else None
+
+
+def reauthenticated(response):
+    """Synapse's page after a successful SSO re-authentication."""
+    return (response.status_code == 200 and urlsplit(response.url).path.startswith("/_synapse/client/")
+            and "close this window" in visible_text(response.text, 2000).lower())
+
+
 def login_forms(response):
     """(login form, cancel form) when the response is the IdP's login page, else (None, None)."""
     if response.status_code not in (200, 401) or "html" not in response.headers.get("Content-Type", ""):
@@ -192,6 +224,15 @@ def browse(window, url, state_path):
                 url = urljoin(response.url, response.headers["Location"])
                 break
             login, cancel = login_forms(response)
+            if not login and reauthenticated(response):
+                log("reauthenticated", at=where(response.url))
+                save_cookies(window.jar, state_path)
+                return 0
+            confirm = None if login else sso_confirm_link(response)
+            if confirm:
+                log("sso_confirm_followed", at=where(response.url))
+                url = urljoin(response.url, confirm)
+                break
             if not login:
                 log("error", status=response.status_code, at=where(response.url))
                 raise Failure(f"unexpected page: HTTP {response.status_code} at {where(response.url)}: "

@@ -269,6 +269,15 @@ impl CoreError {
             Some(ErrorKind::NotFound) => Self::UnknownRoom(String::new()),
             Some(_) => Self::Internal(err.to_string()),
             None => match err {
+                // The token was refused and so was the refresh: the session is over,
+                // unless the refresh itself could not reach the homeserver.
+                matrix_sdk::HttpError::RefreshToken(matrix_sdk::RefreshTokenError::MatrixAuth(inner)) => {
+                    match Self::from_http(inner) {
+                        e @ Self::HomeserverUnreachable(_) => e,
+                        _ => Self::SessionLost,
+                    }
+                }
+                matrix_sdk::HttpError::RefreshToken(_) => Self::SessionLost,
                 matrix_sdk::HttpError::Reqwest(e) if e.is_connect() || e.is_timeout() => {
                     Self::HomeserverUnreachable(e.to_string())
                 }
