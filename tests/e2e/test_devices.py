@@ -96,3 +96,76 @@ def test_a_second_device_verified_by_emoji_shows_the_same_clients_and_messages(a
         for m in d.find_elements(By.CSS_SELECTOR, '[data-testid="timeline-message"]')))
     assert not app.find_elements(By.CSS_SELECTOR, '[data-notice="undecryptable"]')
     app.save_screenshot(str(SHOTS / "33-same-clients-and-messages.png"))
+
+
+def test_two_app_windows_of_one_person_verify_each_other_by_emoji(app_bin, stack, cli_bin, tmp_path, request):
+    """The same, with both devices in the real app: the first window is the lead's first device
+    (its session made by the CLI, then restored by the app from the same data dir and keychain
+    entry); the second is a new device. The new one asks, the first shows the request and
+    accepts, both show the same emoji, the person confirms in both windows."""
+    import os
+    import uuid as _uuid
+
+    from driver import running_app
+
+    lead, nurse = fresh_user(stack, "a", "e2e-two"), fresh_user(stack, "a", "e2e-two-nurse")
+    first = cli_as(cli_bin, tmp_path, stack, lead, "first-window")
+    colleague = cli_as(cli_bin, tmp_path, stack, nurse, "nurse")
+    first("recovery", "setup")
+    client_name = f"Dhr. P. Smit {_uuid.uuid4().hex[:4]}"
+    space_id = first("care-team", "create", "--client-name", client_name,
+                     "--pseudo-bsn", "9" + str(_uuid.uuid4().int)[:10])["spaceId"]
+    first("care-team", "invite", "--space", space_id, "--user", nurse["mxid"], "--role", "practitioner")
+    deadline = time.time() + 40
+    while not [i for i in colleague("care-team", "invites") if i["spaceId"] == space_id]:
+        assert time.time() < deadline, "the invite did not arrive"
+        time.sleep(0.5)
+    colleague("care-team", "accept", "--space", space_id)
+    first("conversation", "start", "--space", space_id, "--subject", "Wondzorg", "--to", nurse["mxid"],
+          "--kind", "professional", "Geschreven in het eerste venster")
+
+    second_env = dict(os.environ, KRING_DATA_DIR=str(tmp_path / "second-window"),
+                      KRING_PROFILE=f"e2e-second-{_uuid.uuid4().hex[:6]}")
+    with running_app(app_bin, first.env, request, "first") as one, \
+            running_app(app_bin, second_env, request, "second") as two:
+        wait(one, "main-view")
+        login(two, stack, lead)
+        wait(two, "main-view")
+        assert wait(two, "device-banner").get_attribute("data-attention") == "unverified"
+        wait(two, "device-banner-open").click()
+        wait(two, "verify-with-device").click()
+
+        # The first window shows the request; accepting it starts the comparison there.
+        banner = WebDriverWait(one, 60).until(lambda d: next(
+            (b for b in d.find_elements(By.CSS_SELECTOR, '[data-testid="device-banner"]')
+             if b.get_attribute("data-attention") == "request"), False))
+        banner.find_element(By.CSS_SELECTOR, '[data-testid="device-banner-open"]').click()
+        wait(one, "verification-accept").click()
+
+        def symbols(window):
+            shown = wait(window, "verification-emojis", timeout=60)
+            WebDriverWait(window, 30).until(lambda d: len(shown.find_elements(By.CSS_SELECTOR, ".symbol")) == 7)
+            return [s.get_attribute("textContent") for s in shown.find_elements(By.CSS_SELECTOR, ".symbol")]
+
+        assert symbols(one) == symbols(two), "both windows show the same emoji"
+        one.save_screenshot(str(SHOTS / "34-first-window-compares.png"))
+        two.save_screenshot(str(SHOTS / "35-second-window-compares.png"))
+        wait(one, "verification-match").click()
+        wait(two, "verification-match").click()
+        WebDriverWait(two, 60).until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, '[data-testid="device-status"][data-status="verified"]'))
+        WebDriverWait(two, 60).until(lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="device-banner"]'))
+        wait(two, "devices-close").click()
+
+        wait(two, "tab-clients").click()
+        WebDriverWait(two, 60).until(lambda d: next(
+            (e for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="client-item"]')
+             if client_name in (e.get_attribute("textContent") or "")), False)).click()
+        WebDriverWait(two, 40).until(lambda d: next(
+            (e for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="conversation-item"]')
+             if "Wondzorg" in (e.get_attribute("textContent") or "")), False)).click()
+        WebDriverWait(two, 60).until(lambda d: any(
+            "Geschreven in het eerste venster" in m.text
+            for m in d.find_elements(By.CSS_SELECTOR, '[data-testid="timeline-message"]')))
+        assert not two.find_elements(By.CSS_SELECTOR, '[data-notice="undecryptable"]')
+        two.save_screenshot(str(SHOTS / "36-second-window-same-clients.png"))

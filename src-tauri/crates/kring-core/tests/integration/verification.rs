@@ -7,7 +7,7 @@ use kring_core::{ConversationKind, ErrorCode, NewConversation, Role, Session, Ve
 use tokio::sync::mpsc;
 
 use crate::{
-    care_team::{client, eventually, until_timeline},
+    care_team::{client, eventually, files, until_timeline},
     devices::{accept_when_invited, holds, watch},
     stack::{Profile, Stack},
 };
@@ -69,9 +69,28 @@ async fn a_new_device_verified_with_emoji_by_the_first_reads_the_history() {
             })
             .await
             .unwrap();
+        // The nurse answers with a file: others' messages and attachments must follow too.
+        eventually("the conversation at the nurse", || async {
+            nurse.conversations(&team.space_id).await.ok()?.into_iter().find(|c| c.room_id == room_id)
+        })
+        .await;
+        nurse.join_conversation(&room_id).await.unwrap();
+        nurse.send_message(&room_id, "Antwoord met foto", files("sas", 1), None, false).await.unwrap();
         let (mut rx, _sub) = watch(&first, &room_id).await;
         let mut items = Vec::new();
-        until_timeline("the first message sent", &mut rx, &mut items, 60, |i| holds(i, &["Voor de verificatie"])).await;
+        until_timeline("both messages at the first device", &mut rx, &mut items, 60, |i| {
+            holds(i, &["Voor de verificatie", "Antwoord met foto"])
+        })
+        .await;
+        let answer = items
+            .iter()
+            .find_map(|i| match &i.content {
+                kring_core::TimelineContent::Message { body, event_id, .. } if body.starts_with("Antwoord") => {
+                    event_id.clone()
+                }
+                _ => None,
+            })
+            .unwrap();
         first.client().encryption().backups().wait_for_steady_state().await.expect("backup upload");
 
         let (incoming_sink, mut incoming) = steps();
@@ -120,9 +139,11 @@ async fn a_new_device_verified_with_emoji_by_the_first_reads_the_history() {
         while !second.paginate_back(&room_id, 50).await.unwrap() {}
         let mut items = Vec::new();
         until_timeline("the history on the verified device", &mut rx2, &mut items, 60, |i| {
-            holds(i, &["Voor de verificatie"])
+            holds(i, &["Voor de verificatie", "Antwoord met foto"])
         })
         .await;
+        let file = second.attachment_content(&room_id, &answer, 0).await.expect("the nurse's file on the new device");
+        assert_eq!(file.data, files("sas", 1)[0].data);
         let listed = first.own_devices().await.unwrap();
         assert!(listed.iter().any(|d| d.device_id == second_id && d.verified), "{listed:?}");
 
