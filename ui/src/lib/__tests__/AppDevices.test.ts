@@ -94,6 +94,20 @@ describe("an unverified device", () => {
     expect(within(panel).getByTestId("verify-with-device")).toBeInTheDocument();
   });
 
+  it("stops a verification with Stoppen and says nothing was changed", async () => {
+    backend.commands.deviceTrust.mockResolvedValue(ok(unverified));
+    const user = await startSignedIn();
+    const panel = await openPanel(user);
+    await user.click(await within(panel).findByTestId("verify-with-device"));
+    await vi.waitFor(() => expect(backend.channels.verification).toHaveLength(1));
+    backend.pushVerification({ step: "compare", flowId: "f3", emojis: EMOJIS, decimals: [1, 2, 3] });
+    await user.click(await within(panel).findByTestId("verification-stop"));
+    expect(backend.commands.cancelVerification).toHaveBeenCalledWith("f3");
+    backend.pushVerification({ step: "cancelled", flowId: "f3", reason: "The user cancelled the verification.", byThisDevice: true, mismatch: false });
+    expect(await within(panel).findByTestId("verification-cancelled")).toHaveTextContent("De verificatie is gestopt. Er is niets veranderd.");
+    expect(within(panel).getByTestId("verification-back")).toBeInTheDocument();
+  });
+
   it("keeps a wrong recovery key in the field with a readable error, then takes the right one", async () => {
     backend.commands.deviceTrust.mockResolvedValue(ok(unverified));
     backend.commands.recover.mockResolvedValueOnce(err("recovery_key_wrong", "mac"));

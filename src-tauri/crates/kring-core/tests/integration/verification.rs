@@ -187,6 +187,31 @@ async fn a_new_device_verified_with_emoji_by_the_first_reads_the_history() {
         let err = third.confirm_verification(&flow, true).await.unwrap_err();
         assert_eq!(err.code(), ErrorCode::VerificationCancelled, "{err}");
         assert!(!third.device_trust().await.verified);
+
+        // The person stops a verification on the new device ("Stoppen"): a plain stop, no mismatch.
+        let (sink, mut asking) = steps();
+        let _asking4 = third.verify_this_device(sink).await.expect("request sent again");
+        let flow = step("the third device's second request", &mut incoming, |s| match s {
+            VerificationStep::Requested { flow_id, device_id, .. } if *device_id == third_id => Some(flow_id.clone()),
+            _ => None,
+        })
+        .await;
+        let (sink, mut answering) = steps();
+        let _answering4 = first.accept_verification(&flow, sink).await.expect("accepted");
+        step("emoji on the third device", &mut asking, emojis).await;
+        third.cancel_verification(&flow).await.unwrap();
+        for (what, rx, by_this) in
+            [("stop at the third", &mut asking, true), ("stop at the first", &mut answering, false)]
+        {
+            let (by, mismatch) = step(what, rx, |s| match s {
+                VerificationStep::Cancelled { by_this_device, mismatch, .. } => Some((*by_this_device, *mismatch)),
+                VerificationStep::Done { .. } => panic!("a stopped verification must not verify"),
+                _ => None,
+            })
+            .await;
+            assert_eq!((by, mismatch), (by_this, false), "{what}");
+        }
+        assert!(!third.device_trust().await.verified);
     })
     .await;
 }
