@@ -5,6 +5,7 @@ emoji; the app then shows the same client and messages. tauri-driver drives
 one app instance at a time, so the first device is the CLI, which runs the
 same core. Screenshots in target/e2e-screenshots/."""
 import json
+import os
 import subprocess
 import time
 import uuid
@@ -13,6 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import fresh_user
+from driver import running_app
 from test_app import SHOTS, app, login, wait  # noqa: F401  (app is a fixture)
 from test_care_team import cli_as
 
@@ -31,12 +33,13 @@ def step(proc, wanted, timeout=60):
     raise AssertionError(f"no {wanted!r} within {timeout} s")
 
 
-def test_a_second_device_verified_by_emoji_shows_the_same_clients_and_messages(app, stack, cli_bin, tmp_path):
-    lead, nurse = fresh_user(stack, "a", "e2e-devices"), fresh_user(stack, "a", "e2e-devices-nurse")
-    first = cli_as(cli_bin, tmp_path, stack, lead, "first")
-    colleague = cli_as(cli_bin, tmp_path, stack, nurse, "nurse")
+def first_device(cli_bin, tmp_path, stack, prefix, client_name, subject, body):
+    """The lead's first device (kring-cli): recovery set up, a care team with a nurse, and a
+    conversation with one message. Returns the lead and the CLI."""
+    lead, nurse = fresh_user(stack, "a", prefix), fresh_user(stack, "a", f"{prefix}-nurse")
+    first = cli_as(cli_bin, tmp_path, stack, lead, f"{prefix}-first")
+    colleague = cli_as(cli_bin, tmp_path, stack, nurse, f"{prefix}-nurse")
     assert len(first("recovery", "setup")["recoveryKey"].split()) == 12
-    client_name = f"Mw. H. Brouwer {uuid.uuid4().hex[:4]}"
     space_id = first("care-team", "create", "--client-name", client_name,
                      "--pseudo-bsn", "9" + str(uuid.uuid4().int)[:10])["spaceId"]
     first("care-team", "invite", "--space", space_id, "--user", nurse["mxid"], "--role", "practitioner")
@@ -45,8 +48,29 @@ def test_a_second_device_verified_by_emoji_shows_the_same_clients_and_messages(a
         assert time.time() < deadline, "the invite did not arrive"
         time.sleep(0.5)
     colleague("care-team", "accept", "--space", space_id)
-    first("conversation", "start", "--space", space_id, "--subject", "Overdracht", "--to", nurse["mxid"],
-          "--kind", "professional", "Geschreven op het eerste apparaat")
+    first("conversation", "start", "--space", space_id, "--subject", subject, "--to", nurse["mxid"],
+          "--kind", "professional", body)
+    return lead, first
+
+
+def shows_client_and_message(window, client_name, subject, body):
+    """The window lists the client, opens its conversation and reads the message, with no blanks."""
+    wait(window, "tab-clients").click()
+    WebDriverWait(window, 60).until(lambda d: next(
+        (e for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="client-item"]')
+         if client_name in (e.get_attribute("textContent") or "")), False)).click()
+    WebDriverWait(window, 40).until(lambda d: next(
+        (e for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="conversation-item"]')
+         if subject in (e.get_attribute("textContent") or "")), False)).click()
+    WebDriverWait(window, 60).until(lambda d: any(
+        body in m.text for m in d.find_elements(By.CSS_SELECTOR, '[data-testid="timeline-message"]')))
+    assert not window.find_elements(By.CSS_SELECTOR, '[data-notice="undecryptable"]')
+
+
+def test_a_second_device_verified_by_emoji_shows_the_same_clients_and_messages(app, stack, cli_bin, tmp_path):
+    client_name = f"Mw. H. Brouwer {uuid.uuid4().hex[:4]}"
+    lead, first = first_device(cli_bin, tmp_path, stack, "e2e-devices", client_name, "Overdracht",
+                               "Geschreven op het eerste apparaat")
 
     # The app is a new device: it says so instead of showing blanks.
     login(app, stack, lead)
@@ -83,18 +107,7 @@ def test_a_second_device_verified_by_emoji_shows_the_same_clients_and_messages(a
     wait(app, "devices-close").click()
 
     # The same client and the message written before this device existed.
-    wait(app, "tab-clients").click()
-    item = WebDriverWait(app, 60).until(lambda d: next(
-        (e for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="client-item"]')
-         if client_name in (e.get_attribute("textContent") or "")), False))
-    item.click()
-    WebDriverWait(app, 40).until(lambda d: next(
-        (e for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="conversation-item"]')
-         if "Overdracht" in (e.get_attribute("textContent") or "")), False)).click()
-    WebDriverWait(app, 60).until(lambda d: any(
-        "Geschreven op het eerste apparaat" in m.text
-        for m in d.find_elements(By.CSS_SELECTOR, '[data-testid="timeline-message"]')))
-    assert not app.find_elements(By.CSS_SELECTOR, '[data-notice="undecryptable"]')
+    shows_client_and_message(app, client_name, "Overdracht", "Geschreven op het eerste apparaat")
     app.save_screenshot(str(SHOTS / "33-same-clients-and-messages.png"))
 
 
@@ -103,29 +116,12 @@ def test_two_app_windows_of_one_person_verify_each_other_by_emoji(app_bin, stack
     (its session made by the CLI, then restored by the app from the same data dir and keychain
     entry); the second is a new device. The new one asks, the first shows the request and
     accepts, both show the same emoji, the person confirms in both windows."""
-    import os
-    import uuid as _uuid
-
-    from driver import running_app
-
-    lead, nurse = fresh_user(stack, "a", "e2e-two"), fresh_user(stack, "a", "e2e-two-nurse")
-    first = cli_as(cli_bin, tmp_path, stack, lead, "first-window")
-    colleague = cli_as(cli_bin, tmp_path, stack, nurse, "nurse")
-    first("recovery", "setup")
-    client_name = f"Dhr. P. Smit {_uuid.uuid4().hex[:4]}"
-    space_id = first("care-team", "create", "--client-name", client_name,
-                     "--pseudo-bsn", "9" + str(_uuid.uuid4().int)[:10])["spaceId"]
-    first("care-team", "invite", "--space", space_id, "--user", nurse["mxid"], "--role", "practitioner")
-    deadline = time.time() + 40
-    while not [i for i in colleague("care-team", "invites") if i["spaceId"] == space_id]:
-        assert time.time() < deadline, "the invite did not arrive"
-        time.sleep(0.5)
-    colleague("care-team", "accept", "--space", space_id)
-    first("conversation", "start", "--space", space_id, "--subject", "Wondzorg", "--to", nurse["mxid"],
-          "--kind", "professional", "Geschreven in het eerste venster")
+    client_name = f"Dhr. P. Smit {uuid.uuid4().hex[:4]}"
+    lead, first = first_device(cli_bin, tmp_path, stack, "e2e-two", client_name, "Wondzorg",
+                               "Geschreven in het eerste venster")
 
     second_env = dict(os.environ, KRING_DATA_DIR=str(tmp_path / "second-window"),
-                      KRING_PROFILE=f"e2e-second-{_uuid.uuid4().hex[:6]}")
+                      KRING_PROFILE=f"e2e-second-{uuid.uuid4().hex[:6]}")
     with running_app(app_bin, first.env, request, "first") as one, \
             running_app(app_bin, second_env, request, "second") as two:
         wait(one, "main-view")
@@ -157,15 +153,5 @@ def test_two_app_windows_of_one_person_verify_each_other_by_emoji(app_bin, stack
         WebDriverWait(two, 60).until(lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="device-banner"]'))
         wait(two, "devices-close").click()
 
-        wait(two, "tab-clients").click()
-        WebDriverWait(two, 60).until(lambda d: next(
-            (e for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="client-item"]')
-             if client_name in (e.get_attribute("textContent") or "")), False)).click()
-        WebDriverWait(two, 40).until(lambda d: next(
-            (e for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="conversation-item"]')
-             if "Wondzorg" in (e.get_attribute("textContent") or "")), False)).click()
-        WebDriverWait(two, 60).until(lambda d: any(
-            "Geschreven in het eerste venster" in m.text
-            for m in d.find_elements(By.CSS_SELECTOR, '[data-testid="timeline-message"]')))
-        assert not two.find_elements(By.CSS_SELECTOR, '[data-notice="undecryptable"]')
+        shows_client_and_message(two, client_name, "Wondzorg", "Geschreven in het eerste venster")
         two.save_screenshot(str(SHOTS / "36-second-window-same-clients.png"))

@@ -73,7 +73,8 @@ impl Session {
             // Signing out this device is "sign out", which also wipes it.
             return Err(CoreError::UnknownDevice(device_id.to_owned()));
         }
-        if !self.own_devices().await?.iter().any(|d| d.device_id == device_id) {
+        // The homeserver's list is enough here; no trust lookups per device.
+        if !self.client.devices().await?.devices.iter().any(|d| d.device_id.as_str() == device_id) {
             return Err(CoreError::UnknownDevice(device_id.to_owned()));
         }
         let ids = [OwnedDeviceId::from(device_id)];
