@@ -72,6 +72,10 @@ pub struct Extension {
     pub value_coding: Option<Coding>,
     #[serde(rename = "valueCode")]
     pub value_code: Option<String>,
+    /// The value type FHIR defines for contactpoint-purpose and IHE for
+    /// mCSD's endpoint-specific type.
+    #[serde(rename = "valueCodeableConcept")]
+    pub value_codeable_concept: Option<CodeableConcept>,
 }
 
 pub const CONTACTPOINT_PURPOSE: &str = "http://hl7.org/fhir/StructureDefinition/contactpoint-purpose";
@@ -85,14 +89,23 @@ pub struct ContactPoint {
 }
 
 impl ContactPoint {
-    /// The contactpoint-purpose extension (`matrix-messaging`, `matrix-homeserver`),
-    /// whichever value type the directory uses.
-    pub fn purpose(&self) -> Option<&str> {
-        self.extension.iter().filter(|e| e.url.as_deref() == Some(CONTACTPOINT_PURPOSE)).find_map(|e| {
+    /// Whether the contactpoint-purpose extension says `wanted`
+    /// (`matrix-messaging`, `matrix-homeserver`). FHIR types it
+    /// CodeableConcept (Extensions Pack); TIC writes a string; code and
+    /// Coding occur too.
+    pub fn has_purpose(&self, wanted: &str) -> bool {
+        self.extension.iter().filter(|e| e.url.as_deref() == Some(CONTACTPOINT_PURPOSE)).any(|e| {
+            let concept = e
+                .value_codeable_concept
+                .iter()
+                .flat_map(|c| c.coding.iter().filter_map(|c| c.code.as_deref()).chain(c.text.as_deref()));
             e.value_string
                 .as_deref()
-                .or(e.value_code.as_deref())
-                .or(e.value_coding.as_ref().and_then(|c| c.code.as_deref()))
+                .into_iter()
+                .chain(e.value_code.as_deref())
+                .chain(e.value_coding.as_ref().and_then(|c| c.code.as_deref()))
+                .chain(concept)
+                .any(|v| v == wanted)
         })
     }
 }
@@ -179,6 +192,9 @@ pub struct Endpoint {
     pub address: Option<String>,
     #[serde(default, rename = "payloadType")]
     pub payload_type: Vec<CodeableConcept>,
+    /// mCSD's endpoint-specific type, among others.
+    #[serde(default)]
+    pub extension: Vec<Extension>,
 }
 
 impl Resource for Organization {

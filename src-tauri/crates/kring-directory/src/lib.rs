@@ -9,10 +9,12 @@ pub mod fhir;
 pub mod matrix_address;
 pub mod network;
 pub mod resolver;
+pub mod role_codes;
 
 use fhir::{Bundle, Endpoint, Organization, Practitioner, PractitionerRole, Reference, Resource};
 pub use matrix_address::{MatrixAddress, matrix_address};
 pub use resolver::{ResolvedDirectory, ResolverConfig, resolve_directory};
+pub use role_codes::uzi_role_name;
 use serde::de::DeserializeOwned;
 use tracing::debug;
 use url::Url;
@@ -237,10 +239,15 @@ mod fixture_tests {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
     }
 
+    /// The forms with a fixture; those without (gematik's `matrix:u/`, FHIR's
+    /// valueCodeableConcept purpose, TIC's bare `other`, IHE mCSD's specific
+    /// type, a percent-encoded matrix.to link) are built inline, each naming
+    /// its source, in `matrix_address::tests`.
     #[test]
     fn every_published_matrix_address_form_is_read() {
         let Some(dir) = fixtures() else { return eprintln!("no fixtures folder: skipped") };
-        // TIC (current): the MXID as telecom with purpose matrix-messaging.
+        // TIC (current): the MXID as telecom with purpose matrix-messaging as valueString
+        // (nuts-foundation/toepassing-instante-communicatie @ ffcc13f, specificatie.md).
         let p: Practitioner = read(&dir, "spec-snippets/tic-spec-07-Practitioner.json");
         assert_eq!(
             matrix_address(&p, &[], &[], None, &[]).user_id.as_deref(),
@@ -256,10 +263,22 @@ mod fixture_tests {
         assert_eq!(role.endpoint[0].id_of("Endpoint"), ep.id.as_deref());
         let a = matrix_address(&Practitioner::default(), &[role], &[&ep], None, &[]);
         assert_eq!(a.homeserver.map(|u| u.to_string()).as_deref(), Some("https://matrix.hospital-a.nl/"));
-        // NL Generic Functions IG: a matrix.to URL on the role, in its lenient form.
+        // NL Generic Functions IG: a matrix.to URL on the role, in its lenient form
+        // (nuts-foundation/nl-generic-functions-ig @ 4cffafe, input/fsh/examples/admin-directory-org3.fsh:174).
         let role: PractitionerRole = read(&dir, "derived/gf-org3-PractitionerRole-d60525bd.json");
         let a = matrix_address(&Practitioner::default(), &[role], &[], None, &[]);
         assert_eq!(a.user_id.as_deref(), Some("@doctorno:cp3.example.org"));
+        // gematik VZD-FHIR-Directory, older form: the MXID bare in the address of a TI-Messenger
+        // Endpoint, which a PractitionerRole refers to (gematik/api-ti-messenger @ f8654d7,
+        // samples/postman/VZD-FHIR-Directory/FHIRDirectoryOwnerAPI.json; profile gematik/api-vzd @ 9c39b5f,
+        // src/fhir/input/fsh/profiles/EndpointDirectory.fsh).
+        let ep: Endpoint = read(&dir, "spec-snippets/gematik-timessenger-vzd-Endpoint-tim.json");
+        let role: PractitionerRole =
+            serde_json::from_value(serde_json::json!({"endpoint": [{"reference": "Endpoint/tim"}]})).unwrap();
+        assert!(is_matrix_endpoint(&ep));
+        let a = matrix_address(&Practitioner::default(), &[role], &[&ep], None, &[]);
+        assert_eq!(a.user_id.as_deref(), Some("@gemtest:gematik.de"));
+        assert_eq!(a.homeserver, None, "a user ID is not a homeserver");
         // A plain FHIR endpoint of an organisation is not a homeserver.
         let ep: Endpoint = read(&dir, "derived/gf-org3-Endpoint-8f224548.json");
         assert!(!is_matrix_endpoint(&ep));

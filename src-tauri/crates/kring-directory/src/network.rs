@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     DirectoryClient, DirectoryError,
-    fhir::{Organization, Practitioner, PractitionerRole},
+    fhir::{Endpoint, Organization, Practitioner, PractitionerRole, Reference},
     matrix_address::matrix_address,
+    role_codes::role_name_of,
 };
 
 /// One absence period; `start`/`end` are as the directory wrote them
@@ -55,7 +56,8 @@ impl AbsencePeriod {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PractitionerDetails {
     pub name: Option<String>,
-    /// The role as the directory words it ("Huisarts"), else its code.
+    /// The role as the directory words it ("Huisarts"), else the name of its
+    /// UZI role code, else its code.
     pub function: Option<String>,
     pub organisation: Option<String>,
     pub absences: Vec<AbsencePeriod>,
@@ -72,6 +74,7 @@ fn function_of(role: &PractitionerRole) -> Option<String> {
         .iter()
         .find_map(|c| c.display.clone())
         .or_else(|| concept.text.clone())
+        .or_else(|| concept.coding.iter().find_map(role_name_of).map(str::to_owned))
         .or_else(|| concept.coding.iter().find_map(|c| c.code.clone()))
 }
 
@@ -86,18 +89,38 @@ fn absences_of(role: &PractitionerRole) -> Vec<AbsencePeriod> {
         .collect()
 }
 
-/// Organisation names by id, so a refresh reads each Organization about
-/// once, also when it looks people up concurrently.
+/// Organisation names, and the Endpoints roles refer to, by id, so a
+/// refresh reads each Organization and Endpoint about once, also when it
+/// looks people up concurrently (an organisation's roles share its
+/// homeserver's Endpoint).
 #[derive(Default)]
-pub struct OrganisationNames(std::sync::Mutex<HashMap<String, Option<String>>>);
+pub struct OrganisationNames {
+    names: std::sync::Mutex<HashMap<String, Option<String>>>,
+    endpoints: std::sync::Mutex<HashMap<String, Endpoint>>,
+}
 
 impl OrganisationNames {
     fn get(&self, id: &str) -> Option<Option<String>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+        self.names.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
     }
 
     fn put(&self, id: &str, name: Option<String>) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_owned(), name);
+        self.names.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_owned(), name);
+    }
+
+    /// The Endpoints among `references` read before.
+    fn endpoints(&self, references: &[Reference]) -> Vec<Endpoint> {
+        let known = self.endpoints.lock().unwrap_or_else(|e| e.into_inner());
+        references.iter().filter_map(|r| known.get(r.id_of("Endpoint")?).cloned()).collect()
+    }
+
+    fn put_endpoints(&self, endpoints: &[Endpoint]) {
+        let mut known = self.endpoints.lock().unwrap_or_else(|e| e.into_inner());
+        for e in endpoints {
+            if let Some(id) = &e.id {
+                known.insert(id.clone(), e.clone());
+            }
+        }
     }
 }
 
@@ -124,13 +147,41 @@ impl DirectoryClient {
         Ok(name)
     }
 
+    /// The Endpoints of the role, when no telecom names the MXID: the gematik
+    /// VZD (and an mCSD Endpoint typed `matrix`) publishes it as an Endpoint's
+    /// address. Other people need no extra request.
+    async fn role_endpoints(
+        &self,
+        p: &Practitioner,
+        role: Option<&PractitionerRole>,
+        known: &OrganisationNames,
+    ) -> Result<Vec<Endpoint>, DirectoryError> {
+        let Some(role) = role.filter(|r| !r.endpoint.is_empty()) else { return Ok(Vec::new()) };
+        if matrix_address(p, std::slice::from_ref(role), &[], None, &[]).user_id.is_some() {
+            return Ok(Vec::new());
+        }
+        let endpoints = match self.read_endpoints(&role.endpoint, known.endpoints(&role.endpoint)).await {
+            Ok(endpoints) => endpoints,
+            // An Endpoint the directory does not show must not hide the name and role.
+            Err(DirectoryError::Status { status, .. }) => {
+                tracing::warn!(status, "the role's Endpoints cannot be read");
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        known.put_endpoints(&endpoints);
+        Ok(endpoints)
+    }
+
     fn details(
         &self,
         p: &Practitioner,
         role: Option<&PractitionerRole>,
+        endpoints: &[Endpoint],
         organisation: Option<String>,
     ) -> PractitionerDetails {
         let roles: Vec<PractitionerRole> = role.cloned().into_iter().collect();
+        let endpoints: Vec<&Endpoint> = endpoints.iter().collect();
         PractitionerDetails {
             name: p.display_name(),
             function: role.and_then(function_of),
@@ -138,7 +189,7 @@ impl DirectoryClient {
             absences: role.map(absences_of).unwrap_or_default(),
             practitioner_id: p.id.clone(),
             role_id: role.and_then(|r| r.id.clone()),
-            user_id: matrix_address(p, &roles, &[], None, &[]).user_id,
+            user_id: matrix_address(p, &roles, &endpoints, None, &[]).user_id,
         }
     }
 
@@ -175,7 +226,8 @@ impl DirectoryClient {
             Some(r) => self.organisation_name(r, names).await?,
             None => None,
         };
-        Ok(Some(self.details(&practitioner, role.as_ref(), organisation)))
+        let endpoints = self.role_endpoints(&practitioner, role.as_ref(), names).await?;
+        Ok(Some(self.details(&practitioner, role.as_ref(), &endpoints, organisation)))
     }
 
     /// Ids of the roles and practitioners changed after `since` (ITI-90
@@ -208,7 +260,8 @@ impl DirectoryClient {
                 Some(r) => self.organisation_name(r, &names).await?,
                 None => None,
             };
-            found.push(self.details(p, role.as_ref(), organisation));
+            let endpoints = self.role_endpoints(p, role.as_ref(), &names).await?;
+            found.push(self.details(p, role.as_ref(), &endpoints, organisation));
         }
         Ok(found)
     }
@@ -254,6 +307,57 @@ mod tests {
         assert_eq!((a[0].description.as_deref(), a[0].end.as_deref()), (Some("Vakantie"), Some("2026-12-06")));
         let code_only: PractitionerRole =
             serde_json::from_value(serde_json::json!({"code": [{"coding": [{"code": "30.000"}]}]})).unwrap();
-        assert_eq!(function_of(&code_only).as_deref(), Some("30.000"));
+        assert_eq!(function_of(&code_only).as_deref(), Some("Verpleegkundige"));
+    }
+
+    #[test]
+    fn a_role_code_without_display_shows_its_uzi_name() {
+        let role = |coding: serde_json::Value| -> PractitionerRole {
+            serde_json::from_value(serde_json::json!({"code": [{"coding": [coding]}]})).unwrap()
+        };
+        let uzi = "http://fhir.nl/fhir/NamingSystem/uzi-rolcode";
+        let gp = serde_json::json!({"system": uzi, "code": "01.015"});
+        assert_eq!(function_of(&role(gp)).as_deref(), Some("Huisarts"));
+        let oid = serde_json::json!({"system": "urn:oid:2.16.840.1.113883.2.4.15.111", "code": "17.000"});
+        assert_eq!(function_of(&role(oid)).as_deref(), Some("Apotheker"));
+        // The directory's own wording wins over the table.
+        let worded = serde_json::json!({"system": uzi, "code": "01.015", "display": "Huisarts (waarnemer)"});
+        assert_eq!(function_of(&role(worded)).as_deref(), Some("Huisarts (waarnemer)"));
+        // A code the table does not know, or of another system, shows as written.
+        let unknown = serde_json::json!({"system": uzi, "code": "01.999"});
+        assert_eq!(function_of(&role(unknown)).as_deref(), Some("01.999"));
+        let snomed = serde_json::json!({"system": "http://snomed.info/sct", "code": "01.015"});
+        assert_eq!(function_of(&role(snomed)).as_deref(), Some("01.015"));
+    }
+
+    /// gematik VZD-FHIR-Directory: the MXID is the address of the role's
+    /// Endpoint (gematik/api-vzd @ 9c39b5f, src/fhir/input/fsh/profiles/EndpointDirectory.fsh).
+    #[tokio::test]
+    async fn the_role_endpoint_is_read_only_when_no_telecom_names_the_account() {
+        // Nothing listens here: a request shows as an Unreachable error.
+        let client = DirectoryClient::new("http://127.0.0.1:9/fhir").unwrap();
+        let role = serde_json::json!({"id": "r1", "endpoint": [{"reference": "Endpoint/tim1"}]});
+        let role: PractitionerRole = serde_json::from_value(role).unwrap();
+        let endpoint = serde_json::json!({"resourceType": "Endpoint", "id": "tim1", "status": "active",
+            "address": "matrix:u/dr.weber:tim.example.de",
+            "connectionType": {"system": crate::matrix_address::GEMATIK_CONNECTION_TYPES, "code": "tim"}});
+        let endpoint: Endpoint = serde_json::from_value(endpoint).unwrap();
+        let nobody = Practitioner::default();
+        let known = OrganisationNames::default();
+        let unread = client.role_endpoints(&nobody, Some(&role), &known).await;
+        assert!(matches!(unread, Err(DirectoryError::Unreachable(_))), "the Endpoint is asked for");
+        assert_eq!(client.requests(), 1);
+
+        known.put_endpoints(std::slice::from_ref(&endpoint));
+        let endpoints = client.role_endpoints(&nobody, Some(&role), &known).await.unwrap();
+        assert_eq!(client.requests(), 1, "an Endpoint read before is not asked for again");
+        let details = client.details(&nobody, Some(&role), &endpoints, None);
+        assert_eq!(details.user_id.as_deref(), Some("@dr.weber:tim.example.de"));
+
+        let telecom = serde_json::json!([{"system": "url", "value": "https://matrix.to/#/@dr.weber:tim.example.de"}]);
+        let with_telecom: Practitioner = serde_json::from_value(serde_json::json!({"telecom": telecom})).unwrap();
+        let fresh = OrganisationNames::default();
+        assert!(client.role_endpoints(&with_telecom, Some(&role), &fresh).await.unwrap().is_empty());
+        assert_eq!(client.requests(), 1, "a telecom MXID needs no Endpoint");
     }
 }
