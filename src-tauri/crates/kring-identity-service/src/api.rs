@@ -8,14 +8,20 @@ use axum::{
     Json, Router,
     extract::{FromRequestParts, Path, Query, State},
     http::request::Parts,
+    response::Html,
     routing::{get, post},
 };
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tracing::info;
+use tracing::{info, warn};
 
-use crate::{App, error::IsError, store::now_ms};
+use crate::{
+    App,
+    error::IsError,
+    mail::Mail,
+    store::{StoredInvite, now_ms, sha256_hex},
+};
 
 const V2: &str = "/_matrix/identity/v2";
 /// The media the organisation IdP proves; `email` comes by mail (not here yet).
@@ -32,6 +38,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route(&format!("{V2}/hash_details"), get(hash_details))
         .route(&format!("{V2}/lookup"), post(lookup))
         .route(&format!("{V2}/pubkey/isvalid"), get(pubkey_isvalid))
+        .route(&format!("{V2}/pubkey/ephemeral/isvalid"), get(ephemeral_isvalid))
+        .route(&format!("{V2}/validate/email/requestToken"), post(email_request_token))
+        .route(&format!("{V2}/validate/email/submitToken"), get(email_submit_link).post(email_submit_token))
+        .route(&format!("{V2}/store-invite"), post(store_invite))
+        .route(&format!("{V2}/sign-ed25519"), post(sign_ed25519))
         .route(&format!("{V2}/pubkey/{{key_id}}"), get(pubkey))
         .route(&format!("{V2}/validate/nl.kring.idp/requestToken"), post(idp_request_token))
         .route(&format!("{V2}/validate/nl.kring.idp/submitToken"), post(idp_submit_token))
@@ -52,12 +63,19 @@ impl FromRequestParts<Arc<App>> for Account {
     type Rejection = IsError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, IsError> {
+        // The header, or (as Synapse sends it on `hash_details`) `?access_token=`.
+        let from_query = || {
+            url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+                .find(|(k, _)| k == "access_token")
+                .map(|(_, v)| v.into_owned())
+        };
         let token = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::to_owned)
+            .or_else(from_query)
             .ok_or(IsError::Unauthorized)?;
         let user_id = app.store.account(&token).await?.ok_or(IsError::Unauthorized)?;
         Ok(Self { user_id, token })
@@ -172,7 +190,8 @@ async fn lookup(
     account: Account,
     Json(body): Json<Lookup>,
 ) -> Result<Json<Value>, IsError> {
-    account.with_terms(&app).await?;
+    let account = account.with_terms(&app).await?;
+    app.lookup_limit.check(&account.user_id)?;
     if body.algorithm != "sha256" {
         return Err(IsError::InvalidParam(format!("unsupported algorithm {}: use sha256", body.algorithm)));
     }
@@ -335,6 +354,10 @@ async fn bind(State(app): State<Arc<App>>, account: Account, Json(body): Json<Bi
         }))?);
     }
     info!(user = %body.mxid, bound = signed.len(), "3PIDs bound");
+    for (medium, address) in threepids.iter().filter(|(m, _)| m == "email") {
+        let delivered = deliver_invites(&app, medium, address, &body.mxid).await;
+        info!(user = %body.mxid, delivered, "third-party invites handed to the inviters' homeservers");
+    }
     let mut answer = signed.first().cloned().ok_or(IsError::SessionNotValidated)?;
     answer["nl.kring.associations"] = Value::Array(signed);
     Ok(Json(answer))
@@ -397,4 +420,297 @@ fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Where this service is reached from outside, for links and key URLs.
+fn public_base(app: &App) -> String {
+    app.config
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| format!("https://{}", app.config.server_name))
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// An address as bindings and lookups compare it: trimmed, lower case.
+fn normalise_email(address: &str) -> Result<String, IsError> {
+    let address = address.trim().to_lowercase();
+    let valid = matches!(address.split_once('@'), Some((local, domain))
+        if !local.is_empty() && domain.contains('.') && !domain.contains('@') && !address.contains(char::is_whitespace));
+    if valid { Ok(address) } else { Err(IsError::EmailInvalid) }
+}
+
+#[derive(Deserialize)]
+struct EmailRequestToken {
+    client_secret: String,
+    email: String,
+    send_attempt: i64,
+}
+
+/// Mails a validation link and code. A repeated request (same secret,
+/// address and attempt) answers the same session and sends nothing.
+async fn email_request_token(
+    State(app): State<Arc<App>>,
+    account: Account,
+    Json(body): Json<EmailRequestToken>,
+) -> Result<Json<Value>, IsError> {
+    let account = account.with_terms(&app).await?;
+    check_client_secret(&body.client_secret)?;
+    let address = normalise_email(&body.email)?;
+    if let Some(sid) = app.store.email_session(&body.client_secret, &address, body.send_attempt).await? {
+        return Ok(Json(json!({"sid": sid})));
+    }
+    app.request_token_limit.check(&account.user_id)?;
+    let mailer = app.mailer.as_ref().ok_or(IsError::EmailNotConfigured)?;
+    let (sid, token) = (random_token(16), random_token(18));
+    let mut link = url::Url::parse(&format!("{}{V2}/validate/email/submitToken", public_base(&app)))
+        .map_err(|e| IsError::Internal(e.to_string()))?;
+    link.query_pairs_mut()
+        .append_pair("sid", &sid)
+        .append_pair("client_secret", &body.client_secret)
+        .append_pair("token", &token);
+    let body_text = format!(
+        "Goedendag,\n\nU vroeg om dit e-mailadres te koppelen aan uw account bij {org}.\n\
+         Bevestig het met deze link:\n{link}\n\nOf voer deze code in: {token}\n\n\
+         Vroeg u hier niet om? Dan kunt u deze mail negeren; er gebeurt niets.\n",
+        org = app.config.invitation.organisation,
+    );
+    mailer.send(Mail { to: address.clone(), subject: "Bevestig uw e-mailadres".into(), body: body_text }).await?;
+    app.store
+        .create_email_session(&sid, &body.client_secret, &account.user_id, &address, &token, body.send_attempt)
+        .await?;
+    info!(user = %account.user_id, "validation mail sent");
+    Ok(Json(json!({"sid": sid})))
+}
+
+#[derive(Deserialize)]
+struct EmailSubmit {
+    sid: String,
+    client_secret: String,
+    token: String,
+}
+
+/// Checks a mailed token; the session then holds the address as validated.
+/// The token proves the mailbox, so no account token is needed (the link
+/// is opened in a mail program's browser).
+async fn check_email_token(app: &App, submit: &EmailSubmit) -> Result<(), IsError> {
+    let session = app.store.session(&submit.sid).await?.ok_or(IsError::NoValidSession)?;
+    if session.client_secret_hash != sha256_hex(&submit.client_secret) {
+        return Err(IsError::NoValidSession);
+    }
+    let (address, token_hash) = session.email.ok_or(IsError::NoValidSession)?;
+    if sha256_hex(submit.token.trim()) != token_hash {
+        return Err(IsError::TokenIncorrect);
+    }
+    app.store.mark_validated(&submit.sid, &[("email".to_owned(), address)]).await?;
+    Ok(())
+}
+
+async fn email_submit_token(
+    State(app): State<Arc<App>>,
+    Json(body): Json<EmailSubmit>,
+) -> Result<Json<Value>, IsError> {
+    check_email_token(&app, &body).await?;
+    Ok(Json(json!({"success": true})))
+}
+
+async fn email_submit_link(State(app): State<Arc<App>>, Query(q): Query<EmailSubmit>) -> Html<String> {
+    let text = match check_email_token(&app, &q).await {
+        Ok(()) => "Uw e-mailadres is bevestigd. U kunt dit venster sluiten en verder gaan in Kring.".to_owned(),
+        Err(e) => format!("Dit adres kon niet worden bevestigd ({}). Vraag in Kring een nieuwe mail aan.", e.errcode()),
+    };
+    Html(format!(
+        "<!doctype html><html lang=\"nl\"><head><meta charset=\"utf-8\"><title>Kring</title></head>\
+         <body><p role=\"status\">{text}</p></body></html>"
+    ))
+}
+
+#[derive(Deserialize)]
+struct StoreInviteRequest {
+    medium: String,
+    address: String,
+    room_id: String,
+    sender: String,
+    #[serde(default)]
+    sender_display_name: Option<String>,
+}
+
+/// The homeserver keeps a third-party invite here (`/invite` with
+/// `id_server`): this service mails the invitee and, once they bind the
+/// address, hands the invite back to the inviter's homeserver
+/// (`/3pid/onbind`). The mail names the inviter and how to join; the room
+/// (whose name may be a client's) is not in it.
+async fn store_invite(
+    State(app): State<Arc<App>>,
+    account: Account,
+    Json(body): Json<StoreInviteRequest>,
+) -> Result<Json<Value>, IsError> {
+    let account = account.with_terms(&app).await?;
+    if body.medium != "email" {
+        return Err(IsError::InvalidParam(format!("invites by {} are not stored: look it up", body.medium)));
+    }
+    // The homeserver calls with the inviter's own identity-service token.
+    if body.sender != account.user_id {
+        return Err(IsError::Forbidden("an invite is stored only by its sender".into()));
+    }
+    let address = normalise_email(&body.address)?;
+    if !app.store.holders("email", &address).await?.is_empty() {
+        return Err(IsError::ThreepidInUse);
+    }
+    app.request_token_limit.check(&account.user_id)?;
+    let mailer = app.mailer.as_ref().ok_or(IsError::EmailNotConfigured)?;
+    let (ephemeral_public_key, ephemeral_private_key) = crate::keys::ephemeral_pair()?;
+    let invite = StoredInvite {
+        token: random_token(24),
+        medium: body.medium.clone(),
+        address: address.clone(),
+        room_id: body.room_id.clone(),
+        sender: body.sender.clone(),
+        ephemeral_public_key,
+        ephemeral_private_key,
+    };
+    let inviter = body.sender_display_name.clone().filter(|n| !n.trim().is_empty()).unwrap_or(body.sender.clone());
+    let join = app.config.invitation.join_url.clone().map_or_else(String::new, |url| {
+        let mut url = url::Url::parse(&url).ok();
+        if let Some(u) = url.as_mut() {
+            u.query_pairs_mut().append_pair("email", &address);
+        }
+        url.map(|u| format!("Maak uw account aan op:\n{u}\n\n")).unwrap_or_default()
+    });
+    let text = format!(
+        "Goedendag,\n\n{inviter} van {org} nodigt u uit voor Kring, waarin u met de zorgverleners\n\
+         berichten uitwisselt.\n\n{join}\
+         Zo doet u mee:\n\
+         1. Maak een account aan met dit e-mailadres, een wachtwoord en een tweede stap\n   \
+         (een code uit een authenticator-app op uw telefoon).\n\
+         2. Open Kring, log in en bevestig dit e-mailadres.\n\
+         Daarna ziet u de uitnodiging in Kring.\n\n\
+         Kent u {inviter} niet? Dan kunt u deze mail negeren.\n",
+        org = app.config.invitation.organisation,
+    );
+    mailer
+        .send(Mail { to: address.clone(), subject: format!("Uitnodiging voor Kring van {inviter}"), body: text })
+        .await?;
+    app.store.store_invite(&invite).await?;
+    info!(sender = %body.sender, "third-party invite stored and mailed");
+    let base = public_base(&app);
+    Ok(Json(json!({
+        "token": invite.token,
+        "public_key": app.keys.public_key,
+        "public_keys": [
+            {"public_key": app.keys.public_key, "key_validity_url": format!("{base}{V2}/pubkey/isvalid")},
+            {"public_key": invite.ephemeral_public_key, "key_validity_url": format!("{base}{V2}/pubkey/ephemeral/isvalid")},
+        ],
+        "display_name": redacted(&address),
+    })))
+}
+
+/// An address as the room may show it: `j…@example.org`.
+fn redacted(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => format!("{}…@{domain}", local.chars().next().unwrap_or('?')),
+        None => "…".into(),
+    }
+}
+
+async fn ephemeral_isvalid(
+    State(app): State<Arc<App>>,
+    Query(q): Query<PublicKeyQuery>,
+) -> Result<Json<Value>, IsError> {
+    Ok(Json(json!({"valid": app.store.ephemeral_key_valid(&q.public_key).await?})))
+}
+
+#[derive(Deserialize)]
+struct SignEd25519 {
+    mxid: String,
+    token: String,
+    private_key: String,
+}
+
+/// Signs the invitation details with the invite's ephemeral key, for an
+/// invitee who joins with the token rather than by binding the address.
+async fn sign_ed25519(
+    State(app): State<Arc<App>>,
+    account: Account,
+    Json(body): Json<SignEd25519>,
+) -> Result<Json<Value>, IsError> {
+    if body.mxid != account.user_id {
+        return Err(IsError::Forbidden("invitation details are signed for the account itself".into()));
+    }
+    let invite = app.store.invite(&body.token).await?.ok_or(IsError::NotFound)?;
+    if invite.ephemeral_private_key != body.private_key {
+        return Err(IsError::Forbidden("this key is not the invite's".into()));
+    }
+    let signed = app.keys.sign_ephemeral(
+        &invite.ephemeral_private_key,
+        json!({"mxid": body.mxid, "sender": invite.sender, "token": invite.token}),
+    )?;
+    Ok(Json(signed))
+}
+
+/// Hands every invite for a newly bound address to its inviter's homeserver
+/// (`/_matrix/federation/v1/3pid/onbind`), signed with the long-term key
+/// that the room's `m.room.third_party_invite` names. Returns how many
+/// homeservers took theirs; the rest are tried again by the background task.
+async fn deliver_invites(app: &App, medium: &str, address: &str, mxid: &str) -> usize {
+    let invites = match app.store.pending_invites(medium, address).await {
+        Ok(i) => i,
+        Err(e) => {
+            warn!("pending invites: {e}");
+            return 0;
+        }
+    };
+    let mut delivered = 0;
+    for invite in invites {
+        match deliver(app, &invite, mxid).await {
+            Ok(()) => delivered += 1,
+            Err(e) => warn!(sender = %invite.sender, "onbind not taken yet: {e}"),
+        }
+    }
+    delivered
+}
+
+async fn deliver(app: &App, invite: &StoredInvite, mxid: &str) -> Result<(), IsError> {
+    let sender = ruma::UserId::parse(&invite.sender).map_err(|e| IsError::Internal(e.to_string()))?;
+    let hs = app
+        .config
+        .homeserver(sender.server_name().as_str())
+        .ok_or_else(|| IsError::HomeserverNotTrusted(sender.server_name().to_string()))?;
+    let signed = app.keys.sign(json!({"mxid": mxid, "sender": invite.sender, "token": invite.token}))?;
+    let body = json!({
+        "medium": invite.medium, "address": invite.address, "mxid": mxid,
+        "invites": [{"medium": invite.medium, "address": invite.address, "mxid": mxid,
+                     "room_id": invite.room_id, "sender": invite.sender, "signed": signed}],
+    });
+    let url = format!("{}/_matrix/federation/v1/3pid/onbind", hs.federation_url.trim_end_matches('/'));
+    let answer = app.http.post(url).json(&body).send().await.map_err(|e| IsError::Internal(e.to_string()))?;
+    if !answer.status().is_success() {
+        let status = answer.status();
+        let text = answer.text().await.unwrap_or_default();
+        return Err(IsError::Internal(format!(
+            "onbind answered {status}: {}",
+            text.chars().take(200).collect::<String>()
+        )));
+    }
+    app.store.invite_delivered(&invite.token).await
+}
+
+/// Retries invites whose address is bound but whose homeserver did not take
+/// them yet (it was down, or busy), every 30 seconds.
+pub fn deliver_pending_invites(app: Arc<App>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            match app.store.undelivered_bound_invites().await {
+                Ok(pending) => {
+                    for (invite, mxid) in pending {
+                        if let Err(e) = deliver(&app, &invite, &mxid).await {
+                            warn!(sender = %invite.sender, "onbind retry: {e}");
+                        }
+                    }
+                }
+                Err(e) => warn!("pending invites: {e}"),
+            }
+        }
+    });
 }

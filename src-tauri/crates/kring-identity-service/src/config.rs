@@ -24,6 +24,82 @@ pub struct Config {
     pub idps: Vec<TrustedIdp>,
     #[serde(default)]
     pub terms: Option<Terms>,
+    /// Serve TLS on `listen` (Synapse reaches identity servers over https
+    /// only). Plain HTTP is then still answered, to loopback peers alone.
+    #[serde(default)]
+    pub tls: Option<Tls>,
+    /// Where mail links point: this service as the outside world reaches it.
+    #[serde(default)]
+    pub public_base_url: Option<String>,
+    /// The mail relay for e-mail validation and invitations.
+    #[serde(default)]
+    pub smtp: Option<Smtp>,
+    /// How an invited related person or client joins (named in the invitation mail).
+    #[serde(default)]
+    pub invitation: Invitation,
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Tls {
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    /// The sender address, e.g. `Kring <noreply@zorg-a.example>`.
+    pub from: String,
+    /// STARTTLS to the relay (production); off for a loopback sink.
+    #[serde(default)]
+    pub starttls: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Invitation {
+    /// The organisation as the mail names it.
+    #[serde(default = "default_organisation")]
+    pub organisation: String,
+    /// Where the invitee makes an account (e-mail, password, second factor).
+    #[serde(default)]
+    pub join_url: Option<String>,
+}
+
+fn default_organisation() -> String {
+    "uw zorgorganisatie".into()
+}
+
+impl Default for Invitation {
+    fn default() -> Self {
+        Self { organisation: default_organisation(), join_url: None }
+    }
+}
+
+/// Requests per account (validation mails) and per account (lookups) in a
+/// sliding window, so neither mailboxes nor the address book can be swept.
+#[derive(Clone, Debug, Deserialize)]
+pub struct RateLimits {
+    #[serde(default = "default_request_tokens")]
+    pub request_tokens_per_hour: u32,
+    #[serde(default = "default_lookups")]
+    pub lookups_per_minute: u32,
+}
+
+fn default_request_tokens() -> u32 {
+    10
+}
+
+fn default_lookups() -> u32 {
+    60
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self { request_tokens_per_hour: default_request_tokens(), lookups_per_minute: default_lookups() }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

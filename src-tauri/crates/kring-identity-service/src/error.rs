@@ -49,6 +49,16 @@ pub enum IsError {
     IdpUnreachable(String),
     #[error("not found")]
     NotFound,
+    #[error("this is not an e-mail address")]
+    EmailInvalid,
+    #[error("the mail could not be sent: {0}")]
+    EmailNotSent(String),
+    #[error("this service sends no mail (no smtp configured)")]
+    EmailNotConfigured,
+    #[error("the code does not match")]
+    TokenIncorrect,
+    #[error("too many requests; try again in {0} s")]
+    LimitExceeded(u64),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -75,6 +85,11 @@ impl IsError {
             Self::ClaimMissing(_) => "nl.kring.claim_missing",
             Self::IdpUnreachable(_) => "nl.kring.idp_unreachable",
             Self::NotFound => "M_NOT_FOUND",
+            Self::EmailInvalid => "M_INVALID_EMAIL",
+            Self::EmailNotSent(_) => "M_EMAIL_SEND_ERROR",
+            Self::EmailNotConfigured => "nl.kring.email_not_configured",
+            Self::TokenIncorrect => "M_TOKEN_INCORRECT",
+            Self::LimitExceeded(_) => "M_LIMIT_EXCEEDED",
             Self::Internal(_) => "M_UNKNOWN",
         }
     }
@@ -91,7 +106,8 @@ impl IsError {
             | Self::NonceMismatch
             | Self::TokenInvalid(_) => StatusCode::FORBIDDEN,
             Self::NotFound | Self::NoValidSession => StatusCode::NOT_FOUND,
-            Self::IdpUnreachable(_) => StatusCode::BAD_GATEWAY,
+            Self::IdpUnreachable(_) | Self::EmailNotSent(_) => StatusCode::BAD_GATEWAY,
+            Self::LimitExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -103,7 +119,11 @@ impl IntoResponse for IsError {
         if let Self::Internal(detail) = &self {
             tracing::error!("{detail}");
         }
-        (self.status(), Json(json!({"errcode": self.errcode(), "error": self.to_string()}))).into_response()
+        let mut body = json!({"errcode": self.errcode(), "error": self.to_string()});
+        if let Self::LimitExceeded(seconds) = &self {
+            body["retry_after_ms"] = json!(seconds * 1000);
+        }
+        (self.status(), Json(body)).into_response()
     }
 }
 

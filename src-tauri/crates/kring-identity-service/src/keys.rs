@@ -39,12 +39,34 @@ impl Keys {
     /// Signs a JSON object the way Matrix servers do (canonical JSON,
     /// `signatures.<server_name>.ed25519:0`).
     pub fn sign(&self, value: serde_json::Value) -> Result<serde_json::Value, IsError> {
-        let serde_json::Value::Object(map) = value else { return Err(internal("only objects are signed")) };
-        let mut object: CanonicalJsonObject = ruma::canonical_json::try_from_json_map(map).map_err(internal)?;
-        ruma::signatures::sign_json(&self.server_name, &self.pair, &mut object).map_err(internal)?;
-        serde_json::to_value(object).map_err(internal)
+        sign_with(&self.server_name, &self.pair, value)
     }
 
+    /// Signs with an invite's ephemeral key (`/sign-ed25519`), under this
+    /// service's name like the long-term key.
+    pub fn sign_ephemeral(&self, private_key: &str, value: serde_json::Value) -> Result<serde_json::Value, IsError> {
+        let der = STANDARD_NO_PAD.decode(private_key).map_err(internal)?;
+        let pair = Ed25519KeyPair::from_der(&der, "0".into()).map_err(internal)?;
+        sign_with(&self.server_name, &pair, value)
+    }
+}
+
+/// A fresh ed25519 pair for one invite: (public, private), unpadded base64
+/// (the private one as the PKCS#8 document ruma reads back).
+pub fn ephemeral_pair() -> Result<(String, String), IsError> {
+    let der = Ed25519KeyPair::generate();
+    let pair = Ed25519KeyPair::from_der(&der, "0".into()).map_err(internal)?;
+    Ok((STANDARD_NO_PAD.encode(pair.public_key()), STANDARD_NO_PAD.encode(der.as_slice())))
+}
+
+fn sign_with(server_name: &str, pair: &Ed25519KeyPair, value: serde_json::Value) -> Result<serde_json::Value, IsError> {
+    let serde_json::Value::Object(map) = value else { return Err(internal("only objects are signed")) };
+    let mut object: CanonicalJsonObject = ruma::canonical_json::try_from_json_map(map).map_err(internal)?;
+    ruma::signatures::sign_json(server_name, pair, &mut object).map_err(internal)?;
+    serde_json::to_value(object).map_err(internal)
+}
+
+impl Keys {
     /// The lookup hash of a 3PID: sha256 over "address medium pepper",
     /// unpadded URL-safe base64 (Identity Service API, `/lookup`).
     pub fn lookup_hash(&self, medium: &str, address: &str) -> String {

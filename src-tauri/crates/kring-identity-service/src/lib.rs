@@ -10,7 +10,10 @@ mod api;
 pub mod config;
 mod error;
 mod keys;
+mod limits;
+mod mail;
 mod store;
+mod tls;
 
 use std::sync::Arc;
 
@@ -24,6 +27,9 @@ pub struct App {
     store: store::Store,
     keys: keys::Keys,
     http: reqwest::Client,
+    mailer: Option<mail::Mailer>,
+    request_token_limit: limits::Limiter,
+    lookup_limit: limits::Limiter,
 }
 
 /// A started service: its address and the task serving it.
@@ -48,13 +54,30 @@ pub async fn start(config: Config) -> Result<Running, IsError> {
         .await
         .map_err(|e| IsError::Internal(format!("listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr().map_err(|e| IsError::Internal(e.to_string()))?;
-    let app = Arc::new(App { config, store, keys, http });
-    let router = api::router(app);
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            tracing::error!("identity service stopped: {e}");
+    let mailer = config.smtp.as_ref().map(mail::Mailer::new).transpose()?;
+    let limits = &config.rate_limits;
+    let request_token_limit =
+        limits::Limiter::new(limits.request_tokens_per_hour, std::time::Duration::from_secs(3600));
+    let lookup_limit = limits::Limiter::new(limits.lookups_per_minute, std::time::Duration::from_secs(60));
+    let tls = config.tls.clone();
+    let app = Arc::new(App { config, store, keys, http, mailer, request_token_limit, lookup_limit });
+    let router = api::router(app.clone());
+    api::deliver_pending_invites(app);
+    let task = match tls {
+        Some(tls) => {
+            let listener = tls::DualListener::new(listener, &tls)?;
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!("identity service stopped: {e}");
+                }
+            })
         }
-    });
+        None => tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!("identity service stopped: {e}");
+            }
+        }),
+    };
     tracing::info!(%addr, "identity service listening");
     Ok(Running { addr, task })
 }

@@ -28,6 +28,20 @@ pub struct ValidationSession {
     pub user_id: String,
     pub nonce: String,
     pub validated: Option<(Vec<(String, String)>, i64)>,
+    /// For an e-mail session: the address and the sha256 of the mailed token.
+    pub email: Option<(String, String)>,
+}
+
+/// A third-party invite waiting for its address to be bound.
+#[derive(Clone, Debug)]
+pub struct StoredInvite {
+    pub token: String,
+    pub medium: String,
+    pub address: String,
+    pub room_id: String,
+    pub sender: String,
+    pub ephemeral_public_key: String,
+    pub ephemeral_private_key: String,
 }
 
 /// One binding of a 3PID to an MXID.
@@ -123,7 +137,8 @@ impl Store {
 
     pub async fn session(&self, sid: &str) -> Result<Option<ValidationSession>, IsError> {
         let row = sqlx::query(
-            "SELECT client_secret_hash, user_id, nonce, validated_json, validated_ms FROM sessions WHERE sid = $1",
+            "SELECT client_secret_hash, user_id, nonce, validated_json, validated_ms, address, token_hash \
+             FROM sessions WHERE sid = $1",
         )
         .bind(sid)
         .fetch_optional(&self.pool)
@@ -137,11 +152,14 @@ impl Store {
             }
             _ => None,
         };
+        let address: Option<String> = row.try_get(5)?;
+        let token_hash: Option<String> = row.try_get(6)?;
         Ok(Some(ValidationSession {
             client_secret_hash: row.try_get(0)?,
             user_id: row.try_get(1)?,
             nonce: row.try_get(2)?,
             validated,
+            email: address.zip(token_hash),
         }))
     }
 
@@ -240,5 +258,135 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The e-mail session an earlier request with the same secret, address
+    /// and attempt made (a repeated `requestToken` sends no second mail).
+    pub async fn email_session(
+        &self,
+        client_secret: &str,
+        address: &str,
+        send_attempt: i64,
+    ) -> Result<Option<String>, IsError> {
+        let row = sqlx::query(
+            "SELECT sid FROM sessions WHERE client_secret_hash = $1 AND address = $2 AND send_attempt >= $3 \
+             AND medium = 'email'",
+        )
+        .bind(sha256_hex(client_secret))
+        .bind(address)
+        .bind(send_attempt)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    pub async fn create_email_session(
+        &self,
+        sid: &str,
+        client_secret: &str,
+        user_id: &str,
+        address: &str,
+        token: &str,
+        send_attempt: i64,
+    ) -> Result<(), IsError> {
+        sqlx::query(
+            "INSERT INTO sessions (sid, client_secret_hash, user_id, nonce, created_ms, medium, address, token_hash, \
+             send_attempt) VALUES ($1, $2, $3, '', $4, 'email', $5, $6, $7)",
+        )
+        .bind(sid)
+        .bind(sha256_hex(client_secret))
+        .bind(user_id)
+        .bind(now_ms())
+        .bind(address)
+        .bind(sha256_hex(token))
+        .bind(send_attempt)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn store_invite(&self, invite: &StoredInvite) -> Result<(), IsError> {
+        sqlx::query(
+            "INSERT INTO invites (token, medium, address, room_id, sender, ephemeral_public_key, \
+             ephemeral_private_key, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&invite.token)
+        .bind(&invite.medium)
+        .bind(&invite.address)
+        .bind(&invite.room_id)
+        .bind(&invite.sender)
+        .bind(&invite.ephemeral_public_key)
+        .bind(&invite.ephemeral_private_key)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    fn invite_of(row: &sqlx::any::AnyRow) -> Result<StoredInvite, IsError> {
+        Ok(StoredInvite {
+            token: row.try_get(0)?,
+            medium: row.try_get(1)?,
+            address: row.try_get(2)?,
+            room_id: row.try_get(3)?,
+            sender: row.try_get(4)?,
+            ephemeral_public_key: row.try_get(5)?,
+            ephemeral_private_key: row.try_get(6)?,
+        })
+    }
+
+    /// The invites for an address that no homeserver has taken yet.
+    pub async fn pending_invites(&self, medium: &str, address: &str) -> Result<Vec<StoredInvite>, IsError> {
+        let rows = sqlx::query(
+            "SELECT token, medium, address, room_id, sender, ephemeral_public_key, ephemeral_private_key \
+             FROM invites WHERE medium = $1 AND address = $2 AND delivered_ms IS NULL",
+        )
+        .bind(medium)
+        .bind(address)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::invite_of).collect()
+    }
+
+    pub async fn invite(&self, token: &str) -> Result<Option<StoredInvite>, IsError> {
+        let row = sqlx::query(
+            "SELECT token, medium, address, room_id, sender, ephemeral_public_key, ephemeral_private_key \
+             FROM invites WHERE token = $1",
+        )
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::invite_of).transpose()
+    }
+
+    /// The inviter's homeserver has the invite: the address is no longer kept.
+    pub async fn invite_delivered(&self, token: &str) -> Result<(), IsError> {
+        sqlx::query("UPDATE invites SET delivered_ms = $1, address = '' WHERE token = $2")
+            .bind(now_ms())
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether an ephemeral key belongs to an invite not yet taken.
+    pub async fn ephemeral_key_valid(&self, public_key: &str) -> Result<bool, IsError> {
+        let row = sqlx::query("SELECT 1 FROM invites WHERE ephemeral_public_key = $1 AND delivered_ms IS NULL")
+            .bind(public_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Invites whose address has been bound since, with the MXID it is bound to.
+    pub async fn undelivered_bound_invites(&self) -> Result<Vec<(StoredInvite, String)>, IsError> {
+        let rows = sqlx::query(
+            "SELECT i.token, i.medium, i.address, i.room_id, i.sender, i.ephemeral_public_key, \
+             i.ephemeral_private_key, b.mxid FROM invites i JOIN bindings b \
+             ON b.medium = i.medium AND b.address = i.address WHERE i.delivered_ms IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((Self::invite_of(r)?, r.try_get(7)?))).collect()
     }
 }
