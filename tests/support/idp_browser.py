@@ -16,6 +16,8 @@ it sends cookies marked Secure to http://127.0.0.1, which browsers treat as a se
 Usage: idp_browser.py URL            (Kring appends the URL as the last argument)
 Env:
   KRING_TEST_IDP_USER / KRING_TEST_IDP_PASSWORD  what the person types on the IdP login page
+  KRING_TEST_IDP_TOTP_SECRET  the base32 key of their authenticator app: the care platform's IdP
+                              asks for its current code after the password (pyotp makes it)
   KRING_TEST_BROWSER_ACTION   login (default) | cancel (press "Annuleren") | close (close the window)
   KRING_TEST_BROWSER_STATE    JSON file with the cookie jar: read at start, written back
   KRING_TEST_BROWSER_LOG      JSON lines appended: opened, login_form_posted, cancelled, closed,
@@ -50,6 +52,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # Paths on 127.0.0.1 that belong to the IdP or a homeserver; any other loopback URL is the app.
 NOT_THE_APP = ("/interaction", "/auth", "/_matrix", "/_synapse", "/session", "/.well-known")
 LOGIN_ACTION = re.compile(r"/interaction/[^/]+/login$")
+TOTP_ACTION = re.compile(r"/interaction/[^/]+/totp$")
 ABORT_ACTION = re.compile(r"/interaction/[^/]+/abort$")
 
 
@@ -170,6 +173,14 @@ def reauthenticated(response):
             and "close this window" in visible_text(response.text, 2000).lower())
 
 
+def totp_form(response):
+    """The IdP's second-factor page (a code from the authenticator app), or None."""
+    if "html" not in response.headers.get("Content-Type", ""):
+        return None
+    return next((f for f in forms_of(response.text) if f["method"] == "post"
+                 and TOTP_ACTION.search(urlsplit(f["action"]).path) and "code" in f["inputs"]), None)
+
+
 def login_forms(response):
     """(login form, cancel form) when the response is the IdP's login page, else (None, None)."""
     if response.status_code not in (200, 401) or "html" not in response.headers.get("Content-Type", ""):
@@ -224,6 +235,10 @@ def browse(window, url, state_path):
                 url = urljoin(response.url, response.headers["Location"])
                 break
             login, cancel = login_forms(response)
+            second = None if login else totp_form(response)
+            if second:
+                response = post_code(window, response, second, posted)
+                continue
             if not login and reauthenticated(response):
                 log("reauthenticated", at=where(response.url))
                 save_cookies(window.jar, state_path)
@@ -260,6 +275,25 @@ def browse(window, url, state_path):
             posted.add(target)
             response = window.request("POST", target, data=data)
     raise Failure(f"more than {MAX_HOPS} redirects (last at {where(url)})")
+
+
+def post_code(window, response, form, posted):
+    """Types the authenticator app's code. A code is good once; when this one was used already
+    (the same 30 s), the app's next code is typed, which the IdP's window of one step accepts."""
+    import pyotp
+    secret = os.environ.get("KRING_TEST_IDP_TOTP_SECRET")
+    if not secret:
+        raise Failure("the IdP asks for a second-factor code but KRING_TEST_IDP_TOTP_SECRET is not set")
+    target = urljoin(response.url, form["action"])
+    attempt = sum(1 for p in posted if p.startswith(target + "#code"))
+    if attempt >= 2:
+        log("error", status=response.status_code, at=where(response.url), reason="code refused")
+        raise Failure(f"the IdP refused the second-factor code twice: {visible_text(response.text)!r}")
+    totp = pyotp.TOTP(secret)
+    code = totp.now() if attempt == 0 else totp.at(time.time() + 30)
+    log("totp_posted", attempt=attempt)
+    posted.add(f"{target}#code{attempt}")
+    return window.request("POST", target, data={**form["inputs"], "code": code})
 
 
 def back_to_app(window, url, state_path):
