@@ -22,8 +22,12 @@ pub enum CareTeamCommand {
     Invite {
         #[arg(long)]
         space: String,
+        /// The Matrix ID; or --email for a related person or client without an account yet.
+        #[arg(long, required_unless_present = "email", conflicts_with = "email")]
+        user: Option<String>,
+        /// Invite by e-mail (related_person or client): the identity service mails them how to join.
         #[arg(long)]
-        user: String,
+        email: Option<String>,
         #[arg(long, value_parser = parse_role, default_value = "practitioner")]
         role: Role,
         /// For a related person: how they relate to the client (e.g. mantelzorger).
@@ -163,13 +167,18 @@ pub async fn care_team(session: &Session, command: &CareTeamCommand, out: &Outpu
             let client = ClientRef { display_name: client_name.clone(), pseudo_bsn: pseudo_bsn.clone() };
             out.value(&session.create_care_team(&client).await?)
         }
-        CareTeamCommand::Invite { space, user, role, relation } => {
+        CareTeamCommand::Invite { space, user: Some(user), role, relation, .. } => {
             session.invite_to_care_team(space, user, *role).await?;
             if let Some(relation) = relation {
                 session.set_relation(space, user, relation).await?;
             }
             out.value(&serde_json::json!({"invited": user, "role": role}))
         }
+        CareTeamCommand::Invite { space, email: Some(email), role, relation, .. } => {
+            session.invite_by_email(space, email, *role, relation.as_deref()).await?;
+            out.value(&serde_json::json!({"invitedByEmail": true, "role": role}))
+        }
+        CareTeamCommand::Invite { .. } => return Err(CoreError::UnknownUser(String::new())),
         CareTeamCommand::SetRole { space, user, role } => {
             session.set_care_team_role(space, user, *role).await?;
             out.value(&serde_json::json!({"user": user, "role": role}))

@@ -46,12 +46,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Sign in with a password; the session is kept in the OS keychain.
+    /// Sign in with a password, or with --sso in the browser (related persons
+    /// and clients: the care platform's IdP); kept in the OS keychain.
     Login {
         #[arg(long)]
         homeserver: String,
+        #[arg(long, required_unless_present = "sso")]
+        user: Option<String>,
+        /// Sign in in the browser through the homeserver's single sign-on.
         #[arg(long)]
-        user: String,
+        sso: bool,
+        /// With --sso: the homeserver's identity provider (e.g. oidc-careplatform).
+        #[arg(long, requires = "sso")]
+        idp: Option<String>,
+        /// With --sso: the browser command (default: KRING_BROWSER, else the system browser).
+        #[arg(long, requires = "sso")]
+        browser: Option<String>,
         /// The password; prefer KRING_PASSWORD or --password-stdin over the command line.
         #[arg(long, env = "KRING_PASSWORD", hide_env_values = true)]
         password: Option<String>,
@@ -229,7 +239,21 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
     let secrets = Arc::new(KeyringSecretStore::default());
     let timeout = Duration::from_secs(cli.timeout);
     match &cli.command {
-        Command::Login { homeserver, user, password, password_stdin } => {
+        Command::Login { homeserver, sso: true, idp, browser, .. } => {
+            let url = url::Url::parse(homeserver).map_err(|e| CoreError::InvalidHomeserver(e.to_string()))?;
+            let browser = match browser {
+                Some(command) => kring_core::SystemBrowser::with_command(command),
+                None => kring_core::SystemBrowser::from_env(),
+            };
+            let wait = Duration::from_secs(cli.timeout.max(120));
+            let session =
+                Session::login_in_browser(&data_dir, secrets, &cli.profile, &url, idp.as_deref(), &browser, wait)
+                    .await?;
+            out.session(&session.info().await);
+            session.stop().await;
+        }
+        Command::Login { homeserver, user, password, password_stdin, .. } => {
+            let user = user.clone().unwrap_or_default();
             let password = match (password, password_stdin) {
                 (_, true) => read_password_stdin()?,
                 (Some(p), false) => p.clone(),
@@ -237,7 +261,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
                     return Err(CoreError::WrongCredentials);
                 }
             };
-            let request = LoginRequest { homeserver: homeserver.clone(), username: user.clone(), password };
+            let request = LoginRequest { homeserver: homeserver.clone(), username: user, password };
             let session = Session::login(&data_dir, secrets, &cli.profile, &request).await?;
             out.session(&session.info().await);
             session.stop().await;
@@ -267,6 +291,14 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
                 IdentityServiceCommand::Lookup { user } => {
                     let found = session.verified_identity_of(user).await?;
                     out.value(&serde_json::json!({"userId": user, "verified": found}));
+                }
+                IdentityServiceCommand::Email { address } => {
+                    session.request_email_validation(address).await?;
+                    out.value(&serde_json::json!({"mailed": true}));
+                }
+                IdentityServiceCommand::ConfirmEmail { code } => {
+                    let bound = session.confirm_email(code).await?;
+                    out.value(&serde_json::json!({"bound": bound}));
                 }
             }
             session.stop().await;
@@ -535,5 +567,16 @@ enum IdentityServiceCommand {
     Lookup {
         #[arg(long)]
         user: String,
+    },
+    /// Ask for a mail with a code, to bind this e-mail address to the account
+    /// (an invite by e-mail then reaches it).
+    Email {
+        #[arg(long)]
+        address: String,
+    },
+    /// The code from that mail: the address is bound, waiting invites arrive.
+    ConfirmEmail {
+        #[arg(long)]
+        code: String,
     },
 }

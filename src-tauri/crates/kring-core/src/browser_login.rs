@@ -17,13 +17,21 @@ use url::Url;
 
 use crate::CoreError;
 
-pub(crate) async fn login(client: &Client, browser: &dyn Browser, timeout: Duration) -> Result<(), CoreError> {
+/// `idp`: the homeserver's identity provider to go to (its `id` in the SSO
+/// login flow, e.g. `oidc-careplatform`); without one, a homeserver with
+/// several shows its own choice page.
+pub(crate) async fn login(
+    client: &Client,
+    idp: Option<&str>,
+    browser: &dyn Browser,
+    timeout: Duration,
+) -> Result<(), CoreError> {
     // A homeserver without the OAuth API answers its metadata with 404.
     if client.oauth().server_metadata().await.is_ok() {
         info!("the homeserver offers OAuth 2.0: signing in there");
         oauth(client, browser, timeout).await
     } else {
-        sso(client, browser, timeout).await
+        sso(client, idp, browser, timeout).await
     }
 }
 
@@ -72,14 +80,14 @@ async fn oauth(client: &Client, browser: &dyn Browser, timeout: Duration) -> Res
         .map_err(|e| CoreError::IdpRejected(format!("the homeserver's OAuth API: {e}")))
 }
 
-async fn sso(client: &Client, browser: &dyn Browser, timeout: Duration) -> Result<(), CoreError> {
+async fn sso(client: &Client, idp: Option<&str>, browser: &dyn Browser, timeout: Duration) -> Result<(), CoreError> {
     use matrix_sdk::ruma::api::client::session::get_login_types::v3::LoginType;
     let types = client.matrix_auth().get_login_types().await?;
     if !types.flows.iter().any(|f| matches!(f, LoginType::Sso(_))) {
         return Err(CoreError::NotYetSupported(format!("{} offers no single sign-on", client.homeserver())));
     }
     let listener = LoopbackListener::bind("/callback").await.map_err(listener_error)?;
-    let url = client.matrix_auth().get_sso_login_url(listener.redirect_uri().as_str(), None).await?;
+    let url = client.matrix_auth().get_sso_login_url(listener.redirect_uri().as_str(), idp).await?;
     let url = Url::parse(&url).map_err(|e| CoreError::InvalidHomeserver(e.to_string()))?;
     browser.open(&url).map_err(CoreError::Internal)?;
     let query = listener.wait(timeout).await.map_err(|e| CoreError::LoginCancelled(e.to_string()))?;
@@ -140,7 +148,7 @@ mod tests {
         server.mock_who_am_i().ok().mount().await;
         let client = server.client_builder().unlogged().build().await;
 
-        login(&client, &RedirectingBrowser, Duration::from_secs(10)).await.expect("OAuth login");
+        login(&client, None, &RedirectingBrowser, Duration::from_secs(10)).await.expect("OAuth login");
         let session = client.session().expect("signed in");
         assert!(matches!(session, AuthSession::OAuth(_)), "{session:?}");
         let (kept, client_id) = crate::StoredSession::parts_of(session).unwrap();
@@ -162,7 +170,7 @@ mod tests {
             .mount(server.server())
             .await;
         let client = server.client_builder().unlogged().build().await;
-        let err = login(&client, &RedirectingBrowser, Duration::from_secs(2)).await.unwrap_err();
+        let err = login(&client, None, &RedirectingBrowser, Duration::from_secs(2)).await.unwrap_err();
         assert_eq!(err.code(), crate::ErrorCode::NotYetSupported, "{err}");
     }
 }

@@ -315,6 +315,11 @@ impl Session {
     /// As [`Self::refresh_care_network`], with how many directory requests it made.
     pub async fn refresh_care_network_counted(&self, space_id: &str) -> Result<(CareNetwork, u64), CoreError> {
         let space = self.care_team_space(space_id).await?;
+        // An e-mail invite this user sent that the homeserver has since made
+        // real gets its level, relation and client here (one state request).
+        if let Err(e) = self.complete_email_invites(space_id).await {
+            warn!("e-mail invites not finished yet: {e}");
+        }
         let members = members_of(&space).await?;
         let scope = self.scope();
         // Whose details live in which directory, with the role the binding names.

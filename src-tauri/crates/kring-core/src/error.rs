@@ -105,6 +105,14 @@ pub enum ErrorCode {
     IdentityServiceUnreachable,
     /// The identity service refused (an IdP it does not trust, a token that is not valid): ask IT.
     IdentityServiceRefused,
+    /// That is not an e-mail address: check it for typing errors.
+    EmailInvalid,
+    /// The code from the mail does not match: check it, or ask for a new mail.
+    EmailCodeWrong,
+    /// This e-mail address already belongs to a Kring account: invite that person directly.
+    EmailInUse,
+    /// No e-mail address is waiting for its code: ask for a mail first.
+    NoEmailValidation,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +137,14 @@ pub enum CoreError {
     IdentityServiceUnreachable(String),
     #[error("the identity service refused ({errcode}): {message}")]
     IdentityServiceRefused { errcode: String, message: String },
+    #[error("not an e-mail address")]
+    EmailInvalid,
+    #[error("the code from the mail does not match")]
+    EmailCodeWrong,
+    #[error("this e-mail address already belongs to an account")]
+    EmailInUse,
+    #[error("no e-mail address is waiting for its code")]
+    NoEmailValidation,
     #[error("the homeserver rejected the username or password")]
     WrongCredentials,
     #[error("the homeserver could not be reached: {0}")]
@@ -258,6 +274,10 @@ impl CoreError {
             Self::VerificationFailed(_) => ErrorCode::VerificationFailed,
             Self::IdentityServiceUnreachable(_) => ErrorCode::IdentityServiceUnreachable,
             Self::IdentityServiceRefused { .. } => ErrorCode::IdentityServiceRefused,
+            Self::EmailInvalid => ErrorCode::EmailInvalid,
+            Self::EmailCodeWrong => ErrorCode::EmailCodeWrong,
+            Self::EmailInUse => ErrorCode::EmailInUse,
+            Self::NoEmailValidation => ErrorCode::NoEmailValidation,
         }
     }
 

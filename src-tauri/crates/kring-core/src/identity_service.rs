@@ -28,10 +28,26 @@ pub struct VerifiedIdentity {
 }
 
 /// An identity-service token, held only for the call at hand.
-struct IsAccount {
-    base: Url,
-    token: zeroize::Zeroizing<String>,
+pub(crate) struct IsAccount {
+    pub(crate) base: Url,
+    pub(crate) token: zeroize::Zeroizing<String>,
 }
+
+impl IsAccount {
+    /// The service as a homeserver names it in `/invite` (`id_server`: host and port).
+    pub(crate) fn id_server(&self) -> String {
+        let host = self.base.host_str().unwrap_or_default();
+        self.base.port().map_or_else(|| host.to_owned(), |p| format!("{host}:{p}"))
+    }
+
+    fn at(&self, path: &str) -> Result<Url, CoreError> {
+        self.base.join(&format!("_matrix/identity/v2/{path}")).map_err(unreachable)
+    }
+}
+
+/// The setting that keeps an e-mail validation between the mail and its
+/// code (sid and client secret; no address).
+const EMAIL_VALIDATION_SETTING: &str = "email_validation";
 
 fn unreachable(e: impl std::fmt::Display) -> CoreError {
     CoreError::IdentityServiceUnreachable(e.to_string())
@@ -71,16 +87,21 @@ impl Session {
         if status.is_success() {
             return Ok(value);
         }
-        Err(CoreError::IdentityServiceRefused {
-            errcode: value["errcode"].as_str().unwrap_or("M_UNKNOWN").to_owned(),
-            message: value["error"].as_str().unwrap_or_default().to_owned(),
+        Err(match value["errcode"].as_str().unwrap_or("M_UNKNOWN") {
+            "M_INVALID_EMAIL" => CoreError::EmailInvalid,
+            "M_TOKEN_INCORRECT" => CoreError::EmailCodeWrong,
+            "M_THREEPID_IN_USE" => CoreError::EmailInUse,
+            errcode => CoreError::IdentityServiceRefused {
+                errcode: errcode.to_owned(),
+                message: value["error"].as_str().unwrap_or_default().to_owned(),
+            },
         })
     }
 
     /// Registers at the identity service with an OpenID token of this
     /// homeserver, and accepts its current terms (the organisation's policy
     /// for its own practitioners; the audit log records it).
-    async fn is_account(&self) -> Result<IsAccount, CoreError> {
+    pub(crate) async fn is_account(&self) -> Result<IsAccount, CoreError> {
         let base = self
             .identity_service()
             .await?
@@ -170,6 +191,64 @@ impl Session {
             }
         }
         Ok(found.uzi.is_some().then_some(found))
+    }
+}
+
+impl Session {
+    /// Asks the identity service to mail a code to `address`, to bind it to
+    /// this account: how a related person or client invited by e-mail gets
+    /// their invite (001 §3, §6).
+    pub async fn request_email_validation(&self, address: &str) -> Result<(), CoreError> {
+        let address = address.trim();
+        if !address.contains('@') {
+            return Err(CoreError::EmailInvalid);
+        }
+        let account = self.is_account().await?;
+        let secret = crate::secrets::new_store_passphrase();
+        let body = json!({"client_secret": secret.as_str(), "email": address, "send_attempt": 1});
+        let answer = self
+            .is_call(
+                reqwest_method::Method::POST,
+                account.at("validate/email/requestToken")?,
+                Some(&account.token),
+                Some(body),
+            )
+            .await?;
+        let sid = answer["sid"].as_str().unwrap_or_default();
+        let pending = json!({"sid": sid, "client_secret": secret.as_str()});
+        self.store
+            .set_setting(EMAIL_VALIDATION_SETTING, &pending.to_string())
+            .await
+            .map_err(crate::care_team::store_err)?;
+        info!("e-mail validation requested");
+        Ok(())
+    }
+
+    /// Submits the code from the mail and binds the address to this account;
+    /// the identity service then hands any invite for it to the inviter's
+    /// homeserver. Returns the address as bound.
+    pub async fn confirm_email(&self, code: &str) -> Result<String, CoreError> {
+        let pending = self.store.setting(EMAIL_VALIDATION_SETTING).await.map_err(crate::care_team::store_err)?;
+        let pending: Value = pending.and_then(|p| serde_json::from_str(&p).ok()).ok_or(CoreError::NoEmailValidation)?;
+        let (sid, secret) =
+            (pending["sid"].as_str().unwrap_or_default(), pending["client_secret"].as_str().unwrap_or_default());
+        let account = self.is_account().await?;
+        let submit = json!({"sid": sid, "client_secret": secret, "token": code.trim()});
+        self.is_call(
+            reqwest_method::Method::POST,
+            account.at("validate/email/submitToken")?,
+            Some(&account.token),
+            Some(submit),
+        )
+        .await?;
+        let me = self.own_user_id()?;
+        let bind = json!({"sid": sid, "client_secret": secret, "mxid": me.as_str()});
+        let bound = self
+            .is_call(reqwest_method::Method::POST, account.at("3pid/bind")?, Some(&account.token), Some(bind))
+            .await?;
+        self.store.set_setting(EMAIL_VALIDATION_SETTING, "").await.map_err(crate::care_team::store_err)?;
+        self.audit_detail("bind_email", None, Some(account.base.as_str())).await;
+        Ok(bound["address"].as_str().unwrap_or_default().to_owned())
     }
 }
 

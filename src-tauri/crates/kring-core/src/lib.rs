@@ -13,6 +13,7 @@ pub mod conversation;
 pub mod desktop_notifier;
 pub mod devices;
 pub mod diff;
+mod email_invite;
 pub mod error;
 pub mod identity;
 pub mod identity_service;

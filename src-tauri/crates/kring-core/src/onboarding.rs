@@ -33,6 +33,11 @@ pub struct OnboardingConfig {
     /// How long the browser steps may take before counting as cancelled.
     #[serde(default = "default_timeout")]
     pub login_timeout_seconds: u64,
+    /// The homeserver's SSO provider for practitioners (its `id`, e.g.
+    /// `oidc-kring`), when it offers more than one (the care platform's for
+    /// related persons and clients is the other).
+    #[serde(default)]
+    pub homeserver_idp: Option<String>,
 }
 
 /// Kring's own database keeps what the first login found, for a restored
@@ -195,9 +200,8 @@ pub async fn first_login(
     let entry = finished(progress, OnboardingStep::FindPractitioner, result)?;
     let practitioner = entry.practitioner.display_name().unwrap_or_else(|| identity.name.clone().unwrap_or_default());
 
-    let own_vendor = config.is_vendor_directory(entry.directory.base());
     started(progress, OnboardingStep::ConnectHomeserver);
-    let result = connect_homeserver(data_dir, secrets, profile, &entry, own_vendor, browser.as_ref(), timeout).await;
+    let result = connect_homeserver(data_dir, secrets, profile, &entry, config, browser.as_ref(), timeout).await;
     let result = match result {
         Ok((session, account)) => {
             let user_id = session.info().await.user_id;
@@ -303,10 +307,12 @@ async fn connect_homeserver(
     secrets: Arc<dyn SecretStore>,
     profile: &str,
     entry: &DirectoryEntry,
-    own_vendor: bool,
+    config: &OnboardingConfig,
     browser: &dyn Browser,
     timeout: Duration,
 ) -> Result<(Session, AccountOrigin), CoreError> {
+    let own_vendor = config.is_vendor_directory(entry.directory.base());
+    let idp = config.homeserver_idp.as_deref();
     let organisation = entry.organisation.clone();
     if entry.address.is_empty() {
         return Err(CoreError::NoMatrixAddress { organisation });
@@ -316,7 +322,7 @@ async fn connect_homeserver(
         return Err(CoreError::MatrixAccountMissing { organisation });
     }
     let homeserver = homeserver_of(&entry.address).await?.ok_or(CoreError::NoMatrixAddress { organisation })?;
-    let session = Session::login_in_browser(data_dir, secrets, profile, &homeserver, browser, timeout).await?;
+    let session = Session::login_in_browser(data_dir, secrets, profile, &homeserver, idp, browser, timeout).await?;
     let signed_in = session.info().await.user_id;
     if let Some(expected) = &entry.address.user_id
         && expected != &signed_in

@@ -185,11 +185,12 @@ impl Session {
         secrets: Arc<dyn SecretStore>,
         profile: &str,
         homeserver: &Url,
+        idp: Option<&str>,
         browser: &dyn kring_identity::Browser,
         timeout: Duration,
     ) -> Result<Self, CoreError> {
         let (client, passphrase) = new_device(data_dir, profile, homeserver).await?;
-        crate::browser_login::login(&client, browser, timeout).await?;
+        crate::browser_login::login(&client, idp, browser, timeout).await?;
         Self::signed_in(client, homeserver.clone(), profile, data_dir, secrets, passphrase).await
     }
 

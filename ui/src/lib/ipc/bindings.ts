@@ -306,7 +306,15 @@ export type ErrorCode =
 /**  The organisation's identity service cannot be reached, or the homeserver names none: try later or ask IT. */
 "identity_service_unreachable" | 
 /**  The identity service refused (an IdP it does not trust, a token that is not valid): ask IT. */
-"identity_service_refused";
+"identity_service_refused" | 
+/**  That is not an e-mail address: check it for typing errors. */
+"email_invalid" | 
+/**  The code from the mail does not match: check it, or ask for a new mail. */
+"email_code_wrong" | 
+/**  This e-mail address already belongs to a Kring account: invite that person directly. */
+"email_in_use" | 
+/**  No e-mail address is waiting for its code: ask for a mail first. */
+"no_email_validation";
 
 export type ListDiff<T> = { op: "reset"; values: T[] } | { op: "append"; values: T[] } | { op: "clear" } | { op: "pushFront"; value: T } | { op: "pushBack"; value: T } | { op: "popFront" } | { op: "popBack" } | { op: "insert"; index: number; value: T } | { op: "set"; index: number; value: T } | { op: "remove"; index: number } | { op: "truncate"; length: number };
 

@@ -201,6 +201,10 @@ export const ERROR_CODES = [
   "verification_failed",
   "identity_service_unreachable",
   "identity_service_refused",
+  "email_invalid",
+  "email_code_wrong",
+  "email_in_use",
+  "no_email_validation",
 ] as const satisfies readonly ErrorCode[];
 
 // Fails `npm run check` when Rust adds an error code the UI has no text for yet.
