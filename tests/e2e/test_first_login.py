@@ -25,7 +25,7 @@ from driver import SHOTS, running_app
 from test_app import wait
 
 BROWSER_SCRIPT = REPO / "tests" / "support" / "idp_browser.py"
-STEPS = ["organisation_login", "find_organisation", "find_practitioner", "connect_homeserver", "ready"]
+STEPS = ["organisation_login", "find_organisation", "find_practitioner", "connect_homeserver", "bind_identity", "ready"]
 
 
 def person(stack, key):
@@ -121,11 +121,13 @@ def test_first_login_step_by_step_lands_in_the_main_view(app_bin, stack, tmp_pat
         assert not app.find_elements(By.CSS_SELECTOR, '[data-testid="first-login"]')
         app.save_screenshot(str(SHOTS / "26-first-login-main-view.png"))
 
-        # One password for both sign-ins; both browser windows went back to the app.
+        # One password for all three sign-ins; every browser window went back to the app.
+        idp_host = urlsplit(stack["idp"]["issuer"]).netloc
         assert len(setup.said("login_form_posted")) == 1, setup.events()
-        assert [e["host"] for e in setup.said("opened")] == [urlsplit(stack["idp"]["issuer"]).netloc,
-                                                             urlsplit(hs["base_url"]).netloc], setup.events()
-        assert len(setup.said("returned_to_app")) == 2, setup.events()
+        assert [e["host"] for e in setup.said("opened")] == [idp_host, urlsplit(hs["base_url"]).netloc, idp_host], \
+            setup.events()
+        # The IdP, Synapse's SSO, and the IdP again for the identity service's bind (fifth step).
+        assert len(setup.said("returned_to_app")) == 3, setup.events()
 
         # The homeserver has the account, and the care identity is on its profile (federation).
         profile = requests.get(f"{hs['base_url']}/_matrix/client/v3/profile/{mxid}", timeout=10)
@@ -146,7 +148,7 @@ def test_first_login_failure_names_the_organisation_to_ask(app_bin, stack, tmp_p
                                      or "failed" in (step_states(d) or {}).values())
         states = step_states(app)
         assert states == {"organisation_login": "done", "find_organisation": "done", "find_practitioner": "done",
-                          "connect_homeserver": "failed", "ready": "pending"}, (states, error_text(app))
+                          "connect_homeserver": "failed", "bind_identity": "pending", "ready": "pending"}, (states, error_text(app))
         alert = wait(app, "first-login-error")
         assert "Huisartsenpraktijk Bosrand" in alert.text, alert.text
         # WebKitWebDriver's element text includes a closed <details>; what the
@@ -211,7 +213,7 @@ def test_each_step_fails_visibly_with_what_to_do(app_bin, stack, tmp_path, reque
         visible = app.execute_script(
             "const a = arguments[0].cloneNode(true); a.querySelectorAll('details').forEach(d => d.remove());"
             " return a.textContent;", alert)
-        assert f"Stap {at + 1} van 5" in visible and says in visible, visible
+        assert f"Stap {at + 1} van 6" in visible and says in visible, visible
         assert "_" not in visible, f"an error code leaked into the text: {visible}"
         assert wait(app, "first-login-retry").is_enabled()
         app.save_screenshot(str(SHOTS / f"{shot}.png"))

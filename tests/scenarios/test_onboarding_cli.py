@@ -27,7 +27,7 @@ import requests
 from conftest import REPO, user
 
 BROWSER_SCRIPT = REPO / "tests" / "support" / "idp_browser.py"
-STEPS = ["organisation_login", "find_organisation", "find_practitioner", "connect_homeserver", "ready"]
+STEPS = ["organisation_login", "find_organisation", "find_practitioner", "connect_homeserver", "bind_identity", "ready"]
 URA = "http://fhir.nl/fhir/NamingSystem/ura"
 BINDING = "nl.kring.practitioner"
 
@@ -254,11 +254,16 @@ def test_own_vendor_practitioner_gets_an_account_on_first_login(stack, kring, co
     profile = profile_status(stack, "a", mxid)
     assert profile.status_code == 200 and profile.json().get("displayname") == noor["display_name"], profile.text
 
-    # One password for both flows: Synapse's SSO found the IdP session of the organisation login.
+    # One password for all three windows: Synapse's SSO and the identity service's bind (the
+    # fifth step, which asks the IdP once more with the service's nonce) found the IdP session.
+    idp_host = urlsplit(stack["idp"]["issuer"]).netloc
     assert len(o.events("login_form_posted")) == 1, o.describe()
-    assert [e["host"] for e in o.events("opened")] == [urlsplit(stack["idp"]["issuer"]).netloc,
-                                                       urlsplit(hs["base_url"]).netloc], o.describe()
-    assert len(o.events("returned_to_app")) == 2, o.describe()
+    assert [e["host"] for e in o.events("opened")] == [idp_host, urlsplit(hs["base_url"]).netloc, idp_host], \
+        o.describe()
+    assert len(o.events("returned_to_app")) == 3, o.describe()
+    # The fifth step bound the UZI at A's identity service: a colleague reads it, signed by it.
+    assert [p["detail"] for p in o.progress if p["step"] == "bind_identity" and p["state"] == "done"] == \
+        [f"UZI {noor['uzi']}"], o.describe()
 
     # The identity binding is on her profile, readable from the other organisation's homeserver.
     assert_binding(stack, matrix_as(user(stack, "b", 0)), mxid, noor, "a", "a")

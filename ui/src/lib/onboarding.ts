@@ -11,6 +11,7 @@ export const ONBOARDING_STEPS = [
   "find_organisation",
   "find_practitioner",
   "connect_homeserver",
+  "bind_identity",
   "ready",
 ] as const satisfies readonly OnboardingStep[];
 // Fails `npm run check` when Rust adds a step the wizard does not show.

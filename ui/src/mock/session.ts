@@ -42,6 +42,7 @@ export function sessionCommands(mock: Mock): Commands {
       find_organisation: [500, "Ziekenhuis Aurora"],
       find_practitioner: [500, "A. de Vries (verpleegkundige)"],
       connect_homeserver: [600, "@an.devries:kring.test"],
+      bind_identity: [400, "UZI 900012345"],
       ready: [200, null],
     };
     try {

@@ -72,6 +72,7 @@ export const onboardingDetails: Record<OnboardingStep, string | null> = {
   find_organisation: "Ziekenhuis Aurora",
   find_practitioner: "A. de Vries",
   connect_homeserver: "@an.verpleegkundige:zorg.example",
+  bind_identity: "UZI 900012345",
   ready: null,
 };
 

@@ -69,6 +69,10 @@ pub enum OnboardingStep {
     FindOrganisation,
     FindPractitioner,
     ConnectHomeserver,
+    /// The homeserver's identity service binds what the IdP vouched for
+    /// (UZI, URA, role codes) to the MXID; the IdP is asked once more, with
+    /// the service's nonce, and its open session asks for no password.
+    BindIdentity,
     Ready,
 }
 
@@ -213,6 +217,10 @@ pub async fn first_login(
 
     let binding = binding_for(&session, &identity, &entry).await;
     session.publish_care_identity(&binding).await;
+
+    started(progress, OnboardingStep::BindIdentity);
+    let result = bind_identity(&session, config, browser, timeout).await;
+    finished(progress, OnboardingStep::BindIdentity, result)?;
     session.audit_detail("onboarded", None, Some(&format!("{:?} via {}", account, entry.directory.base()))).await;
     progress(OnboardingProgress { step: OnboardingStep::Ready, state: StepState::Done, detail: None });
 
@@ -230,6 +238,22 @@ pub async fn first_login(
     }
     info!(account = ?onboarded.account, "first login complete");
     Ok((session, onboarded))
+}
+
+/// The fifth step. A homeserver that names no identity service has nothing
+/// to bind at (the profile hint is then all others see): done, said so.
+async fn bind_identity(
+    session: &Session,
+    config: &OnboardingConfig,
+    browser: Arc<dyn Browser>,
+    timeout: Duration,
+) -> Result<((), Option<String>), CoreError> {
+    if session.identity_service().await?.is_none() {
+        warn!("the homeserver names no identity service: the identity stays a profile hint");
+        return Ok(((), None));
+    }
+    let verified = session.bind_care_identity(&config.idp, browser, timeout).await?;
+    Ok(((), verified.uzi.map(|uzi| format!("UZI {uzi}"))))
 }
 
 async fn find_organisation(

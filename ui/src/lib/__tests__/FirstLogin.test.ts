@@ -10,7 +10,7 @@ import { session } from "$lib/stores/session.svelte";
 import type { ErrorCode, OnboardingStep } from "$lib/ipc";
 import { aSession, anOnboarded, backend, err, ok, onboardingUntil, progress } from "../../test/fakeBackend";
 
-const STEPS: OnboardingStep[] = ["organisation_login", "find_organisation", "find_practitioner", "connect_homeserver", "ready"];
+const STEPS: OnboardingStep[] = ["organisation_login", "find_organisation", "find_practitioner", "connect_homeserver", "bind_identity", "ready"];
 
 beforeEach(() => {
   backend.reset();
@@ -31,7 +31,7 @@ const stepItem = (step: OnboardingStep) => screen.getByTestId(`step-${step}`);
 const states = () => STEPS.map((s) => stepItem(s).getAttribute("data-state"));
 
 describe("the first-login wizard", () => {
-  it("shows the five steps in order, each with its state as text, and starts the login in Rust", async () => {
+  it("shows the six steps in order, each with its state as text, and starts the login in Rust", async () => {
     start();
     const wizard = screen.getByTestId("first-login");
     const items = within(wizard).getAllByRole("listitem");
@@ -41,9 +41,10 @@ describe("the first-login wizard", () => {
       expect.stringContaining("Je organisatie vinden"),
       expect.stringContaining("Jou vinden in het zorgadresboek"),
       expect.stringContaining("Verbinden met je Matrix-server"),
+      expect.stringContaining("Je identiteit vastleggen bij je organisatie"),
       expect.stringContaining("Klaar"),
     ]);
-    expect(states()).toEqual(["pending", "pending", "pending", "pending", "pending"]);
+    expect(states()).toEqual(["pending", "pending", "pending", "pending", "pending", "pending"]);
     for (const li of items) expect(within(li).getByTestId("step-state")).toHaveTextContent("Nog niet begonnen");
     await vi.waitFor(() => expect(backend.commands.firstLogin).toHaveBeenCalledTimes(1));
     expect(backend.channels.onboarding).toHaveLength(1);
@@ -59,10 +60,10 @@ describe("the first-login wizard", () => {
     expect(within(stepItem("organisation_login")).getByTestId("step-state")).toHaveTextContent("Bezig…");
     expect(screen.getByTestId("first-login-browser")).toHaveTextContent("Ga verder in je browser…");
     expect(screen.getByTestId("first-login-cancel")).toBeEnabled();
-    expect(screen.getByRole("status")).toHaveTextContent("Stap 1 van 5: Inloggen bij je organisatie. Bezig…");
+    expect(screen.getByRole("status")).toHaveTextContent("Stap 1 van 6: Inloggen bij je organisatie. Bezig…");
 
     backend.pushProgress(progress("organisation_login", "done", "An de Vries"), progress("find_organisation", "running"));
-    await vi.waitFor(() => expect(states()).toEqual(["done", "running", "pending", "pending", "pending"]));
+    await vi.waitFor(() => expect(states()).toEqual(["done", "running", "pending", "pending", "pending", "pending"]));
     const first = stepItem("organisation_login");
     expect(within(first).getByTestId("step-state")).toHaveTextContent("Gelukt");
     expect(within(first).getByTestId("step-detail")).toHaveTextContent("An de Vries");
@@ -70,7 +71,7 @@ describe("the first-login wizard", () => {
     // Out of the browser: no more "continue in your browser", no cancel.
     expect(screen.queryByTestId("first-login-browser")).not.toBeInTheDocument();
     expect(screen.queryByTestId("first-login-cancel")).not.toBeInTheDocument();
-    expect(screen.getByRole("status")).toHaveTextContent("Stap 2 van 5: Je organisatie vinden. Bezig…");
+    expect(screen.getByRole("status")).toHaveTextContent("Stap 2 van 6: Je organisatie vinden. Bezig…");
 
     backend.pushProgress(progress("find_organisation", "done", "Ziekenhuis Aurora"));
     await vi.waitFor(() => expect(within(stepItem("find_organisation")).getByTestId("step-detail")).toHaveTextContent("Ziekenhuis Aurora"));
@@ -101,9 +102,9 @@ describe("the first-login wizard", () => {
 
     const alert = await screen.findByTestId("first-login-error");
     expect(alert).toHaveAttribute("role", "alert");
-    expect(alert).toHaveTextContent("Stap 1 van 5 is niet gelukt: Inloggen bij je organisatie");
+    expect(alert).toHaveTextContent("Stap 1 van 6 is niet gelukt: Inloggen bij je organisatie");
     expect(screen.getByTestId("first-login-error-text")).toHaveTextContent("Inloggen is geannuleerd.");
-    expect(states()).toEqual(["failed", "pending", "pending", "pending", "pending"]);
+    expect(states()).toEqual(["failed", "pending", "pending", "pending", "pending", "pending"]);
     expect(within(stepItem("organisation_login")).getByTestId("step-state")).toHaveTextContent("Mislukt");
     expect(screen.queryByTestId("first-login-cancel")).not.toBeInTheDocument();
     expect(session.phase).toBe("loggedOut");
@@ -155,7 +156,7 @@ describe("the first-login wizard", () => {
     const alert = await screen.findByTestId("first-login-error");
     const n = STEPS.indexOf(step);
     const label = ["Inloggen bij je organisatie", "Je organisatie vinden", "Jou vinden in het zorgadresboek", "Verbinden met je Matrix-server"][n]!;
-    expect(alert).toHaveTextContent(`Stap ${n + 1} van 5 is niet gelukt: ${label}`);
+    expect(alert).toHaveTextContent(`Stap ${n + 1} van 6 is niet gelukt: ${label}`);
     const readable = screen.getByTestId("first-login-error-text");
     expect(readable).toHaveTextContent(text);
     // Nothing technical outside "Details".
@@ -197,15 +198,15 @@ describe("the first-login wizard", () => {
     );
     start();
     await screen.findByTestId("first-login-error");
-    expect(states()).toEqual(["done", "done", "failed", "pending", "pending"]);
-    expect(screen.getByTestId("first-login-error")).toHaveTextContent("Stap 3 van 5 is niet gelukt: Jou vinden in het zorgadresboek");
+    expect(states()).toEqual(["done", "done", "failed", "pending", "pending", "pending"]);
+    expect(screen.getByTestId("first-login-error")).toHaveTextContent("Stap 3 van 6 is niet gelukt: Jou vinden in het zorgadresboek");
   });
 
   it("marks the first step failed when Rust fails before any step started", async () => {
     backend.scriptFirstLogin([], err("onboarding_not_configured"));
     start();
     await screen.findByTestId("first-login-error");
-    expect(states()).toEqual(["failed", "pending", "pending", "pending", "pending"]);
+    expect(states()).toEqual(["failed", "pending", "pending", "pending", "pending", "pending"]);
   });
 
   it("retry starts again with fresh steps and ignores the old attempt's progress", async () => {
@@ -215,13 +216,13 @@ describe("the first-login wizard", () => {
 
     expect(backend.commands.firstLogin).toHaveBeenCalledTimes(2);
     expect(screen.queryByTestId("first-login-error")).not.toBeInTheDocument();
-    expect(states()).toEqual(["pending", "pending", "pending", "pending", "pending"]);
+    expect(states()).toEqual(["pending", "pending", "pending", "pending", "pending", "pending"]);
     expect(within(stepItem("organisation_login")).queryByTestId("step-detail")).not.toBeInTheDocument();
 
     // A late message on the first attempt's channel changes nothing.
     backend.channels.onboarding[0]!.onmessage(progress("find_practitioner", "running"));
     backend.pushProgress(progress("organisation_login", "running"));
-    await vi.waitFor(() => expect(states()).toEqual(["running", "pending", "pending", "pending", "pending"]));
+    await vi.waitFor(() => expect(states()).toEqual(["running", "pending", "pending", "pending", "pending", "pending"]));
 
     backend.pushProgress(...onboardingUntil().slice(1));
     backend.finishFirstLogin(ok(anOnboarded));
@@ -241,7 +242,7 @@ describe("the first-login wizard", () => {
     backend.scriptFirstLogin(onboardingUntil("find_practitioner"), err("practitioner_not_in_directory"));
     start();
     const alert = await screen.findByTestId("first-login-error");
-    expect(alert).toHaveTextContent("Step 3 of 5 did not work: Finding you in the directory");
+    expect(alert).toHaveTextContent("Step 3 of 6 did not work: Finding you in the directory");
     expect(stepItem("organisation_login")).toHaveTextContent("Sign in with your organisation");
     expect(stepItem("connect_homeserver")).toHaveTextContent("Connecting to your Matrix server");
     expect(within(stepItem("find_organisation")).getByTestId("step-state")).toHaveTextContent("Done");

@@ -18,9 +18,10 @@ describe("onboarding steps", () => {
       "find_organisation",
       "find_practitioner",
       "connect_homeserver",
+      "bind_identity",
       "ready",
     ]);
-    expect(states(initialSteps())).toEqual(["pending", "pending", "pending", "pending", "pending"]);
+    expect(states(initialSteps())).toEqual(["pending", "pending", "pending", "pending", "pending", "pending"]);
   });
 
   it("keep a step's detail only once it is done", () => {
@@ -36,11 +37,11 @@ describe("onboarding steps", () => {
 
   it("markFailed keeps Rust's failed step, else fails the running one, else the first not done", () => {
     const failed = run(p("organisation_login", "done", "An"), p("find_organisation", "failed"));
-    expect(states(markFailed(failed))).toEqual(["done", "failed", "pending", "pending", "pending"]);
+    expect(states(markFailed(failed))).toEqual(["done", "failed", "pending", "pending", "pending", "pending"]);
     const running = run(p("organisation_login", "done", "An"), p("find_organisation", "done", "Aurora"), p("find_practitioner", "running"));
-    expect(states(markFailed(running))).toEqual(["done", "done", "failed", "pending", "pending"]);
+    expect(states(markFailed(running))).toEqual(["done", "done", "failed", "pending", "pending", "pending"]);
     const between = run(p("organisation_login", "done", "An"));
-    expect(states(markFailed(between))).toEqual(["done", "failed", "pending", "pending", "pending"]);
+    expect(states(markFailed(between))).toEqual(["done", "failed", "pending", "pending", "pending", "pending"]);
   });
 
   it("names the organisation once find_organisation is done", () => {

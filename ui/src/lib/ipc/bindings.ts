@@ -435,7 +435,13 @@ export type OnboardingProgress = {
 };
 
 /**  The steps the wizard shows, in order. */
-export type OnboardingStep = "organisation_login" | "find_organisation" | "find_practitioner" | "connect_homeserver" | "ready";
+export type OnboardingStep = "organisation_login" | "find_organisation" | "find_practitioner" | "connect_homeserver" | 
+/**
+ *  The homeserver's identity service binds what the IdP vouched for
+ *  (UZI, URA, role codes) to the MXID; the IdP is asked once more, with
+ *  the service's nonce, and its open session asks for no password.
+ */
+"bind_identity" | "ready";
 
 /**  One device of this account, as the homeserver lists it. */
 export type OwnDevice = {
