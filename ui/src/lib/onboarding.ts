@@ -68,7 +68,7 @@ export function stepLabel(step: OnboardingStep): string {
   return t(`firstLogin.steps.${step}`);
 }
 
-/** 1-based position of a step, for "Stap 2 van 5". */
+/** 1-based position of a step, for "Stap 2 van 6". */
 export function stepNumber(step: OnboardingStep): number {
   return ONBOARDING_STEPS.indexOf(step) + 1;
 }

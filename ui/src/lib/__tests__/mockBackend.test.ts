@@ -256,7 +256,7 @@ describe("the app against the mock backend", () => {
     render(App);
     await user.click(await screen.findByTestId("org-login", {}, slow));
     const alert = await screen.findByTestId("first-login-error", {}, { timeout: 8000 });
-    expect(alert).toHaveTextContent("Stap 4 van 5 is niet gelukt: Verbinden met je Matrix-server");
+    expect(alert).toHaveTextContent("Stap 4 van 6 is niet gelukt: Verbinden met je Matrix-server");
     expect(alert).toHaveTextContent("Vraag Ziekenhuis Aurora om je account aan te maken.");
     await user.click(screen.getByTestId("first-login-back"));
     expect(screen.getByTestId("org-login")).toBeInTheDocument();
