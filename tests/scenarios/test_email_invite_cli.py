@@ -15,7 +15,6 @@ import email
 import email.policy
 import re
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -24,21 +23,11 @@ import pytest
 import requests
 
 from conftest import REPO, user
+from test_care_team_cli import wait_for
 from test_cli import cli  # noqa: F401  (fixture)
 
 PY = sys.executable
 BROWSER = f"{PY} {REPO / 'tests' / 'support' / 'idp_browser.py'}"
-
-
-def wait_for(what, fn, timeout=45):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = fn()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
 
 
 def mails_to(stack, address):
@@ -97,7 +86,7 @@ def test_a_mantelzorger_invited_by_email_signs_up_with_a_second_factor_and_joins
               "--relation", "dochter")
 
     # The invitation mail: who invites, from where, how to join; never the client or the room.
-    invitation = wait_for("the invitation mail", lambda: mails_to(stack, address))[0]
+    invitation = wait_for("the invitation mail", lambda: mails_to(stack, address), timeout=45)[0]
     body = text_of(invitation)
     assert "Uitnodiging voor Kring" in invitation["Subject"]
     assert eva["display_name"] in body and "/register" in body, body
@@ -126,7 +115,7 @@ def test_a_mantelzorger_invited_by_email_signs_up_with_a_second_factor_and_joins
     # Binding the address: a mail with a code; a wrong code is refused, the right one binds.
     assert mz.error("identity-service", "confirm-email", "--code", "x")["code"] == "no_email_validation"
     mz.json("identity-service", "email", "--address", address)
-    validation = wait_for("the validation mail", lambda: mails_to(stack, address)[1:])[0]
+    validation = wait_for("the validation mail", lambda: mails_to(stack, address)[1:], timeout=45)[0]
     code = re.search(r"code in: (\S+)", text_of(validation)).group(1)
     assert mz.error("identity-service", "confirm-email", "--code", "fout")["code"] == "email_code_wrong"
     assert mz.json("identity-service", "confirm-email", "--code", code)["bound"] == address
@@ -139,7 +128,7 @@ def test_a_mantelzorger_invited_by_email_signs_up_with_a_second_factor_and_joins
             return admin.get(f"/rooms/{space}/state/m.room.member/{mxid}")
         except requests.HTTPError:
             return None
-    made = wait_for("the invite made from the third-party invite", member_event)
+    made = wait_for("the invite made from the third-party invite", member_event, timeout=45)
     assert made["membership"] == "invite", made
 
     # The inviter's Kring finishes it: level 25, relation, the client in the invite.
@@ -148,13 +137,13 @@ def test_a_mantelzorger_invited_by_email_signs_up_with_a_second_factor_and_joins
                             stack["onboarding_config"])
         p = [p for p in network["participants"] if p["userId"] == mxid]
         return p and p[0]["relation"] == "dochter" and p[0]
-    person = wait_for("the finished invite in the care network", finished)
+    person = wait_for("the finished invite in the care network", finished, timeout=45)
     assert person["kind"] == "related_person" and person["role"] == "related_person", person
     levels = admin.get(f"/rooms/{space}/state/m.room.power_levels")
     assert levels["users"][mxid] == 25
 
     invite = wait_for("the care-team invite with its client",
-                      lambda: [i for i in mz.json("care-team", "invites") if i["spaceId"] == space])[0]
+                      lambda: [i for i in mz.json("care-team", "invites") if i["spaceId"] == space], timeout=45)[0]
     assert invite["client"]["displayName"] == client_name and invite["inviter"] == eva["mxid"]
     assert mz.json("care-team", "accept", "--space", space)["clientName"] == client_name
     teams = mz.json("care-team", "list")

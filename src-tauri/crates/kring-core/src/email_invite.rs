@@ -42,10 +42,7 @@ impl Session {
         role: Role,
         relation: Option<&str>,
     ) -> Result<(), CoreError> {
-        let address = address.trim();
-        if !matches!(address.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.')) {
-            return Err(CoreError::EmailInvalid);
-        }
+        let address = checked_email(address)?;
         if !matches!(role, Role::RelatedPerson | Role::Client) {
             // Practitioners are found in the directory and invited by MXID.
             return Err(CoreError::NotYetSupported("e-mail invites are for related persons and clients".into()));
@@ -93,6 +90,16 @@ impl Session {
             }
         }
         Ok(done)
+    }
+}
+
+/// An address the identity service will take: one `@`, a dotted domain.
+/// Checked here so a typing error gets its own code before any request.
+pub(crate) fn checked_email(address: &str) -> Result<&str, CoreError> {
+    let address = address.trim();
+    match address.split_once('@') {
+        Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.contains('@') => Ok(address),
+        _ => Err(CoreError::EmailInvalid),
     }
 }
 

@@ -41,8 +41,12 @@ impl IsAccount {
     }
 
     fn at(&self, path: &str) -> Result<Url, CoreError> {
-        self.base.join(&format!("_matrix/identity/v2/{path}")).map_err(unreachable)
+        endpoint(&self.base, path)
     }
+}
+
+fn endpoint(base: &Url, path: &str) -> Result<Url, CoreError> {
+    base.join(&format!("_matrix/identity/v2/{path}")).map_err(unreachable)
 }
 
 /// The setting that keeps an e-mail validation between the mail and its
@@ -112,7 +116,7 @@ impl Session {
             "access_token": openid.access_token, "token_type": "Bearer",
             "matrix_server_name": openid.matrix_server_name, "expires_in": openid.expires_in.as_secs(),
         });
-        let at = |path: &str| base.join(&format!("_matrix/identity/v2/{path}")).map_err(unreachable);
+        let at = |path: &str| endpoint(&base, path);
         let answer = self.is_call(reqwest_method::Method::POST, at("account/register")?, None, Some(register)).await?;
         let token = zeroize::Zeroizing::new(answer["token"].as_str().unwrap_or_default().to_owned());
         let terms = self.is_call(reqwest_method::Method::GET, at("terms")?, None, None).await?;
@@ -142,7 +146,7 @@ impl Session {
         timeout: Duration,
     ) -> Result<VerifiedIdentity, CoreError> {
         let account = self.is_account().await?;
-        let at = |path: &str| account.base.join(&format!("_matrix/identity/v2/{path}")).map_err(unreachable);
+        let at = |path: &str| account.at(path);
         let secret = crate::secrets::new_store_passphrase();
         let session = self
             .is_call(
@@ -199,10 +203,7 @@ impl Session {
     /// this account: how a related person or client invited by e-mail gets
     /// their invite (001 §3, §6).
     pub async fn request_email_validation(&self, address: &str) -> Result<(), CoreError> {
-        let address = address.trim();
-        if !address.contains('@') {
-            return Err(CoreError::EmailInvalid);
-        }
+        let address = crate::email_invite::checked_email(address)?;
         let account = self.is_account().await?;
         let secret = crate::secrets::new_store_passphrase();
         let body = json!({"client_secret": secret.as_str(), "email": address, "send_attempt": 1});

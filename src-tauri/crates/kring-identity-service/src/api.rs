@@ -685,12 +685,10 @@ async fn deliver(app: &App, invite: &StoredInvite, mxid: &str) -> Result<(), IsE
     let url = format!("{}/_matrix/federation/v1/3pid/onbind", hs.federation_url.trim_end_matches('/'));
     let answer = app.http.post(url).json(&body).send().await.map_err(|e| IsError::Internal(e.to_string()))?;
     if !answer.status().is_success() {
+        // Only status and errcode: Synapse's error text can quote the invite, address and all.
         let status = answer.status();
-        let text = answer.text().await.unwrap_or_default();
-        return Err(IsError::Internal(format!(
-            "onbind answered {status}: {}",
-            text.chars().take(200).collect::<String>()
-        )));
+        let errcode = answer.json::<Value>().await.ok().and_then(|v| v["errcode"].as_str().map(str::to_owned));
+        return Err(IsError::Internal(format!("onbind answered {status} ({})", errcode.unwrap_or_default())));
     }
     app.store.invite_delivered(&invite.token).await
 }

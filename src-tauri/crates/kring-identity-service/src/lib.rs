@@ -64,20 +64,21 @@ pub async fn start(config: Config) -> Result<Running, IsError> {
     let router = api::router(app.clone());
     api::deliver_pending_invites(app);
     let task = match tls {
-        Some(tls) => {
-            let listener = tls::DualListener::new(listener, &tls)?;
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, router).await {
-                    tracing::error!("identity service stopped: {e}");
-                }
-            })
-        }
-        None => tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
-                tracing::error!("identity service stopped: {e}");
-            }
-        }),
+        Some(tls) => serve(tls::DualListener::new(listener, &tls)?, router),
+        None => serve(listener, router),
     };
     tracing::info!(%addr, "identity service listening");
     Ok(Running { addr, task })
+}
+
+fn serve<L>(listener: L, router: axum::Router) -> tokio::task::JoinHandle<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!("identity service stopped: {e}");
+        }
+    })
 }
