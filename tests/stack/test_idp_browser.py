@@ -122,7 +122,8 @@ def redeem(stack, flow, code, redirect_uri):
 
 def sso_url(stack, hs_key, redirect_url):
     hs = stack["homeservers"][hs_key]
-    return f"{hs['base_url']}/_matrix/client/v3/login/sso/redirect?" + urlencode({"redirectUrl": redirect_url})
+    # The organisation's provider by id, as the wizard does (the care platform is the other one).
+    return f"{hs['base_url']}/_matrix/client/v3/login/sso/redirect/oidc-kring?" + urlencode({"redirectUrl": redirect_url})
 
 
 @pytest.fixture

@@ -303,7 +303,9 @@ def sso_login(stack, hs_key, u):
     hs = stack["homeservers"][hs_key]
     redirect = "http://127.0.0.1:1/"  # nothing listens there: the loginToken is read from Location
     s = requests.Session()
-    start = f"{hs['base_url']}/_matrix/client/v3/login/sso/redirect?redirectUrl={redirect}"
+    # Two providers (organisation and care platform): name the organisation's, as the app does,
+    # or Synapse answers with its pick_idp page.
+    start = f"{hs['base_url']}/_matrix/client/v3/login/sso/redirect/oidc-kring?redirectUrl={redirect}"
     r = s.get(start, allow_redirects=False)
     # Synapse marks its OIDC session cookie Secure; on http://127.0.0.1 requests will not send
     # it back, so carry it by hand to the callback.
