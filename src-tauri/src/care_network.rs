@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use kring_core::{CareNetwork, DirectoryHit, DirectoryScope, DirectorySearch, Session};
+use kring_core::{CareNetwork, DirectoryHit, DirectoryScope, DirectorySearch, Role, Session};
 use tauri::{State, ipc::Channel};
 
 use crate::{error::AppError, state::AppState};
@@ -55,4 +55,20 @@ pub async fn set_relation(
     relation: String,
 ) -> Result<(), AppError> {
     Ok(state.session().await?.set_relation(&space_id, &user_id, &relation).await?)
+}
+
+/// Invites a related person or the client by e-mail (`role` is
+/// `related_person` or `client`); the homeserver hands the invite to its
+/// identity service, which mails them.
+#[tauri::command]
+#[specta::specta]
+pub async fn invite_by_email(
+    state: State<'_, AppState>,
+    space_id: String,
+    address: String,
+    role: Role,
+    relation: Option<String>,
+) -> Result<(), AppError> {
+    let session = state.session().await?;
+    Ok(session.invite_by_email(&space_id, &address, role, relation.as_deref()).await?)
 }

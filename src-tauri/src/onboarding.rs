@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use kring_core::{
-    CoreError, Onboarded, OnboardingConfig, OnboardingProgress, OnboardingStep, StepState, SystemBrowser,
+    CoreError, Onboarded, OnboardingConfig, OnboardingProgress, OnboardingStep, SessionInfo, StepState, SystemBrowser,
 };
 use serde::Serialize;
 use tauri::{State, ipc::Channel};
@@ -19,14 +19,21 @@ pub struct LoginOptions {
     pub organisation_login: bool,
     /// The IdP's name to show under the button.
     pub idp_name: Option<String>,
+    /// The care platform's name, where related persons and clients sign in
+    /// here too (e-mail, password, second factor); `None` if they cannot.
+    pub related_person_login: Option<String>,
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn login_options(state: State<'_, AppState>) -> Result<LoginOptions, AppError> {
     Ok(match state.onboarding_config() {
-        Ok(config) => LoginOptions { organisation_login: true, idp_name: config.idp.name },
-        Err(_) => LoginOptions { organisation_login: false, idp_name: None },
+        Ok(config) => LoginOptions {
+            organisation_login: true,
+            idp_name: config.idp.name,
+            related_person_login: config.related_persons.map(|r| r.name),
+        },
+        Err(_) => LoginOptions { organisation_login: false, idp_name: None, related_person_login: None },
     })
 }
 
@@ -83,4 +90,36 @@ pub async fn cancel_first_login(state: State<'_, AppState>) -> Result<(), AppErr
         handle.abort();
     }
     Ok(())
+}
+
+/// A related person or client signs in at the care platform (the browser
+/// opens at the homeserver's care platform login).
+#[tauri::command]
+#[specta::specta]
+pub async fn related_person_login(state: State<'_, AppState>) -> Result<SessionInfo, AppError> {
+    let config: OnboardingConfig = state.onboarding_config()?;
+    let data_dir = state.data_dir()?.to_owned();
+    let browser = SystemBrowser::from_env();
+    let session =
+        kring_core::related_person_login(&data_dir, state.secrets.clone(), &state.profile, &config, &browser).await?;
+    let info = session.info().await;
+    if let Some(old) = state.set_session(Some(Arc::new(session))).await {
+        old.stop().await;
+    }
+    Ok(info)
+}
+
+/// Mails a code to `address` to bind it to this account: how an invite by
+/// e-mail reaches the person it was meant for.
+#[tauri::command]
+#[specta::specta]
+pub async fn request_email_validation(state: State<'_, AppState>, address: String) -> Result<(), AppError> {
+    Ok(state.session().await?.request_email_validation(&address).await?)
+}
+
+/// Binds the address with the code from the mail; returns the address as bound.
+#[tauri::command]
+#[specta::specta]
+pub async fn confirm_email(state: State<'_, AppState>, code: String) -> Result<String, AppError> {
+    Ok(state.session().await?.confirm_email(&code).await?)
 }

@@ -84,6 +84,11 @@ def test_a_mantelzorger_invited_by_email_signs_up_with_a_second_factor_and_joins
                       "--role", "related_person")["code"] == "email_invalid"
     lead.json("care-team", "invite", "--space", space, "--email", address, "--role", "related_person",
               "--relation", "dochter")
+    # The care network lists it as pending, by the address as the homeserver redacted it.
+    pending = lead.json("care-team", "network", "--space", space, "--config",
+                        stack["onboarding_config"])["pendingEmailInvites"]
+    assert len(pending) == 1 and pending[0]["role"] == "related_person" and pending[0]["relation"] == "dochter", pending
+    assert pending[0]["displayName"] != address and pending[0]["displayName"].endswith("@voorbeeld.nl"), pending
 
     # The invitation mail: who invites, from where, how to join; never the client or the room.
     invitation = wait_for("the invitation mail", lambda: mails_to(stack, address), timeout=45)[0]
@@ -138,6 +143,8 @@ def test_a_mantelzorger_invited_by_email_signs_up_with_a_second_factor_and_joins
         p = [p for p in network["participants"] if p["userId"] == mxid]
         return p and p[0]["relation"] == "dochter" and p[0]
     person = wait_for("the finished invite in the care network", finished, timeout=45)
+    assert lead.json("care-team", "network", "--space", space, "--config",
+                     stack["onboarding_config"])["pendingEmailInvites"] == [], "taken up: no longer pending"
     assert person["kind"] == "related_person" and person["role"] == "related_person", person
     levels = admin.get(f"/rooms/{space}/state/m.room.power_levels")
     assert levels["users"][mxid] == 25
@@ -150,6 +157,23 @@ def test_a_mantelzorger_invited_by_email_signs_up_with_a_second_factor_and_joins
     assert client_name in [t["clientName"] for t in teams]
     joined = {m["userId"]: m for m in lead.json("care-team", "members", "--space", space)}
     assert joined[mxid]["role"] == "related_person" and joined[mxid]["joined"], joined[mxid]
+
+    # A second care team for the same address: it is bound now, so the invite goes to her
+    # account at once (no mail, no third-party invite), with level, relation and client.
+    mails_before = len(mails_to(stack, address))
+    second_name = f"Dhr. P. Mail {tag}"
+    second = lead.json("care-team", "create", "--client-name", second_name,
+                       "--pseudo-bsn", "9" + str(uuid.uuid4().int)[:10])["spaceId"]
+    lead.json("care-team", "invite", "--space", second, "--email", address.upper(), "--role", "related_person",
+              "--relation", "schoondochter")
+    again = wait_for("the direct invite to the second care team",
+                     lambda: [i for i in mz.json("care-team", "invites") if i["spaceId"] == second], timeout=45)[0]
+    assert again["client"]["displayName"] == second_name, again
+    assert admin.get(f"/rooms/{second}/state/m.room.power_levels")["users"][mxid] == 25
+    net = lead.json("care-team", "network", "--space", second, "--config", stack["onboarding_config"])
+    assert net["pendingEmailInvites"] == [], net
+    assert [p["relation"] for p in net["participants"] if p["userId"] == mxid] == ["schoondochter"], net
+    assert len(mails_to(stack, address)) == mails_before, "no second invitation mail"
 
     # Neither address, nor mailed code, nor token in the identity service's log.
     is_log = (Path(stack["stack_dir"]) / "logs" / "is-a.log").read_text()

@@ -38,3 +38,29 @@ def test_a_practitioner_binds_the_organisations_word_and_a_colleague_reads_it(st
     # An account that never bound: nothing, whatever its profile says.
     assert nurse.json("identity-service", "lookup", "--user", ruben["mxid"])["verified"] is None
     assert "bind_care_identity" in [e["action"] for e in lead.json("audit")]
+
+
+def test_the_other_organisation_sees_who_is_verified_by_the_organisation(stack, cli, tmp_path):
+    """Karim (organisation B) in Eva's care team: his Kring asks A's identity service (found at
+    https://<A's server name>/.well-known/matrix/client) about A's staff. Eva bound at first
+    login, so she is marked verified by the organisation; Ruben never bound, so his profile's
+    word stands, unmarked. Eva's own network marks her too."""
+    from test_care_network_cli import care_team, network
+
+    eva, ruben, karim = user(stack, "a", 0), user(stack, "a", 2), user(stack, "b", 0)
+    binder = cli("is-eva-again")
+    binder.login(stack, eva)
+    binder.env.update(KRING_TEST_IDP_USER=eva["localpart"], KRING_TEST_IDP_PASSWORD=eva["password"],
+                      KRING_TEST_BROWSER_LOG=str(tmp_path / "browser.log"))
+    # Binding again is idempotent: the same UZI to the same MXID.
+    binder.json("identity-service", "bind", "--config", stack["onboarding_config"], "--browser", BROWSER, timeout=120)
+
+    lead, space, clis = care_team(stack, cli, eva, [(karim, "practitioner", None), (ruben, "practitioner", None)],
+                                  "verified")
+    at_b = network(stack, clis[karim["mxid"]], space, refresh=True)
+    assert at_b[eva["mxid"]]["verified"] is True, at_b.why()
+    assert at_b[ruben["mxid"]]["verified"] is False, at_b.why()
+    seen = clis[karim["mxid"]].json("identity", "--user", ruben["mxid"])
+    assert seen["verifiedBy"] is None and seen["identity"]["uzi"] == ruben["uzi"], seen  # the hint, unverified
+    at_a = network(stack, lead, space, refresh=True)
+    assert at_a[eva["mxid"]]["verified"] is True, at_a.why()

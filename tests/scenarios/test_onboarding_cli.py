@@ -25,6 +25,7 @@ import pytest
 import requests
 
 from conftest import REPO, user
+from test_cli import cli  # noqa: F401  (fixture)
 
 BROWSER_SCRIPT = REPO / "tests" / "support" / "idp_browser.py"
 STEPS = ["organisation_login", "find_organisation", "find_practitioner", "connect_homeserver", "bind_identity", "ready"]
@@ -228,7 +229,7 @@ def assert_binding(stack, reader, mxid, who, org_key, directory_key):
 
 # ---------------------------------------------------------------- success
 
-def test_own_vendor_practitioner_gets_an_account_on_first_login(stack, kring, config, matrix_as):
+def test_own_vendor_practitioner_gets_an_account_on_first_login(stack, kring, config, matrix_as, cli):
     """Noor (Ziekenhuis Aurora, Kring's own vendor, no Matrix account, no MXID in the directory):
     the homeserver provisions her account on the SSO login, with one password for both flows."""
     noor = person(stack, "a-new")
@@ -273,6 +274,22 @@ def test_own_vendor_practitioner_gets_an_account_on_first_login(stack, kring, co
     log_before = k.browser_log.read_text()
     assert k.json("whoami")["userId"] == mxid
     assert k.browser_log.read_text() == log_before, "a restored session must not open the browser"
+
+    # Kring at the other organisation resolves what A's identity service vouches for (found at
+    # https://<A's server name>/.well-known/matrix/client), not what her profile says ...
+    karim = cli("noor-seen-from-b")
+    karim.login(stack, user(stack, "b", 0))
+    seen = karim.json("identity", "--user", mxid)
+    assert (seen["verifiedBy"] or "").rstrip("/") == stack["identity_services"]["a"]["base_url"], seen
+    assert (seen["identity"]["uzi"], seen["identity"]["ura"]) == (noor["uzi"], org(stack, "a")["ura"]), seen
+    assert noor["role_code"] in seen["identity"]["role_codes"], seen
+    # ... and finds her by UZI: her directory entry names no MXID, A's identity service has her
+    # UZI bound to the account the first login made (invite by UZI, 003 §5).
+    p = karim.run("directory", "search", "--config", stack["onboarding_config"],
+                  "--name", noor["display_name"].split()[-1], check=False)
+    assert p.returncode == 0, p.stderr
+    hits = [h for h in json.loads(p.stdout.strip().splitlines()[-1]) if h["userId"] == mxid]
+    assert len(hits) == 1 and hits[0]["foundByUzi"] is True, p.stdout
 
 
 def test_other_vendor_practitioner_signs_in_to_their_own_homeserver(stack, kring, config, matrix_as):

@@ -79,7 +79,9 @@ enum Command {
         #[arg(long)]
         browser: Option<String>,
     },
-    /// The care identity (UZI, URA, roles, directory resources) behind a Matrix ID.
+    /// The care identity (UZI, URA, roles, directory resources) behind a
+    /// Matrix ID: as their homeserver's identity service vouches for it
+    /// (`verifiedBy`), else as their profile says (`verifiedBy: null`).
     Identity {
         #[arg(long)]
         user: String,
@@ -271,8 +273,9 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         }
         Command::Identity { user } => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
-            let binding = session.care_identity_of(user).await?;
-            out.value(&serde_json::json!({"userId": user, "identity": binding}));
+            let binding = session.resolve_care_identity(user).await?;
+            let verified_by = binding.as_ref().and_then(|b| b.verified_by.clone());
+            out.value(&serde_json::json!({"userId": user, "identity": binding, "verifiedBy": verified_by}));
             session.stop().await;
         }
         Command::IdentityService(command) => {

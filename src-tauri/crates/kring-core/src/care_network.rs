@@ -77,6 +77,21 @@ pub struct NetworkParticipant {
     pub stale: bool,
     /// When the directory last answered for this person (RFC 3339).
     pub checked_at: Option<String>,
+    /// Their UZI, URA and role code come from their organisation's identity
+    /// service, bound after the organisation IdP vouched for them; not only
+    /// from what their own profile says.
+    pub verified: bool,
+}
+
+/// An e-mail invite not yet taken up: the invitee has not made an account
+/// and bound the address. The address shows only as the homeserver
+/// redacted it (`j...@example.org`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingEmailInvite {
+    pub display_name: String,
+    pub role: Role,
+    pub relation: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, specta::Type)]
@@ -84,6 +99,7 @@ pub struct NetworkParticipant {
 pub struct CareNetwork {
     pub space_id: String,
     pub participants: Vec<NetworkParticipant>,
+    pub pending_email_invites: Vec<PendingEmailInvite>,
     pub stale: bool,
     pub unreachable_directories: Vec<String>,
 }
@@ -102,8 +118,12 @@ pub struct DirectoryHit {
     pub name: String,
     pub function: Option<String>,
     pub organisation: Option<String>,
-    /// The Matrix ID the directory names; without one they cannot be invited yet.
+    /// The Matrix ID the directory names, or that an identity service has
+    /// bound to their UZI; without one they cannot be invited yet.
     pub user_id: Option<String>,
+    /// `user_id` is not in the directory: an identity service has it bound
+    /// to the UZI the directory names (an invite by UZI).
+    pub found_by_uzi: bool,
     pub directory: String,
     pub absences: Vec<Absence>,
     pub away_now: bool,
@@ -228,9 +248,10 @@ impl Session {
         Ok(())
     }
 
-    /// Relations as the space's state holds them. Sliding sync does not
-    /// bring custom state, so the server is asked; offline, the local store.
-    async fn relations(&self, space: &matrix_sdk::Room) -> HashMap<String, String> {
+    /// Relations and e-mail invites as the space's state holds them. Sliding
+    /// sync does not bring custom state, so the server is asked; offline,
+    /// the local store (relations only).
+    async fn space_records(&self, space: &matrix_sdk::Room) -> SpaceRecords {
         use matrix_sdk::ruma::api::client::state::get_state_events::v3::Request;
         let events: Vec<Value> = match self.client.send(Request::new(space.room_id().to_owned())).await {
             Ok(response) => response.room_state.iter().filter_map(|e| e.deserialize_as_unchecked().ok()).collect(),
@@ -239,14 +260,7 @@ impl Session {
                 Err(_) => Vec::new(),
             },
         };
-        events
-            .iter()
-            .filter(|e| e["type"] == RELATION_EVENT)
-            .filter_map(|e| {
-                let relation = e["content"]["relation"].as_str().filter(|r| !r.is_empty())?.to_owned();
-                Some((e["state_key"].as_str()?.strip_prefix(RELATION_KEY_PREFIX)?.to_owned(), relation))
-            })
-            .collect()
+        SpaceRecords::from_state(&events)
     }
 
     /// The care network from what this device knows: membership and the
@@ -254,8 +268,10 @@ impl Session {
     pub async fn care_network(&self, space_id: &str) -> Result<CareNetwork, CoreError> {
         let space = self.care_team_space(space_id).await?;
         let members = members_of(&space).await?;
-        let relations = self.relations(&space).await;
+        let SpaceRecords { relations, pending_email_invites } = self.space_records(&space).await;
         let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
+        let verified: std::collections::HashSet<String> =
+            self.store.verified_users(&ids).await.map_err(store_err)?.into_iter().collect();
         let cached: HashMap<String, kring_store::CachedEntry> = self
             .store
             .cached_directory_entries(&ids)
@@ -292,6 +308,7 @@ impl Session {
                     checked_at: entry
                         .and_then(|e| jiff::Timestamp::from_millisecond(e.checked_ms).ok())
                         .map(|t| t.to_string()),
+                    verified: verified.contains(&m.user_id),
                     user_id: m.user_id,
                 }
             })
@@ -299,6 +316,7 @@ impl Session {
         Ok(CareNetwork {
             space_id: space_id.to_owned(),
             participants,
+            pending_email_invites,
             stale: !unreachable.is_empty(),
             unreachable_directories: unreachable,
         })
@@ -325,22 +343,19 @@ impl Session {
         // Whose details live in which directory, with the role the binding names.
         let mut by_directory: HashMap<String, Vec<(String, CareIdentityBinding, Option<String>)>> = HashMap::new();
         let mut resolved: HashMap<String, Option<String>> = HashMap::new();
-        // Bindings change only at a (new) first login: the one kept is used,
-        // and a role it names that is gone falls back to the UZI. Missing ones
-        // are asked for a few at a time (some live on other homeservers).
+        // Each practitioner's identity as their identity service vouches for
+        // it (kept once verified), else their profile's word; a role it names
+        // that is gone falls back to the UZI. Asked a few at a time (some
+        // live on other homeservers).
         // Owned ids, not borrowed members: rustc then proves the stream Send.
         let professionals: Vec<String> =
             members.iter().filter(|m| m.role.is_professional()).map(|m| m.user_id.clone()).collect();
         let bindings: Vec<(String, CareIdentityBinding)> = stream::iter(professionals)
             .map(|user_id| async move {
-                let kept = self.store.identity_binding(&user_id).await.ok().flatten();
-                let binding = match kept {
-                    Some(b) => Some(CareIdentityBinding::from_store(b)),
-                    None => self.care_identity_of(&user_id).await.unwrap_or_else(|e| {
-                        debug!(user = %user_id, "no identity binding: {e}");
-                        None
-                    }),
-                };
+                let binding = self.resolve_care_identity(&user_id).await.unwrap_or_else(|e| {
+                    debug!(user = %user_id, "no identity binding: {e}");
+                    None
+                });
                 binding.map(|b| (user_id, b))
             })
             .buffer_unordered(CONCURRENCY)
@@ -494,32 +509,111 @@ impl Session {
         });
         let now = jiff::Timestamp::now();
         let mut hits = Vec::new();
+        // Hit index → (their homeserver, UZI) for those without a published MXID.
+        let mut unbound: Vec<(usize, String, String)> = Vec::new();
         for result in join_all(searches).await {
-            match result {
-                Ok((directory, found)) => hits.extend(
-                    found
-                        .into_iter()
-                        .filter(|d| {
-                            contains(&d.function, &query.role) && contains(&d.organisation, &query.organisation)
-                        })
-                        .map(|d| {
-                            let absences = absences(&d.absences, now);
-                            DirectoryHit {
-                                name: d.name.unwrap_or_default(),
-                                function: d.function,
-                                organisation: d.organisation,
-                                user_id: d.user_id,
-                                directory: directory.clone(),
-                                away_now: absences.iter().any(|a| a.current),
-                                absences,
-                            }
-                        }),
-                ),
-                Err(e) => warn!("a directory did not answer the search: {e}"),
+            let (directory, found) = match result {
+                Ok(answer) => answer,
+                Err(e) => {
+                    warn!("a directory did not answer the search: {e}");
+                    continue;
+                }
+            };
+            let wanted = found
+                .into_iter()
+                .filter(|d| contains(&d.function, &query.role) && contains(&d.organisation, &query.organisation));
+            for d in wanted {
+                let absences = absences(&d.absences, now);
+                if d.user_id.is_none()
+                    && let (Some(hs), Some(uzi)) = (&d.homeserver, &d.uzi)
+                {
+                    unbound.push((hits.len(), hs.clone(), uzi.clone()));
+                }
+                hits.push(DirectoryHit {
+                    name: d.name.unwrap_or_default(),
+                    function: d.function,
+                    organisation: d.organisation,
+                    found_by_uzi: false,
+                    user_id: d.user_id,
+                    directory: directory.clone(),
+                    away_now: absences.iter().any(|a| a.current),
+                    absences,
+                });
             }
         }
+        self.find_by_uzi(&mut hits, unbound).await;
         hits.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(hits)
+    }
+}
+
+impl Session {
+    /// Invite by UZI (003 §5, 001 §6): a practitioner whose directory entry
+    /// has a UZI but no MXID is looked up at the identity service of the
+    /// homeserver their directory names; where they bound their UZI, the
+    /// hit gets that MXID and can be invited. Failures leave the hit as it was.
+    async fn find_by_uzi(&self, hits: &mut [DirectoryHit], unbound: Vec<(usize, String, String)>) {
+        let lookups = unbound.into_iter().map(|(i, homeserver, uzi)| self.uzi_hit(i, homeserver, uzi));
+        let found: Vec<Option<(usize, String)>> = stream::iter(lookups).buffer_unordered(CONCURRENCY).collect().await;
+        for (i, mxid) in found.into_iter().flatten() {
+            hits[i].user_id = Some(mxid);
+            hits[i].found_by_uzi = true;
+        }
+    }
+
+    async fn uzi_hit(&self, i: usize, homeserver: String, uzi: String) -> Option<(usize, String)> {
+        let homeserver = url::Url::parse(&homeserver).ok()?;
+        match self.mxid_for_uzi(&homeserver, &uzi).await {
+            Ok(found) => found.map(|mxid| (i, mxid)),
+            Err(e) => {
+                debug!("UZI lookup at the identity service failed: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// What the space's state records besides membership.
+#[derive(Default)]
+struct SpaceRecords {
+    relations: HashMap<String, String>,
+    pending_email_invites: Vec<PendingEmailInvite>,
+}
+
+impl SpaceRecords {
+    fn from_state(events: &[Value]) -> Self {
+        let of_type = |t: &'static str| events.iter().filter(move |e| e["type"] == t);
+        let relations = of_type(RELATION_EVENT)
+            .filter_map(|e| {
+                let relation = e["content"]["relation"].as_str().filter(|r| !r.is_empty())?.to_owned();
+                Some((e["state_key"].as_str()?.strip_prefix(RELATION_KEY_PREFIX)?.to_owned(), relation))
+            })
+            .collect();
+        // A third-party invite is taken up once a member event carries its token.
+        let taken_up: Vec<&str> = of_type("m.room.member")
+            .filter_map(|e| e["content"]["third_party_invite"]["signed"]["token"].as_str())
+            .collect();
+        let pending_email_invites = of_type("m.room.third_party_invite")
+            .filter_map(|e| {
+                let token = e["state_key"].as_str().filter(|t| !taken_up.contains(t))?;
+                let display_name = e["content"]["display_name"].as_str()?.to_owned();
+                let record = of_type(RELATION_EVENT)
+                    .find(|r| {
+                        r["state_key"].as_str() == Some(&format!("{}{token}", crate::email_invite::PENDING_PREFIX))
+                    })
+                    .map(|r| &r["content"]);
+                // Finished by the inviter's Kring: the record is emptied (the
+                // member event it re-sent no longer carries the token).
+                if record.is_some_and(|r| r.as_object().is_none_or(serde_json::Map::is_empty)) {
+                    return None;
+                }
+                let role =
+                    if record.is_some_and(|r| r["role"] == "client") { Role::Client } else { Role::RelatedPerson };
+                let relation = record.and_then(|r| r["relation"].as_str()).filter(|r| !r.is_empty()).map(str::to_owned);
+                Some(PendingEmailInvite { display_name, role, relation })
+            })
+            .collect();
+        Self { relations, pending_email_invites }
     }
 }
 
@@ -649,6 +743,42 @@ mod tests {
         assert_eq!(replaced.absences.len(), 1);
         assert_eq!(replaced.absences[0].start.as_deref(), Some("2026-12-24"));
         assert_eq!(replaced.absences[0].description.as_deref(), Some("Karim"));
+    }
+
+    #[test]
+    fn an_email_invite_is_pending_until_a_member_event_carries_its_token() {
+        let state = |events: Vec<Value>| SpaceRecords::from_state(&events);
+        let tpi = |token: &str| {
+            json!({"type": "m.room.third_party_invite", "state_key": token,
+                "content": {"display_name": "j...@example.org", "key_validity_url": "x", "public_key": "k"}})
+        };
+        let record = |token: &str| {
+            json!({"type": RELATION_EVENT, "state_key": format!("email_invite:{token}"),
+                "content": {"role": "client", "relation": "", "invited_by": "@eva:a"}})
+        };
+        let relation = json!({"type": RELATION_EVENT, "state_key": "relation:@dochter:a",
+            "content": {"relation": "Dochter, mantelzorger"}});
+        let records = state(vec![tpi("t1"), record("t1"), tpi("t2"), relation.clone()]);
+        assert_eq!(
+            records.pending_email_invites,
+            vec![
+                PendingEmailInvite { display_name: "j...@example.org".into(), role: Role::Client, relation: None },
+                // Without Kring's record (another client sent it): a related person.
+                PendingEmailInvite {
+                    display_name: "j...@example.org".into(),
+                    role: Role::RelatedPerson,
+                    relation: None
+                },
+            ]
+        );
+        assert_eq!(records.relations.get("@dochter:a").map(String::as_str), Some("Dochter, mantelzorger"));
+        let member = json!({"type": "m.room.member", "state_key": "@j:a",
+            "content": {"membership": "invite", "third_party_invite": {"signed": {"token": "t1"}}}});
+        let records = state(vec![tpi("t1"), record("t1"), member, relation.clone()]);
+        assert!(records.pending_email_invites.is_empty(), "taken up: no longer pending");
+        let finished = json!({"type": RELATION_EVENT, "state_key": "email_invite:t1", "content": {}});
+        let records = state(vec![tpi("t1"), finished, relation]);
+        assert!(records.pending_email_invites.is_empty(), "finished (record emptied): no longer pending");
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::{
 
 /// The state key (in `nl.kring.relation`) of the role and relation meant
 /// for a third-party invite, until the invitee is known by their MXID.
-const PENDING_PREFIX: &str = "email_invite:";
+pub(crate) const PENDING_PREFIX: &str = "email_invite:";
 
 impl Session {
     /// Invites `address` into a care team by e-mail, as `role` (a related
@@ -49,6 +49,19 @@ impl Session {
         }
         let space = self.joined_room(space_id)?;
         self.client_of(space_id).await?;
+        // Someone who bound this address already (invited to another care
+        // team before): the homeserver would invite that account directly,
+        // leaving no third-party invite to finish. Invited by MXID here, with
+        // level, relation and the client's identity at once.
+        if let Some(mxid) = self.mxid_for_email(address).await? {
+            self.invite_to_care_team(space_id, &mxid, role).await?;
+            if let Some(relation) = relation.map(str::trim).filter(|r| !r.is_empty()) {
+                self.set_relation(space_id, &mxid, relation).await?;
+            }
+            self.audit_detail("invite_by_email", Some(space_id), Some(&format!("{} (bound)", role.as_str()))).await;
+            info!(space = %space_id, "care-team invite by e-mail went to the account bound to it");
+            return Ok(());
+        }
         let before = third_party_tokens(self, &space).await?;
         let account = self.is_account().await?;
         let recipient = invite_user::v3::InvitationRecipient::ThirdPartyId(

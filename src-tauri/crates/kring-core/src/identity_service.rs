@@ -4,7 +4,7 @@
 //! anyone who needs them (the reverse lookup), signed by the service. The
 //! profile field (`identity.rs`) stays a hint; this is what can be trusted.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use kring_identity::{Browser, IdpConfig};
 use matrix_sdk::ruma::api::client::account::request_openid_token;
@@ -25,6 +25,15 @@ pub struct VerifiedIdentity {
     pub role_codes: Vec<String>,
     /// The identity service that answered (its base URL).
     pub identity_service: String,
+}
+
+/// The identity services this session found (per server name or
+/// homeserver) and its accounts there, so a care network of twenty asks
+/// each service once, not twenty times.
+#[derive(Default)]
+pub(crate) struct IdentityServices {
+    found: tokio::sync::Mutex<HashMap<String, Option<Url>>>,
+    tokens: tokio::sync::Mutex<HashMap<String, zeroize::Zeroizing<String>>>,
 }
 
 /// An identity-service token, held only for the call at hand.
@@ -61,14 +70,43 @@ impl Session {
     /// The identity service this homeserver names (`m.identity_server` in its
     /// `/.well-known/matrix/client`); `None` when it names none.
     pub async fn identity_service(&self) -> Result<Option<Url>, CoreError> {
-        let mut url = self.client.homeserver();
+        self.identity_service_at(&self.client.homeserver()).await
+    }
+
+    /// The identity service a homeserver (its client API base URL) names in
+    /// its `/.well-known/matrix/client`, remembered for this session.
+    pub(crate) async fn identity_service_at(&self, homeserver: &Url) -> Result<Option<Url>, CoreError> {
+        let mut url = homeserver.clone();
         url.set_path("/.well-known/matrix/client");
-        let answer = self.client.http_client().get(url).send().await.map_err(unreachable)?;
-        if !answer.status().is_success() {
-            return Ok(None);
+        url.set_query(None);
+        if let Some(known) = self.identity_services.found.lock().await.get(url.as_str()) {
+            return Ok(known.clone());
         }
-        let known: Value = answer.json().await.map_err(unreachable)?;
-        Ok(known["m.identity_server"]["base_url"].as_str().and_then(|u| Url::parse(u).ok()))
+        let answer = self.client.http_client().get(url.clone()).timeout(Duration::from_secs(10)).send().await;
+        let found = match answer {
+            Ok(a) if a.status().is_success() => {
+                let known: Value = a.json().await.unwrap_or(Value::Null);
+                known["m.identity_server"]["base_url"].as_str().and_then(|u| Url::parse(u).ok())
+            }
+            // The server answered: it names none (kept, as an answer).
+            Ok(_) => None,
+            // Not reachable now: not remembered, asked again next time.
+            Err(e) => return Err(unreachable(e)),
+        };
+        self.identity_services.found.lock().await.insert(url.to_string(), found.clone());
+        Ok(found)
+    }
+
+    /// The identity service of the homeserver that holds `user_id`: this
+    /// homeserver's own, or the one another organisation's server names at
+    /// `https://<server name>/.well-known/matrix/client` (client discovery).
+    pub(crate) async fn identity_service_of(&self, user_id: &str) -> Result<Option<Url>, CoreError> {
+        let user = matrix_sdk::ruma::UserId::parse(user_id).map_err(|_| CoreError::UnknownUser(user_id.to_owned()))?;
+        if self.own_user_id().is_ok_and(|me| me.server_name() == user.server_name()) {
+            return self.identity_service().await;
+        }
+        let homeserver = Url::parse(&format!("https://{}/", user.server_name())).map_err(unreachable)?;
+        self.identity_service_at(&homeserver).await
     }
 
     async fn is_call(
@@ -110,6 +148,45 @@ impl Session {
             .identity_service()
             .await?
             .ok_or_else(|| CoreError::IdentityServiceUnreachable("the homeserver names no identity service".into()))?;
+        self.account_at(base, false).await
+    }
+
+    /// This session's account at the identity service `base`: the one it
+    /// has, or (`fresh`, or none yet) a new registration.
+    async fn account_at(&self, base: Url, fresh: bool) -> Result<IsAccount, CoreError> {
+        let key = base.to_string();
+        if !fresh && let Some(token) = self.identity_services.tokens.lock().await.get(&key) {
+            return Ok(IsAccount { base, token: token.clone() });
+        }
+        let account = self.register_at(base).await?;
+        self.identity_services.tokens.lock().await.insert(key, account.token.clone());
+        Ok(account)
+    }
+
+    /// An authenticated call at `base`; a token the service no longer
+    /// knows (logged out, expired, new terms) is replaced once.
+    async fn account_call(
+        &self,
+        base: &Url,
+        method: reqwest_method::Method,
+        url: Url,
+        body: Option<Value>,
+    ) -> Result<Value, CoreError> {
+        let account = self.account_at(base.clone(), false).await?;
+        match self.is_call(method.clone(), url.clone(), Some(&account.token), body.clone()).await {
+            Err(CoreError::IdentityServiceRefused { errcode, .. })
+                if errcode == "M_UNAUTHORIZED" || errcode == "M_TERMS_NOT_SIGNED" =>
+            {
+                let account = self.account_at(base.clone(), true).await?;
+                self.is_call(method, url, Some(&account.token), body).await
+            }
+            other => other,
+        }
+    }
+
+    /// Registers at `base` with an OpenID token of this homeserver and
+    /// accepts its terms.
+    async fn register_at(&self, base: Url) -> Result<IsAccount, CoreError> {
         let user_id = self.own_user_id()?;
         let openid = self.client.send(request_openid_token::v3::Request::new(user_id)).await?;
         let register = json!({
@@ -171,20 +248,32 @@ impl Session {
         self.is_call(reqwest_method::Method::POST, at("3pid/bind")?, Some(&account.token), Some(bind)).await?;
         self.audit_detail("bind_care_identity", None, Some(account.base.as_str())).await;
         info!(identity_service = %account.base, "care identity bound at the identity service");
-        self.verified_identity_of(me.as_str()).await?.ok_or_else(|| CoreError::IdentityServiceRefused {
-            errcode: "M_NOT_FOUND".into(),
-            message: "the binding is not there after binding".into(),
-        })
+        let verified =
+            self.verified_identity_of(me.as_str()).await?.ok_or_else(|| CoreError::IdentityServiceRefused {
+                errcode: "M_NOT_FOUND".into(),
+                message: "the binding is not there after binding".into(),
+            })?;
+        // Kept as this account's own verified binding, with the directory
+        // resources the first login found where they agree.
+        let hint =
+            self.store.identity_binding(me.as_str()).await.ok().flatten().map(crate::CareIdentityBinding::from_store);
+        let binding = crate::identity::verified_binding(me.as_str(), verified.clone(), hint);
+        if let Err(e) = self.store.save_identity_binding(&binding.to_store()).await {
+            tracing::warn!("could not keep the verified binding: {e}");
+        }
+        Ok(verified)
     }
 
     /// What the homeserver's identity service holds for `user_id`, as the
     /// organisation IdP vouched for it; `None` when nothing is bound.
+    /// Asked at the identity service of `user_id`'s own homeserver (also at
+    /// another organisation), which vouches only for its own users.
     pub async fn verified_identity_of(&self, user_id: &str) -> Result<Option<VerifiedIdentity>, CoreError> {
-        let account = self.is_account().await?;
-        let mut url = account.base.join("_matrix/identity/v2/nl.kring/bindings/").map_err(unreachable)?;
+        let Some(base) = self.identity_service_of(user_id).await? else { return Ok(None) };
+        let mut url = base.join("_matrix/identity/v2/nl.kring/bindings/").map_err(unreachable)?;
         url.path_segments_mut().map_err(|()| unreachable("not a base URL"))?.pop_if_empty().push(user_id);
-        let answer = self.is_call(reqwest_method::Method::GET, url, Some(&account.token), None).await?;
-        let mut found = VerifiedIdentity { identity_service: account.base.to_string(), ..Default::default() };
+        let answer = self.account_call(&base, reqwest_method::Method::GET, url, None).await?;
+        let mut found = VerifiedIdentity { identity_service: base.to_string(), ..Default::default() };
         for t in answer["threepids"].as_array().into_iter().flatten() {
             let (Some(medium), Some(address)) = (t["medium"].as_str(), t["address"].as_str()) else { continue };
             match medium {
@@ -199,6 +288,31 @@ impl Session {
 }
 
 impl Session {
+    /// The MXID an identity service has bound to this UZI number (the hashed
+    /// `/lookup`, medium `uzi_nr`), asked at the identity service of
+    /// `homeserver` (the practitioner's, as their directory names it).
+    pub(crate) async fn mxid_for_uzi(&self, homeserver: &Url, uzi: &str) -> Result<Option<String>, CoreError> {
+        let Some(base) = self.identity_service_at(homeserver).await? else { return Ok(None) };
+        self.mxid_for(&base, "uzi_nr", uzi).await
+    }
+
+    /// The MXID bound to this e-mail address at this homeserver's identity service.
+    pub(crate) async fn mxid_for_email(&self, address: &str) -> Result<Option<String>, CoreError> {
+        let Some(base) = self.identity_service().await? else { return Ok(None) };
+        // As the service normalises it before hashing.
+        self.mxid_for(&base, "email", &address.trim().to_lowercase()).await
+    }
+
+    async fn mxid_for(&self, base: &Url, medium: &str, address: &str) -> Result<Option<String>, CoreError> {
+        let at = |path: &str| endpoint(base, path);
+        let details = self.account_call(base, reqwest_method::Method::GET, at("hash_details")?, None).await?;
+        let pepper = details["lookup_pepper"].as_str().unwrap_or_default().to_owned();
+        let hashed = lookup_hash(medium, address, &pepper);
+        let body = json!({"addresses": [hashed.clone()], "algorithm": "sha256", "pepper": pepper});
+        let answer = self.account_call(base, reqwest_method::Method::POST, at("lookup")?, Some(body)).await?;
+        Ok(answer["mappings"][&hashed].as_str().map(str::to_owned))
+    }
+
     /// Asks the identity service to mail a code to `address`, to bind it to
     /// this account: how a related person or client invited by e-mail gets
     /// their invite (001 §3, §6).
@@ -250,6 +364,27 @@ impl Session {
         self.store.set_setting(EMAIL_VALIDATION_SETTING, "").await.map_err(crate::care_team::store_err)?;
         self.audit_detail("bind_email", None, Some(account.base.as_str())).await;
         Ok(bound["address"].as_str().unwrap_or_default().to_owned())
+    }
+}
+
+/// The Identity Service API's `sha256` lookup hash: of `"<address> <medium> <pepper>"`,
+/// unpadded URL-safe base64.
+fn lookup_hash(medium: &str, address: &str, pepper: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("{address} {medium} {pepper}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lookup_hashes_follow_the_spec_example() {
+        // Identity Service API v2, "Client behaviour" example: alice@example.com, email, matrixrocks.
+        assert_eq!(
+            super::lookup_hash("email", "alice@example.com", "matrixrocks"),
+            "4kenr7N9drpCJ4AfalmlGQVsOn3o2RHjkADUpXJWZUc"
+        );
     }
 }
 

@@ -38,6 +38,22 @@ pub struct OnboardingConfig {
     /// related persons and clients is the other).
     #[serde(default)]
     pub homeserver_idp: Option<String>,
+    /// How related persons and clients sign in (001 §3: the care platform's
+    /// IdP, e-mail + password + second factor); absent where this
+    /// installation is for practitioners only.
+    #[serde(default)]
+    pub related_persons: Option<RelatedPersonLogin>,
+}
+
+/// The care platform login for related persons and clients: single sign-on
+/// on the homeserver with its care platform provider.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RelatedPersonLogin {
+    /// The button's caption, e.g. the care platform's name.
+    pub name: String,
+    pub homeserver: Url,
+    /// The homeserver's SSO provider id for the care platform, e.g. `oidc-careplatform`.
+    pub homeserver_idp: String,
 }
 
 /// Kring's own database keeps what the first login found, for a restored
@@ -166,6 +182,35 @@ fn finished<T>(
     };
     progress(OnboardingProgress { step, state, detail });
     result.map(|(value, _)| value)
+}
+
+/// A related person or client signs in at the care platform, through the
+/// homeserver's single sign-on; their account is made there at the first
+/// time. No directory is asked: they are not in one.
+pub async fn related_person_login(
+    data_dir: &Path,
+    secrets: Arc<dyn SecretStore>,
+    profile: &str,
+    config: &OnboardingConfig,
+    browser: &dyn Browser,
+) -> Result<Session, CoreError> {
+    let login = config
+        .related_persons
+        .as_ref()
+        .ok_or_else(|| CoreError::OnboardingNotConfigured("no care platform login is configured".into()))?;
+    let timeout = Duration::from_secs(config.login_timeout_seconds.max(1));
+    let session = Session::login_in_browser(
+        data_dir,
+        secrets,
+        profile,
+        &login.homeserver,
+        Some(&login.homeserver_idp),
+        browser,
+        timeout,
+    )
+    .await?;
+    session.audit("related_person_login", None).await;
+    Ok(session)
 }
 
 /// The whole first login. `progress` sees every step change; the result is
@@ -386,6 +431,8 @@ async fn binding_for(session: &Session, identity: &CareIdentity, entry: &Directo
             .and_then(|r| r.id.as_deref())
             .map(|id| dir.resource_url("PractitionerRole", id)),
         organization: Some(entry.organisation.clone()),
+        // The wizard's fifth step makes it verified, at the identity service.
+        verified_by: None,
     }
 }
 

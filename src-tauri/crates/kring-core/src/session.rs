@@ -64,6 +64,8 @@ pub struct Session {
     /// Which directories the care network and the directory search may ask.
     pub(crate) directory_scope: std::sync::RwLock<crate::care_network::DirectoryScope>,
     pub(crate) absence_source: std::sync::RwLock<Arc<dyn crate::care_network::AbsenceSource>>,
+    /// Identity services found so far and this account's tokens there.
+    pub(crate) identity_services: crate::identity_service::IdentityServices,
     pub(crate) urgent_unsent: crate::timeline::UrgentUnsent,
     pub(crate) send_problems: tokio::sync::broadcast::Sender<crate::SendProblem>,
     /// What the SDK's push-rule evaluation says to notify, for `notifications`.
@@ -301,6 +303,7 @@ impl Session {
             timelines: Mutex::new(HashMap::new()),
             background: std::sync::Mutex::new(background),
             directory_scope: Default::default(),
+            identity_services: Default::default(),
             absence_source: std::sync::RwLock::new(Arc::new(crate::care_network::DirectoryNotAvailable)),
             urgent_unsent: Default::default(),
             send_problems,

@@ -65,6 +65,14 @@ pub struct PractitionerDetails {
     pub role_id: Option<String>,
     /// The MXID the directory publishes, if any.
     pub user_id: Option<String>,
+    /// The UZI number the Practitioner carries: what an identity service
+    /// can be asked for when the directory publishes no MXID.
+    #[serde(default)]
+    pub uzi: Option<String>,
+    /// The homeserver their Endpoint names (client API base URL), where no
+    /// MXID is published: its identity service may know their UZI.
+    #[serde(default)]
+    pub homeserver: Option<String>,
 }
 
 fn function_of(role: &PractitionerRole) -> Option<String> {
@@ -182,6 +190,7 @@ impl DirectoryClient {
     ) -> PractitionerDetails {
         let roles: Vec<PractitionerRole> = role.cloned().into_iter().collect();
         let endpoints: Vec<&Endpoint> = endpoints.iter().collect();
+        let address = matrix_address(p, &roles, &endpoints, None, &[]);
         PractitionerDetails {
             name: p.display_name(),
             function: role.and_then(function_of),
@@ -189,7 +198,16 @@ impl DirectoryClient {
             absences: role.map(absences_of).unwrap_or_default(),
             practitioner_id: p.id.clone(),
             role_id: role.and_then(|r| r.id.clone()),
-            user_id: matrix_address(p, &roles, &endpoints, None, &[]).user_id,
+            user_id: address.user_id,
+            homeserver: address
+                .homeserver
+                .map(|u| u.to_string())
+                .or_else(|| address.server_name.map(|s| format!("https://{s}/"))),
+            uzi: p
+                .identifier
+                .iter()
+                .find(|i| i.system.as_deref().is_some_and(|s| crate::UZI_SYSTEMS.contains(&s)))
+                .and_then(|i| i.value.clone()),
         }
     }
 
