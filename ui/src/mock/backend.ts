@@ -20,6 +20,14 @@
 // with his relation; Dhr. P. de Boer's is stale (De Linde's directory is down,
 // also after "Vernieuwen"). The directory search knows a few people; an
 // organisation containing "onbereikbaar" answers directory_unreachable.
+// Practitioners of Aurora and De Brug are "verified by the organisation"; Sanne
+// de Wit's chat address comes from the identity service (found by UZI).
+// "Uitnodigen per e-mail" (as lead): an address at kring.test answers
+// email_in_use, a malformed one email_invalid; Mw. Jansen's network already
+// shows one for a daughter (els.jansen@voorbeeld.nl).
+// "Inloggen als naaste of cliënt" signs in as Els Jansen with no care team;
+// "Bevestig je e-mailadres" with els.jansen@voorbeeld.nl and code 123456 (any
+// other code: email_code_wrong) brings the invitation to Mw. Jansen's team.
 // Organisation login ("Inloggen via je organisatie") walks through every step
 // and signs in as the demo practitioner; add `?fail=<error code>` to the page's
 // address (e.g. `?fail=matrix_account_missing`) to see that error at its step.

@@ -22,6 +22,8 @@ interface DirectoryEntry {
   function: string | null;
   organisation: string | null;
   userId: string | null;
+  /** The directory names no chat address; the identity service has one bound to the UZI. */
+  foundByUzi?: boolean;
   directory: string;
   absences: Absence[];
 }
@@ -70,6 +72,7 @@ export const DIRECTORY: DirectoryEntry[] = [
     function: "Fysiotherapeut",
     organisation: "Fysiotherapie Zwolle-Zuid",
     userId: "@sanne:fysio.test",
+    foundByUzi: true,
     directory: BRUG,
     absences: [],
   },
@@ -98,7 +101,7 @@ export interface CareNetworks {
 }
 
 export function createCareNetwork(mock: Mock, teams: CareTeams): CareNetworks {
-  const { teamMembers } = teams;
+  const { teamMembers, pendingEmailInvites } = teams;
   /** Relations of related persons, per care team and user (`set_relation`). */
   const relations: Record<string, Record<string, string>> = {
     "!ct-jansen": { "@henk:kring.test": "Zoon, mantelzorger" },
@@ -111,7 +114,8 @@ export function createCareNetwork(mock: Mock, teams: CareTeams): CareNetworks {
   ]);
 
   function participantOf(spaceId: string, m: Member): NetworkParticipant {
-    const own = m.userId === mock.session?.userId;
+    // A related person (care platform login) is in no directory.
+    const own = m.userId === mock.session?.userId && !mock.carePlatform;
     const entry = own
       ? { name: m.displayName, function: "Wijkverpleegkundige", organisation: "Thuiszorg Aurora", directory: AURORA, absences: [] }
       : DIRECTORY.find((d) => d.userId === m.userId);
@@ -130,6 +134,8 @@ export function createCareNetwork(mock: Mock, teams: CareTeams): CareNetworks {
       awayNow: absences.some((a) => a.current),
       stale: !!entry && UNREACHABLE.has(entry.directory),
       checkedAt: entry ? new Date(checked.get(entry.directory) ?? now).toISOString() : null,
+      // Bound through their organisation's identity service; De Linde has none yet.
+      verified: kind === "practitioner" && !!entry && entry.directory !== LINDE,
     };
   }
   function network(spaceId: string): CareNetwork {
@@ -142,7 +148,13 @@ export function createCareNetwork(mock: Mock, teams: CareTeams): CareNetworks {
           .filter(Boolean),
       ),
     ];
-    return { spaceId, participants, stale: unreachable.length > 0, unreachableDirectories: unreachable };
+    return {
+      spaceId,
+      participants,
+      pendingEmailInvites: pendingEmailInvites(spaceId),
+      stale: unreachable.length > 0,
+      unreachableDirectories: unreachable,
+    };
   }
   /** Ask the directories again: those that answer are fresh now. */
   function readDirectories() {
@@ -156,7 +168,7 @@ export function createCareNetwork(mock: Mock, teams: CareTeams): CareNetworks {
     }
     return DIRECTORY.filter(
       (d) => has(d.name, query.name) && has(d.function, query.role) && has(d.organisation, query.organisation),
-    ).map((d) => ({ ...d, awayNow: d.absences.some((a) => a.current) }));
+    ).map((d) => ({ ...d, foundByUzi: d.foundByUzi ?? false, awayNow: d.absences.some((a) => a.current) }));
   }
   const changed = (spaceId: string) => mock.push("careNetwork", network(spaceId), spaceId);
 

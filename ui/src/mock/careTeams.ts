@@ -1,5 +1,6 @@
 // Care teams (one per client) with their members and invitations, and the
-// conversations within them.
+// conversations within them; invites by e-mail and the binding of an address
+// that turns them into invitations for a related person's account.
 import type {
   CareTeam,
   CareTeamInvite,
@@ -7,17 +8,30 @@ import type {
   ListDiff,
   Member,
   NewConversation,
+  PendingEmailInvite,
   Role,
   RoomSummary,
 } from "$lib/ipc";
-import { type Commands, type Mock, MIN, fail, now } from "./core";
+import { type Commands, type Mock, MIN, fail, now, sleep } from "./core";
 import { DIRECTORY } from "./careNetwork";
 import { type Rooms, msg } from "./rooms";
 
 export interface CareTeams {
   /** Everyone in the team, the signed-in user first; not_a_care_team for another space. */
   teamMembers(spaceId: string): Member[];
+  /** Invites by e-mail not taken up yet, as the homeserver shows them (addresses redacted). */
+  pendingEmailInvites(spaceId: string): PendingEmailInvite[];
   commands: Commands;
+}
+
+/** The code the mock "mails" to bind an address. */
+export const EMAIL_CODE = "123456";
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** As Synapse shows a third-party invite: `j...@example.org`. */
+function redact(address: string): string {
+  const [local = "", domain = ""] = address.split("@");
+  return `${local.slice(0, 1)}...@${domain}`;
 }
 
 /** `networkChanged`: the team's members changed, for the care network to tell its watchers. */
@@ -32,6 +46,24 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
   const invites: CareTeamInvite[] = [
     { spaceId: "!ct-smit", inviter: "Fatima Yilmaz", client: { displayName: "Mevr. L. Smit", pseudoBsn: "900000003" } },
   ];
+  /** Invites by e-mail per team, with the full address only the identity service knows. */
+  const emailInvites: Record<string, (PendingEmailInvite & { address: string; inviter: string })[]> = {
+    "!ct-jansen": [
+      {
+        address: "els.jansen@voorbeeld.nl",
+        displayName: redact("els.jansen@voorbeeld.nl"),
+        role: "related_person",
+        relation: "Dochter",
+        inviter: "Bram Visser",
+      },
+    ],
+  };
+  // The related person of the care platform login: their invitations (once an
+  // address is bound) and the teams they accepted.
+  const relatedInvites: CareTeamInvite[] = [];
+  const relatedTeams = new Set<string>();
+  /** The address the last code was mailed to. */
+  let validating: string | null = null;
   const fatima: Member = { userId: "@fatima:kring.test", displayName: "Fatima Yilmaz", role: "practitioner", joined: true };
   const bram: Member = { userId: "@bram:kring.test", displayName: "Bram Visser", role: "senior", joined: true };
   const members: Record<string, Member[]> = {
@@ -103,7 +135,7 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
   /** The signed-in user: lead of every team except de Boer's, where they are a practitioner. */
   function me(spaceId?: string): Member {
     const session = mock.session!;
-    const role: Role = spaceId === "!ct-deboer" ? "practitioner" : "lead";
+    const role: Role = mock.carePlatform ? "related_person" : spaceId === "!ct-deboer" ? "practitioner" : "lead";
     return { userId: session.userId, displayName: session.displayName ?? session.userId, role, joined: true };
   }
   function teamMembers(spaceId: string): Member[] {
@@ -190,14 +222,76 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
     return roomId;
   }
 
+  /** What the identity service judges about an address (kring.test addresses belong to accounts). */
+  function checkAddress(address: string): string {
+    const trimmed = address.trim();
+    if (!EMAIL.test(trimmed)) fail("email_invalid", `not an e-mail address: ${trimmed}`);
+    if (trimmed.toLowerCase().endsWith("@kring.test")) fail("email_in_use", "M_THREEPID_IN_USE");
+    return trimmed;
+  }
+
+  /** The code matched: every invite by e-mail to the address becomes an invitation for this account. */
+  function bind(address: string) {
+    for (const [spaceId, list] of Object.entries(emailInvites)) {
+      const mine = list.filter((i) => i.address.toLowerCase() === address.toLowerCase());
+      if (mine.length === 0) continue;
+      emailInvites[spaceId] = list.filter((i) => !mine.includes(i));
+      const team = teams.find((t) => t.spaceId === spaceId);
+      if (team && !relatedInvites.some((i) => i.spaceId === spaceId) && !relatedTeams.has(spaceId)) {
+        relatedInvites.push({
+          spaceId,
+          inviter: mine[0]!.inviter,
+          client: { displayName: team.clientName, pseudoBsn: team.pseudoBsn },
+        });
+      }
+      networkChanged(spaceId);
+    }
+  }
+
   const commands: Commands = {
     care_teams: () => {
       mock.requireSession();
-      return teams.map(careTeam);
+      return teams.filter((t) => !mock.carePlatform || relatedTeams.has(t.spaceId)).map(careTeam);
     },
     care_team_invites: () => {
       mock.requireSession();
-      return invites;
+      return mock.carePlatform ? relatedInvites : invites;
+    },
+    invite_by_email: (args) => {
+      mock.requireSession();
+      const spaceId = args.spaceId as string;
+      const role = args.role as Role;
+      teamMembers(spaceId);
+      const own = me(spaceId).role;
+      if (own !== "senior" && own !== "lead") fail("not_permitted", "power level too low to invite");
+      if (role !== "related_person" && role !== "client") fail("not_permitted", "only related persons and clients are invited by e-mail");
+      const address = checkAddress(args.address as string);
+      const relation = ((args.relation as string | null) ?? "").trim() || null;
+      (emailInvites[spaceId] ??= []).push({
+        address,
+        displayName: redact(address),
+        role,
+        relation,
+        inviter: mock.session!.displayName ?? mock.session!.userId,
+      });
+      networkChanged(spaceId);
+      return null;
+    },
+    request_email_validation: async (args) => {
+      mock.requireSession();
+      const address = checkAddress(args.address as string);
+      await sleep(300);
+      validating = address;
+      return null;
+    },
+    confirm_email: (args) => {
+      mock.requireSession();
+      if (!validating) fail("no_email_validation", "no mail was requested");
+      if ((args.code as string).trim() !== EMAIL_CODE) fail("email_code_wrong", "M_THREEPID_AUTH_FAILED");
+      const address = validating;
+      validating = null;
+      bind(address);
+      return address;
     },
     create_care_team: (args) => {
       mock.requireSession();
@@ -212,6 +306,14 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
     accept_care_team_invite: (args) => {
       mock.requireSession();
       const spaceId = args.spaceId as string;
+      if (mock.carePlatform) {
+        const at = relatedInvites.findIndex((i) => i.spaceId === spaceId);
+        const team = teams.find((t) => t.spaceId === spaceId);
+        if (at < 0 || !team) fail("not_a_care_team", spaceId);
+        relatedInvites.splice(at, 1);
+        relatedTeams.add(spaceId);
+        return careTeam(team);
+      }
       const index = invites.findIndex((i) => i.spaceId === spaceId);
       if (index < 0) fail("not_a_care_team", spaceId);
       const [accepted] = invites.splice(index, 1);
@@ -243,7 +345,8 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
       mock.requireSession();
       const spaceId = args.spaceId as string;
       teamMembers(spaceId);
-      return conversationsOf(spaceId);
+      // A related person takes part only where the client and their people do.
+      return conversationsOf(spaceId).filter((c) => !mock.carePlatform || c.kind === "client_inclusive");
     },
     start_conversation: (args) => {
       mock.requireSession();
@@ -269,5 +372,8 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
     },
   };
 
-  return { teamMembers, commands };
+  const pendingEmailInvites = (spaceId: string): PendingEmailInvite[] =>
+    (emailInvites[spaceId] ?? []).map(({ displayName, role, relation }) => ({ displayName, role, relation }));
+
+  return { teamMembers, pendingEmailInvites, commands };
 }

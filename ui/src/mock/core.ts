@@ -41,6 +41,8 @@ export type Commands = Record<string, (args: Args) => unknown>;
 /** The state all parts of the mock backend share. */
 export interface Mock {
   session: SessionInfo | null;
+  /** Signed in at the care platform: a related person, in no directory and no team yet. */
+  carePlatform: boolean;
   /** The next number of the one counter behind every made-up id. */
   nextId(): number;
   /** Registers a stream of `kind` (for one room or care team, if given) and answers its id. */
@@ -58,6 +60,7 @@ export function createMock(): Mock {
   const streams = new Map<string, { roomId?: string; kind: string; stream: Stream }>();
   const mock: Mock = {
     session: null,
+    carePlatform: false,
     nextId: () => nextId++,
     open(kind, channel, roomId) {
       const id = `${kind}-${nextId++}`;

@@ -313,7 +313,9 @@ export function createRooms(mock: Mock): Rooms {
       mock.requireSession();
       const ch = args.onUpdate as AnyChannel;
       const id = mock.open("rooms", ch);
-      setTimeout(() => mock.push("rooms", [{ op: "reset", values: rooms }] satisfies ListDiff<RoomSummary>[]), 400);
+      // A related person fresh from the care platform is in no conversation yet.
+      const values = mock.carePlatform ? [] : rooms;
+      setTimeout(() => mock.push("rooms", [{ op: "reset", values }] satisfies ListDiff<RoomSummary>[]), 400);
       return id;
     },
     watch_sync: (args) => {

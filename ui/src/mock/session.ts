@@ -1,5 +1,6 @@
 // Signing in and out: the password login, the organisation login (the first
-// login, step by step) and restoring the session.
+// login, step by step), the care platform login of related persons and clients,
+// and restoring the session.
 import type { AppError, Onboarded, OnboardingProgress, OnboardingStep, SessionInfo } from "$lib/ipc";
 import { type AnyChannel, type Commands, type Mock, Stream, fail, sleep } from "./core";
 
@@ -69,6 +70,7 @@ export function sessionCommands(mock: Mock): Commands {
       displayName: "An de Vries",
     };
     mock.session = session;
+    mock.carePlatform = false;
     return {
       session,
       organisation: "Ziekenhuis Aurora",
@@ -90,9 +92,26 @@ export function sessionCommands(mock: Mock): Commands {
         homeserver: req.homeserver,
         displayName: "Demo Gebruiker",
       };
+      mock.carePlatform = false;
       return mock.session;
     },
-    login_options: () => ({ organisationLogin: true, idpName: "Aurora Login (demo)" }),
+    login_options: () => ({
+      organisationLogin: true,
+      idpName: "Aurora Login (demo)",
+      relatedPersonLogin: "Zorgplatform (demo)",
+    }),
+    // The browser login at the care platform: Els Jansen, a daughter invited by e-mail.
+    related_person_login: async () => {
+      await sleep(1200);
+      mock.session = {
+        userId: "@els.jansen:kring.test",
+        deviceId: "MOCKDEVICE",
+        homeserver: "https://kring.test",
+        displayName: "Els Jansen",
+      };
+      mock.carePlatform = true;
+      return mock.session;
+    },
     first_login: (args) => firstLogin(args.onProgress as AnyChannel),
     cancel_first_login: () => {
       cancelOnboarding?.();
@@ -100,6 +119,7 @@ export function sessionCommands(mock: Mock): Commands {
     },
     logout: () => {
       mock.session = null;
+      mock.carePlatform = false;
       mock.closeAll();
       return null;
     },

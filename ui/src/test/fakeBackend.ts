@@ -21,6 +21,7 @@ import type {
   Onboarded,
   OnboardingProgress,
   OnboardingStep,
+  PendingEmailInvite,
   Role,
   ListDiff,
   Result,
@@ -60,7 +61,15 @@ export const anOnboarded: Onboarded = {
 
 export const verifiedDevice: DeviceTrust = { recovery: "enabled", verified: true, backupEnabled: true };
 
-export const noOrganisationLogin: LoginOptions = { organisationLogin: false, idpName: null };
+export const noOrganisationLogin: LoginOptions = { organisationLogin: false, idpName: null, relatedPersonLogin: null };
+
+/** A related person signed in at the care platform (no directory, no UZI). */
+export const aRelatedSession: SessionInfo = {
+  userId: "@els.jansen:zorg.example",
+  deviceId: "DEVICE2",
+  homeserver: "https://matrix.zorg.example",
+  displayName: "Els Jansen",
+};
 
 export function progress(step: OnboardingStep, state: StepState, detail: string | null = null): OnboardingProgress {
   return { step, state, detail };
@@ -199,12 +208,22 @@ export function participant(
     awayNow: absences.some((a) => a.current),
     stale: false,
     checkedAt: null,
+    verified: false,
     ...extra,
   };
 }
 
 export function careNetwork(spaceId: string, participants: NetworkParticipant[], extra: Partial<CareNetwork> = {}): CareNetwork {
-  return { spaceId, participants, stale: false, unreachableDirectories: [], ...extra };
+  return { spaceId, participants, pendingEmailInvites: [], stale: false, unreachableDirectories: [], ...extra };
+}
+
+/** An invite by e-mail not taken up yet; the address as the homeserver redacts it. */
+export function pendingEmailInvite(
+  displayName: string,
+  role: Role = "related_person",
+  relation: string | null = null,
+): PendingEmailInvite {
+  return { displayName, role, relation };
 }
 
 export function directoryHit(name: string, extra: Partial<DirectoryHit> = {}): DirectoryHit {
@@ -214,6 +233,7 @@ export function directoryHit(name: string, extra: Partial<DirectoryHit> = {}): D
     function: null,
     organisation: null,
     userId: null,
+    foundByUzi: false,
     directory: "https://mcsd.example/fhir/",
     absences,
     awayNow: absences.some((a) => a.current),
@@ -247,6 +267,9 @@ function createBackend() {
     loginOptions: vi.fn(),
     firstLogin: vi.fn(),
     cancelFirstLogin: vi.fn(),
+    relatedPersonLogin: vi.fn(),
+    requestEmailValidation: vi.fn(),
+    confirmEmail: vi.fn(),
     watchRooms: vi.fn(),
     watchTimeline: vi.fn(),
     watchSync: vi.fn(),
@@ -270,6 +293,7 @@ function createBackend() {
     refreshCareNetwork: vi.fn(),
     searchDirectory: vi.fn(),
     setRelation: vi.fn(),
+    inviteByEmail: vi.fn(),
     retrySend: vi.fn(),
     editUnsent: vi.fn(),
     discardUnsent: vi.fn(),
@@ -330,6 +354,16 @@ function createBackend() {
       }
       return ok(null);
     });
+    commands.relatedPersonLogin.mockResolvedValue(ok(aRelatedSession));
+    // Like Rust: the code binds the address the last mail went to.
+    let validating: string | null = null;
+    commands.requestEmailValidation.mockImplementation(async (address: string) => {
+      validating = address;
+      return ok(null);
+    });
+    commands.confirmEmail.mockImplementation(async () =>
+      validating === null ? err("no_email_validation", "no mail requested") : ok(validating),
+    );
     commands.watchRooms.mockImplementation(async (ch: Ch<ListDiff<RoomSummary>[]>) => {
       channels.rooms.push(ch);
       return ok(`rooms-${++nextSub}`);
@@ -391,6 +425,7 @@ function createBackend() {
     );
     commands.searchDirectory.mockResolvedValue(ok([]));
     commands.setRelation.mockResolvedValue(ok(null));
+    commands.inviteByEmail.mockResolvedValue(ok(null));
     commands.retrySend.mockResolvedValue(ok(null));
     commands.editUnsent.mockResolvedValue(ok(null));
     commands.discardUnsent.mockResolvedValue(ok(null));

@@ -34,7 +34,7 @@ describe("start", () => {
 
 describe("first login through the organisation", () => {
   it("walks through the wizard, then shows the main view of the onboarded session", async () => {
-    backend.commands.loginOptions.mockResolvedValue(ok({ organisationLogin: true, idpName: "Aurora Login" }));
+    backend.commands.loginOptions.mockResolvedValue(ok({ organisationLogin: true, idpName: "Aurora Login", relatedPersonLogin: null }));
     const user = userEvent.setup();
     render(App);
     await user.click(await screen.findByTestId("org-login"));

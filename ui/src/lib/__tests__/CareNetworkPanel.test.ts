@@ -6,6 +6,7 @@ vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => 
 
 import CareNetworkPanel from "$lib/components/CareNetworkPanel.svelte";
 import type { CareNetwork, Result, AppError, Role } from "$lib/ipc";
+import { i18n } from "$lib/i18n/index.svelte";
 import { CareNetworkStore } from "$lib/stores/careNetwork.svelte";
 import { ConversationsStore } from "$lib/stores/conversations.svelte";
 import {
@@ -18,6 +19,7 @@ import {
   member,
   ok,
   participant,
+  pendingEmailInvite,
 } from "../../test/fakeBackend";
 
 const me = aSession.userId;
@@ -417,5 +419,183 @@ describe("CareNetworkPanel: a related person's relation", () => {
       ),
     );
     expect(within(row("@henk:zorg.example")).getByTestId("relation-edit")).toHaveFocus();
+  });
+});
+
+describe("CareNetworkPanel: verified by the organisation", () => {
+  it("marks only practitioners whose organisation vouched for them, and says nothing about the others", async () => {
+    await setup();
+    const n = theNetwork();
+    n.participants = n.participants.map((p) => (p.userId === "@karim:brug.example" ? { ...p, verified: true } : p));
+    backend.pushCareNetwork(n);
+    await screen.findAllByTestId("participant");
+
+    const badge = within(row("@karim:brug.example")).getByTestId("verified-badge");
+    expect(badge).toHaveTextContent("Geverifieerd door de organisatie");
+    expect(badge).toHaveAttribute("title", expect.stringContaining("identiteitsdienst van de organisatie"));
+    expect(badge.querySelector('svg[data-icon="check"][aria-hidden="true"]')).not.toBeNull();
+    expect(screen.getAllByTestId("verified-badge")).toHaveLength(1);
+    // No alarming words for the unverified.
+    const fatima = row("@fatima:zorg.example");
+    expect(within(fatima).queryByTestId("verified-badge")).not.toBeInTheDocument();
+    expect(fatima).not.toHaveTextContent(/verifi/i);
+  });
+
+  it("says it in English too", async () => {
+    i18n.locale = "en";
+    try {
+      await setup();
+      const n = theNetwork();
+      n.participants = n.participants.map((p) => (p.userId === "@karim:brug.example" ? { ...p, verified: true } : p));
+      backend.pushCareNetwork(n);
+      expect(await screen.findByTestId("verified-badge")).toHaveTextContent("Verified by the organisation");
+    } finally {
+      i18n.locale = "nl";
+    }
+  });
+});
+
+describe("CareNetworkPanel: invites by e-mail", () => {
+  async function asRole(role: Role, network = theNetwork(role)) {
+    const ctx = await setup();
+    backend.pushCareNetwork(network);
+    await screen.findAllByTestId("participant");
+    return ctx;
+  }
+
+  async function openForm(user: ReturnType<typeof userEvent.setup>) {
+    const toggle = screen.getByTestId("email-invite-toggle");
+    expect(toggle).toHaveTextContent("Uitnodigen per e-mail");
+    await user.click(toggle);
+    const form = screen.getByTestId("email-invite");
+    expect(within(form).getByTestId("email-invite-address")).toHaveFocus();
+    return form;
+  }
+
+  it("lists invites not taken up yet under 'Uitgenodigd per e-mail', with role and relation", async () => {
+    const n = theNetwork();
+    n.pendingEmailInvites = [
+      pendingEmailInvite("j...@example.org", "related_person", "Dochter, mantelzorger"),
+      pendingEmailInvite("m...@example.org", "client"),
+    ];
+    await asRole("lead", n);
+    const section = screen.getByTestId("pending-email-invites");
+    expect(within(section).getByRole("heading")).toHaveTextContent("Uitgenodigd per e-mail");
+    const invites = within(section).getAllByTestId("pending-email-invite");
+    expect(invites.map((i) => i.textContent?.replace(/\s+/g, " ").trim())).toEqual([
+      "j...@example.org Naaste · Dochter, mantelzorger",
+      "m...@example.org Cliënt",
+    ]);
+    expect(invites[1]).toHaveAttribute("data-role", "client");
+  });
+
+  it("shows no pending section when there are none", async () => {
+    await asRole("lead");
+    expect(screen.queryByTestId("pending-email-invites")).not.toBeInTheDocument();
+  });
+
+  it("mails an invitation with address, role and relation, says the mail does not name the client, then clears the form", async () => {
+    const { user } = await asRole("lead");
+    const form = await openForm(user);
+    const role = within(form).getByTestId("email-invite-role") as HTMLSelectElement;
+    expect(role).toHaveAccessibleName("Rol");
+    expect(Array.from(role.options).map((o) => o.textContent?.trim())).toEqual(["Naaste", "Cliënt"]);
+    expect(role).toHaveValue("related_person");
+
+    await user.type(within(form).getByLabelText("E-mailadres"), " els.jansen@example.org ");
+    await user.type(within(form).getByLabelText("Relatie tot de cliënt (optioneel)"), "Dochter, mantelzorger");
+    const after = theNetwork();
+    after.pendingEmailInvites = [pendingEmailInvite("e...@example.org", "related_person", "Dochter, mantelzorger")];
+    backend.commands.refreshCareNetwork.mockResolvedValueOnce(ok(after));
+    await user.click(within(form).getByTestId("email-invite-submit"));
+
+    expect(backend.commands.inviteByEmail).toHaveBeenCalledWith(
+      "!space",
+      "els.jansen@example.org",
+      "related_person",
+      "Dochter, mantelzorger",
+    );
+    const done = await within(form).findByTestId("email-invite-done");
+    expect(done).toHaveTextContent("De uitnodiging is gemaild naar els.jansen@example.org.");
+    expect(done).toHaveTextContent("De mail noemt de cliënt niet");
+    expect(within(form).getByTestId("email-invite-address")).toHaveValue("");
+    expect(within(form).getByTestId("email-invite-relation")).toHaveValue("");
+    // Read again at once, so the invite shows as pending.
+    expect(backend.commands.refreshCareNetwork).toHaveBeenCalledWith("!space");
+    expect(await screen.findByTestId("pending-email-invite")).toHaveTextContent("e...@example.org");
+  });
+
+  it("invites the client without a relation", async () => {
+    const { user } = await asRole("senior");
+    const form = await openForm(user);
+    await user.selectOptions(within(form).getByTestId("email-invite-role"), "client");
+    expect(within(form).queryByTestId("email-invite-relation")).not.toBeInTheDocument();
+    await user.type(within(form).getByTestId("email-invite-address"), "mw.jansen@example.org{Enter}");
+    expect(backend.commands.inviteByEmail).toHaveBeenCalledWith("!space", "mw.jansen@example.org", "client", null);
+  });
+
+  it("keeps what was typed on every failure and shows the error's own words", async () => {
+    const { user } = await asRole("lead");
+    const form = await openForm(user);
+    const address = within(form).getByTestId("email-invite-address");
+    await user.type(address, "els.jansen@example");
+    await user.type(within(form).getByTestId("email-invite-relation"), "Dochter");
+    // Only a hint: the identity service decides.
+    await user.tab();
+    expect(within(form).getByTestId("email-invite-address-hint")).toHaveTextContent("Dit lijkt geen e-mailadres.");
+    expect(address).toHaveAttribute("aria-invalid", "true");
+    expect(within(form).getByTestId("email-invite-submit")).toBeEnabled();
+
+    backend.commands.inviteByEmail.mockResolvedValueOnce(err("email_invalid", "M_INVALID_PARAM"));
+    await user.click(within(form).getByTestId("email-invite-submit"));
+    expect(await within(form).findByTestId("email-invite-error")).toHaveTextContent(
+      "Dit is geen e-mailadres. Controleer het op typefouten.",
+    );
+    expect(address).toHaveValue("els.jansen@example");
+    expect(within(form).getByTestId("email-invite-relation")).toHaveValue("Dochter");
+
+    await user.type(address, ".org");
+    expect(within(form).queryByTestId("email-invite-address-hint")).not.toBeInTheDocument();
+    backend.commands.inviteByEmail.mockResolvedValueOnce(err("email_in_use", "M_THREEPID_IN_USE"));
+    await user.click(within(form).getByTestId("email-invite-submit"));
+    await vi.waitFor(() =>
+      expect(within(form).getByTestId("email-invite-error")).toHaveTextContent(
+        "Dit e-mailadres hoort al bij een Kring-account. Nodig die persoon direct uit.",
+      ),
+    );
+    expect(backend.commands.inviteByEmail).toHaveBeenLastCalledWith("!space", "els.jansen@example.org", "related_person", "Dochter");
+
+    backend.commands.inviteByEmail.mockResolvedValueOnce(err("identity_service_unreachable", "connection refused"));
+    await user.click(within(form).getByTestId("email-invite-submit"));
+    await vi.waitFor(() =>
+      expect(within(form).getByTestId("email-invite-error")).toHaveTextContent("identiteitsdienst van je organisatie is niet bereikbaar"),
+    );
+    expect(address).toHaveValue("els.jansen@example.org");
+    expect(within(form).getByTestId("email-invite-relation")).toHaveValue("Dochter");
+    expect(within(form).queryByTestId("email-invite-done")).not.toBeInTheDocument();
+  });
+
+  it("is not offered to those who may not add people", async () => {
+    await asRole("practitioner");
+    expect(screen.queryByTestId("email-invite-toggle")).not.toBeInTheDocument();
+    expect(screen.getByTestId("add-not-permitted")).toBeInTheDocument();
+  });
+
+  it("says when a directory hit's chat address came from the identity service, and invites them like others", async () => {
+    const { user } = await asRole("lead");
+    backend.commands.searchDirectory.mockResolvedValueOnce(
+      ok([
+        directoryHit("Sanne de Wit", { function: "Fysiotherapeut", userId: "@sanne:fysio.example", foundByUzi: true }),
+        directoryHit("Bram Visser", { function: "Wondverpleegkundige", userId: "@bram:zorg.example" }),
+      ]),
+    );
+    await user.type(screen.getByLabelText("Naam"), "a{Enter}");
+    const [sanne, bram] = await screen.findAllByTestId("directory-hit");
+    expect(within(sanne!).getByTestId("directory-found-by-uzi")).toHaveTextContent(
+      "Chatadres gevonden via de identiteitsdienst",
+    );
+    expect(within(bram!).queryByTestId("directory-found-by-uzi")).not.toBeInTheDocument();
+    await user.click(within(sanne!).getByTestId("directory-invite"));
+    expect(backend.commands.inviteToCareTeam).toHaveBeenCalledWith("!space", "@sanne:fysio.example", "practitioner");
   });
 });

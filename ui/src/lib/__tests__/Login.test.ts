@@ -6,12 +6,16 @@ vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => 
 
 import Login from "$lib/components/Login.svelte";
 import { session } from "$lib/stores/session.svelte";
-import { aSession, backend, err, ok, onboardingUntil } from "../../test/fakeBackend";
+import { errorText } from "$lib/errors";
+import { i18n } from "$lib/i18n/index.svelte";
+import type { AppError, Result, SessionInfo } from "$lib/ipc";
+import { aRelatedSession, aSession, backend, err, ok, onboardingUntil } from "../../test/fakeBackend";
 
 beforeEach(() => {
   backend.reset();
   session.notice = null;
   session.phase = "loggedOut";
+  session.carePlatform = false;
 });
 
 async function fillAndSubmit(user: ReturnType<typeof userEvent.setup>) {
@@ -108,7 +112,7 @@ describe("Login", () => {
 
 describe("Login with the organisation", () => {
   function offerOrganisationLogin(idpName: string | null = "Aurora Login") {
-    backend.commands.loginOptions.mockResolvedValue(ok({ organisationLogin: true, idpName }));
+    backend.commands.loginOptions.mockResolvedValue(ok({ organisationLogin: true, idpName, relatedPersonLogin: null }));
   }
 
   it("offers only the password form when organisation login is off", async () => {
@@ -169,7 +173,7 @@ describe("Login with the organisation", () => {
     const user = userEvent.setup();
     render(Login);
     await user.type(screen.getByTestId("login-username"), "an");
-    answer(ok({ organisationLogin: true, idpName: null }));
+    answer(ok({ organisationLogin: true, idpName: null, relatedPersonLogin: null }));
     await screen.findByTestId("org-login");
     expect(screen.queryByTestId("password-login-toggle")).not.toBeInTheDocument();
     expect(screen.getByTestId("login-username")).toHaveValue("an");
@@ -199,5 +203,70 @@ describe("Login with the organisation", () => {
     expect(screen.queryByTestId("first-login")).not.toBeInTheDocument();
     expect(screen.getByTestId("org-login")).toHaveFocus();
     expect(screen.getByTestId("login-form")).toBeInTheDocument();
+  });
+});
+
+describe("Login as a related person or client", () => {
+  function offer(relatedPersonLogin: string | null) {
+    backend.commands.loginOptions.mockResolvedValue(ok({ organisationLogin: true, idpName: "Aurora Login", relatedPersonLogin }));
+  }
+
+  it("offers no care platform login where the installation has none", async () => {
+    offer(null);
+    render(Login);
+    await screen.findByTestId("org-login");
+    expect(screen.queryByTestId("related-person-login")).not.toBeInTheDocument();
+  });
+
+  it("names the care platform on a second button and signs in through it, as after any login", async () => {
+    offer("MijnZorgplatform");
+    let answer!: (r: Result<SessionInfo, AppError>) => void;
+    backend.commands.relatedPersonLogin.mockImplementationOnce(() => new Promise((r) => (answer = r)));
+    const user = userEvent.setup();
+    render(Login);
+    const button = await screen.findByTestId("related-person-login");
+    expect(button).toHaveTextContent("Inloggen als naaste of cliënt (MijnZorgplatform)");
+    expect(button).toHaveAccessibleDescription(expect.stringContaining("Je browser wordt geopend"));
+
+    await user.click(button);
+    expect(backend.commands.relatedPersonLogin).toHaveBeenCalledTimes(1);
+    // Not the practitioners' wizard: no directory is asked.
+    expect(backend.commands.firstLogin).not.toHaveBeenCalled();
+    expect(button).toBeDisabled();
+    expect(screen.getByTestId("related-person-login-waiting")).toHaveTextContent("Log daar in bij MijnZorgplatform");
+
+    answer(ok(aRelatedSession));
+    await vi.waitFor(() => expect(session.phase).toBe("loggedIn"));
+    expect(session.info).toEqual(aRelatedSession);
+    expect(session.carePlatform).toBe(true);
+  });
+
+  it("says why the care platform login failed and can be tried again", async () => {
+    offer("MijnZorgplatform");
+    backend.commands.relatedPersonLogin
+      .mockResolvedValueOnce(err("login_cancelled", "timed out"))
+      .mockResolvedValueOnce(ok(aRelatedSession));
+    const user = userEvent.setup();
+    render(Login);
+    await user.click(await screen.findByTestId("related-person-login"));
+    expect(await screen.findByTestId("related-person-login-error")).toHaveTextContent(errorText(err("login_cancelled").error));
+    expect(session.phase).toBe("loggedOut");
+    expect(screen.getByTestId("related-person-login-waiting")).toBeEmptyDOMElement();
+
+    await user.click(screen.getByTestId("related-person-login"));
+    await vi.waitFor(() => expect(session.phase).toBe("loggedIn"));
+  });
+
+  it("is English too", async () => {
+    i18n.locale = "en";
+    try {
+      offer("MyCarePlatform");
+      render(Login);
+      expect(await screen.findByTestId("related-person-login")).toHaveTextContent(
+        "Sign in as a related person or client (MyCarePlatform)",
+      );
+    } finally {
+      i18n.locale = "nl";
+    }
   });
 });

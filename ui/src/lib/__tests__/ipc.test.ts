@@ -4,7 +4,7 @@ import { mockConvertFileSrc } from "@tauri-apps/api/mocks";
 vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => m.bindingsModule));
 
 import { attachmentUrl, call, ipc, toAppError } from "$lib/ipc";
-import { anOnboarded, backend, defaultNotificationSettings, err, ok, progress, sendProblem } from "../../test/fakeBackend";
+import { aRelatedSession, anOnboarded, backend, defaultNotificationSettings, err, ok, progress, sendProblem } from "../../test/fakeBackend";
 
 beforeEach(() => backend.reset());
 
@@ -94,10 +94,19 @@ describe("first login", () => {
   });
 
   it("passes the login options and a cancel through", async () => {
-    backend.commands.loginOptions.mockResolvedValueOnce(ok({ organisationLogin: true, idpName: "Aurora" }));
-    await expect(ipc.loginOptions()).resolves.toEqual(ok({ organisationLogin: true, idpName: "Aurora" }));
+    backend.commands.loginOptions.mockResolvedValueOnce(ok({ organisationLogin: true, idpName: "Aurora", relatedPersonLogin: null }));
+    await expect(ipc.loginOptions()).resolves.toEqual(ok({ organisationLogin: true, idpName: "Aurora", relatedPersonLogin: null }));
     await expect(ipc.cancelFirstLogin()).resolves.toEqual(ok(null));
     expect(backend.commands.cancelFirstLogin).toHaveBeenCalledTimes(1);
+  });
+
+  it("passes invites by e-mail, the care platform login and the address binding through", async () => {
+    await expect(ipc.inviteByEmail("!space", "els@example.org", "related_person", "Dochter")).resolves.toEqual(ok(null));
+    expect(backend.commands.inviteByEmail).toHaveBeenCalledWith("!space", "els@example.org", "related_person", "Dochter");
+    await expect(ipc.relatedPersonLogin()).resolves.toEqual(ok(aRelatedSession));
+    await expect(ipc.requestEmailValidation("els@example.org")).resolves.toEqual(ok(null));
+    await expect(ipc.confirmEmail("123456")).resolves.toEqual(ok("els@example.org"));
+    expect(backend.commands.confirmEmail).toHaveBeenCalledWith("123456");
   });
 });
 

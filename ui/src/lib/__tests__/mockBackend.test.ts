@@ -14,6 +14,7 @@ beforeEach(() => {
   session.phase = "restoring";
   session.info = null;
   session.notice = null;
+  session.carePlatform = false;
   installMockBackend();
 });
 
@@ -135,6 +136,55 @@ describe("the app against the mock backend", () => {
     const johan = screen.getAllByTestId("participant").find((p) => p.getAttribute("data-user-id") === "@johan:delinde.test")!;
     expect(within(johan).getByTestId("participant-stale")).toBeInTheDocument();
     expect(johan).toHaveTextContent("Specialist ouderengeneeskunde · Verpleeghuis De Linde");
+  }, 20_000);
+
+  it("marks verified practitioners, lists invites by e-mail and mails a new one", async () => {
+    const user = await logIn("goed");
+    await user.click(await screen.findByTestId("tab-clients", {}, slow));
+    const jansen = (await screen.findAllByTestId("client-item", {}, slow)).find((i) => i.textContent?.includes("Jansen"))!;
+    await user.click(jansen);
+    await user.click(screen.getByTestId("care-network-tab"));
+    const karim = await vi.waitFor(
+      () => screen.getAllByTestId("participant").find((p) => p.getAttribute("data-user-id") === "@karim:brug.test")!,
+      slow,
+    );
+    expect(within(karim).getByTestId("verified-badge")).toHaveTextContent("Geverifieerd door de organisatie");
+    expect(screen.getByTestId("pending-email-invite")).toHaveTextContent("e...@voorbeeld.nl");
+
+    await user.click(screen.getByTestId("email-invite-toggle"));
+    await user.type(screen.getByTestId("email-invite-address"), "kees@kring.test");
+    await user.click(screen.getByTestId("email-invite-submit"));
+    expect(await screen.findByTestId("email-invite-error", {}, slow)).toHaveTextContent("hoort al bij een Kring-account");
+    await user.clear(screen.getByTestId("email-invite-address"));
+    await user.type(screen.getByTestId("email-invite-address"), "kees@voorbeeld.nl");
+    await user.type(screen.getByTestId("email-invite-relation"), "Buurman");
+    await user.click(screen.getByTestId("email-invite-submit"));
+    expect(await screen.findByTestId("email-invite-done", {}, slow)).toHaveTextContent("kees@voorbeeld.nl");
+    const pending = () => screen.queryAllByTestId("pending-email-invite").map((i) => i.textContent?.replace(/\s+/g, " ").trim());
+    await expect.poll(pending, slow).toEqual(["e...@voorbeeld.nl Naaste · Dochter", "k...@voorbeeld.nl Naaste · Buurman"]);
+  }, 20_000);
+
+  it("signs a related person in at the care platform, confirms the address and brings the invitation", async () => {
+    const user = userEvent.setup();
+    render(App);
+    await user.click(await screen.findByTestId("related-person-login", {}, slow));
+    expect(await screen.findByTestId("user-id", {}, { timeout: 8000 })).toHaveTextContent("@els.jansen:kring.test");
+    // Straight to the care teams, where the confirmation waits.
+    expect(screen.getByTestId("tab-clients")).toHaveAttribute("aria-selected", "true");
+    await user.type(await screen.findByTestId("confirm-email-address", {}, slow), "els.jansen@voorbeeld.nl");
+    await user.click(screen.getByTestId("confirm-email-send"));
+    await user.type(await screen.findByTestId("confirm-email-code", {}, slow), "000000");
+    await user.click(screen.getByTestId("confirm-email-confirm"));
+    expect(await screen.findByTestId("confirm-email-error", {}, slow)).toHaveTextContent("De code uit de mail klopt niet.");
+    await user.clear(screen.getByTestId("confirm-email-code"));
+    await user.type(screen.getByTestId("confirm-email-code"), "123456");
+    await user.click(screen.getByTestId("confirm-email-confirm"));
+    expect(await screen.findByTestId("confirm-email-done", {}, slow)).toHaveTextContent("els.jansen@voorbeeld.nl is bevestigd");
+
+    const invite = await screen.findByTestId("care-team-invite", {}, slow);
+    expect(invite).toHaveTextContent("Mw. A. Jansen");
+    await user.click(within(invite).getByTestId("care-team-accept"));
+    await expect.poll(() => screen.queryAllByTestId("client-name").map((i) => i.textContent?.trim()), slow).toEqual(["Mw. A. Jansen"]);
   }, 20_000);
 
   it("shows a photo inline, saves it, and sends a reply with a file that goes sending → sent", async () => {

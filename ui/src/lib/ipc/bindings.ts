@@ -14,6 +14,18 @@ export const commands = {
 	/**  Runs the first login; `cancel_first_login` stops it at whatever step. */
 	firstLogin: (onProgress: Channel<OnboardingProgress>) => typedError<Onboarded, AppError>(__TAURI_INVOKE("first_login", { onProgress })),
 	cancelFirstLogin: () => typedError<null, AppError>(__TAURI_INVOKE("cancel_first_login")),
+	/**
+	 *  A related person or client signs in at the care platform (the browser
+	 *  opens at the homeserver's care platform login).
+	 */
+	relatedPersonLogin: () => typedError<SessionInfo, AppError>(__TAURI_INVOKE("related_person_login")),
+	/**
+	 *  Mails a code to `address` to bind it to this account: how an invite by
+	 *  e-mail reaches the person it was meant for.
+	 */
+	requestEmailValidation: (address: string) => typedError<null, AppError>(__TAURI_INVOKE("request_email_validation", { address })),
+	/**  Binds the address with the code from the mail; returns the address as bound. */
+	confirmEmail: (code: string) => typedError<string, AppError>(__TAURI_INVOKE("confirm_email", { code })),
 	watchRooms: (onUpdate: Channel<ListDiff<RoomSummary>[]>) => typedError<string, AppError>(__TAURI_INVOKE("watch_rooms", { onUpdate })),
 	watchTimeline: (roomId: string, onUpdate: Channel<ListDiff<TimelineItem>[]>) => typedError<string, AppError>(__TAURI_INVOKE("watch_timeline", { roomId, onUpdate })),
 	watchSync: (onUpdate: Channel<SyncStatus>) => typedError<string, AppError>(__TAURI_INVOKE("watch_sync", { onUpdate })),
@@ -53,6 +65,12 @@ export const commands = {
 	refreshCareNetwork: (spaceId: string) => typedError<CareNetwork, AppError>(__TAURI_INVOKE("refresh_care_network", { spaceId })),
 	searchDirectory: (query: DirectorySearch) => typedError<DirectoryHit[], AppError>(__TAURI_INVOKE("search_directory", { query })),
 	setRelation: (spaceId: string, userId: string, relation: string) => typedError<null, AppError>(__TAURI_INVOKE("set_relation", { spaceId, userId, relation })),
+	/**
+	 *  Invites a related person or the client by e-mail (`role` is
+	 *  `related_person` or `client`); the homeserver hands the invite to its
+	 *  identity service, which mails them.
+	 */
+	inviteByEmail: (spaceId: string, address: string, role: Role, relation: string | null) => typedError<null, AppError>(__TAURI_INVOKE("invite_by_email", { spaceId, address, role, relation })),
 	inviteToCareTeam: (spaceId: string, userId: string, role: Role) => typedError<null, AppError>(__TAURI_INVOKE("invite_to_care_team", { spaceId, userId, role })),
 	/**  Changes a member's role in the care team and its conversations (recorded). */
 	setCareTeamRole: (spaceId: string, userId: string, role: Role) => typedError<null, AppError>(__TAURI_INVOKE("set_care_team_role", { spaceId, userId, role })),
@@ -122,6 +140,7 @@ export type AttachmentKind = "image" | "video" | "audio" | "file";
 export type CareNetwork = {
 	spaceId: string,
 	participants: NetworkParticipant[],
+	pendingEmailInvites: PendingEmailInvite[],
 	stale: boolean,
 	unreachableDirectories: string[],
 };
@@ -193,8 +212,16 @@ export type DirectoryHit = {
 	name: string,
 	function: string | null,
 	organisation: string | null,
-	/**  The Matrix ID the directory names; without one they cannot be invited yet. */
+	/**
+	 *  The Matrix ID the directory names, or that an identity service has
+	 *  bound to their UZI; without one they cannot be invited yet.
+	 */
 	userId: string | null,
+	/**
+	 *  `user_id` is not in the directory: an identity service has it bound
+	 *  to the UZI the directory names (an invite by UZI).
+	 */
+	foundByUzi: boolean,
 	directory: string,
 	absences: Absence[],
 	awayNow: boolean,
@@ -324,6 +351,11 @@ export type LoginOptions = {
 	organisationLogin: boolean,
 	/**  The IdP's name to show under the button. */
 	idpName: string | null,
+	/**
+	 *  The care platform's name, where related persons and clients sign in
+	 *  here too (e-mail, password, second factor); `None` if they cannot.
+	 */
+	relatedPersonLogin: string | null,
 };
 
 export type LoginRequest = {
@@ -358,6 +390,12 @@ export type NetworkParticipant = {
 	stale: boolean,
 	/**  When the directory last answered for this person (RFC 3339). */
 	checkedAt: string | null,
+	/**
+	 *  Their UZI, URA and role code come from their organisation's identity
+	 *  service, bound after the organisation IdP vouched for them; not only
+	 *  from what their own profile says.
+	 */
+	verified: boolean,
 };
 
 /**  A file the user attached, read into memory on this device. */
@@ -459,6 +497,17 @@ export type OwnDevice = {
 };
 
 export type ParticipantKind = "practitioner" | "related_person" | "client";
+
+/**
+ *  An e-mail invite not yet taken up: the invitee has not made an account
+ *  and bound the address. The address shows only as the homeserver
+ *  redacted it (`j...@example.org`).
+ */
+export type PendingEmailInvite = {
+	displayName: string,
+	role: Role,
+	relation: string | null,
+};
 
 /**
  *  The recovery key as the SDK formats it (twelve groups of four). Shown

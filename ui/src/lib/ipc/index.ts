@@ -31,6 +31,7 @@ import type {
   OnboardingProgress,
   OnboardingStep,
   ParticipantKind,
+  PendingEmailInvite,
   Role,
   RoomSummary,
   SendFailure,
@@ -76,6 +77,7 @@ export type {
   OnboardingProgress,
   OnboardingStep,
   ParticipantKind,
+  PendingEmailInvite,
   Role,
   RoomSummary,
   SendFailure,
@@ -312,6 +314,15 @@ export const ipc = {
     return call(() => commands.firstLogin(channel));
   },
   cancelFirstLogin: () => call(() => commands.cancelFirstLogin()),
+  /**
+   * A related person or client signs in at the care platform (in the system
+   * browser); resolves once signed in, like a password login.
+   */
+  relatedPersonLogin: () => call(() => commands.relatedPersonLogin()),
+  /** Mails a code to `address`: how an invite by e-mail finds this account. */
+  requestEmailValidation: (address: string) => call(() => commands.requestEmailValidation(address)),
+  /** Binds the address with the code from that mail; answers the address as bound. */
+  confirmEmail: (code: string) => call(() => commands.confirmEmail(code)),
   sendText: (roomId: string, body: string) => call(() => commands.sendText(roomId, body)),
   /** Queues a message; it shows in the timeline from Rust (as "sending" first). */
   sendMessage: (roomId: string, body: string, attachments: NewAttachment[], inReplyTo: string | null, urgent: boolean) =>
@@ -357,6 +368,9 @@ export const ipc = {
   searchDirectory: (query: DirectorySearch) => call(() => commands.searchDirectory(query)),
   setRelation: (spaceId: string, userId: string, relation: string) =>
     call(() => commands.setRelation(spaceId, userId, relation)),
+  /** A related person or the client, who has no account yet: the identity service mails them. */
+  inviteByEmail: (spaceId: string, address: string, role: Role, relation: string | null) =>
+    call(() => commands.inviteByEmail(spaceId, address, role, relation)),
   conversations: (spaceId: string) => call(() => commands.conversations(spaceId)),
   startConversation: (request: NewConversation) => call(() => commands.startConversation(request)),
   joinConversation: (roomId: string) => call(() => commands.joinConversation(roomId)),

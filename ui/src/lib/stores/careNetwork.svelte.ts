@@ -6,6 +6,7 @@ import {
   type DirectorySearch,
   type NetworkParticipant,
   type Result,
+  type Role,
 } from "$lib/ipc";
 import { sortParticipants } from "$lib/careNetwork";
 import { LatestStream } from "./stream.svelte";
@@ -109,6 +110,16 @@ export class CareNetworkStore {
       };
     }
     return res;
+  }
+
+  /**
+   * Invite a related person or the client by e-mail (they have no account yet).
+   * The invite shows under "Uitgenodigd per e-mail" once the network is read again.
+   */
+  async inviteByEmail(address: string, role: Role, relation: string | null): Promise<Result<null, AppError>> {
+    const spaceId = this.spaceId;
+    if (!spaceId) return { status: "error", error: { code: "not_a_care_team", detail: "no care team selected" } };
+    return ipc.inviteByEmail(spaceId, address, role, relation);
   }
 
   #clear(): void {

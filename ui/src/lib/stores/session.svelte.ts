@@ -16,6 +16,11 @@ export class SessionStore {
   info = $state.raw<SessionInfo | null>(null);
   /** Why the login screen is shown (restore failed, session lost), if not a plain start. */
   notice = $state.raw<AppError | null>(null);
+  /**
+   * Signed in at the care platform in this run (a related person or client):
+   * the main view opens on their care teams, where an invite by e-mail lands.
+   */
+  carePlatform = $state(false);
 
   /** At start: ask Rust for a stored session; skip login when there is one. */
   async restore(): Promise<void> {
@@ -47,6 +52,16 @@ export class SessionStore {
     return res;
   }
 
+  /**
+   * Sign in as a related person or client at the care platform (in the
+   * browser); counts exactly like a password login once Rust answers.
+   */
+  async relatedPersonLogin(): Promise<Result<SessionInfo, AppError>> {
+    const res = await ipc.relatedPersonLogin();
+    if (res.status === "ok") this.signedIn(res.data, true);
+    return res;
+  }
+
   /** Stop a running first login; the pending `firstLogin` then fails with login_cancelled. */
   cancelFirstLogin(): Promise<Result<null, AppError>> {
     return ipc.cancelFirstLogin();
@@ -71,8 +86,9 @@ export class SessionStore {
     this.phase = "loggedOut";
   }
 
-  private signedIn(info: SessionInfo): void {
+  private signedIn(info: SessionInfo, carePlatform = false): void {
     this.info = info;
+    this.carePlatform = carePlatform;
     this.notice = null;
     this.phase = "loggedIn";
   }
