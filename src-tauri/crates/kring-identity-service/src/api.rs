@@ -245,15 +245,31 @@ struct SubmitToken {
     id_token: String,
 }
 
-/// The issuer an ID token claims, read before any check, to pick the IdP
-/// whose keys will check it.
-fn claimed_issuer(id_token: &str) -> Result<String, IsError> {
+/// The claims of a JWT as it carries them, without any check.
+fn jwt_claims(id_token: &str) -> Result<Value, IsError> {
     let payload = id_token.split('.').nth(1).ok_or_else(|| IsError::TokenInvalid("not a JWT".into()))?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .map_err(|e| IsError::TokenInvalid(e.to_string()))?;
-    let claims: Value = serde_json::from_slice(&bytes).map_err(|e| IsError::TokenInvalid(e.to_string()))?;
-    claims["iss"].as_str().map(str::to_owned).ok_or_else(|| IsError::TokenInvalid("no iss".into()))
+    serde_json::from_slice(&bytes).map_err(|e| IsError::TokenInvalid(e.to_string()))
+}
+
+/// The issuer an ID token claims, read before any check, to pick the IdP
+/// whose keys will check it.
+fn claimed_issuer(id_token: &str) -> Result<String, IsError> {
+    jwt_claims(id_token)?["iss"].as_str().map(str::to_owned).ok_or_else(|| IsError::TokenInvalid("no iss".into()))
+}
+
+/// Refuses a (verified) ID token issued longer than `max_age_seconds` ago:
+/// `exp` alone lets a token that leaked be used for as long as the IdP
+/// makes them live.
+fn check_token_age(id_token: &str, max_age_seconds: u64) -> Result<(), IsError> {
+    let issued = jwt_claims(id_token)?["iat"].as_f64().ok_or_else(|| IsError::TokenInvalid("no iat".into()))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .map_err(|e| IsError::Internal(e.to_string()))?;
+    if now - issued > max_age_seconds as f64 { Err(IsError::TokenExpired) } else { Ok(()) }
 }
 
 /// Checks an ID token from the organisation IdP against the session and the
@@ -277,6 +293,8 @@ async fn idp_submit_token(
                 kring_identity::IdTokenError::MissingClaim(c) => IsError::ClaimMissing(c),
                 kring_identity::IdTokenError::Invalid(r) => IsError::TokenInvalid(r),
             })?;
+    // The signature holds, so the claims read from the payload are the IdP's.
+    check_token_age(&body.id_token, app.config.id_token_max_age_seconds)?;
     // Only now, for a genuine token: each is accepted once.
     if !app.store.first_use_of_token(&body.id_token).await? {
         return Err(IsError::TokenReplayed);
@@ -345,22 +363,27 @@ async fn bind(State(app): State<Arc<App>>, account: Account, Json(body): Json<Bi
             return Err(IsError::ThreepidInUse);
         }
     }
-    let mut signed = Vec::new();
+    let (mut first, mut signed) = (None, Vec::new());
     for (medium, address) in &threepids {
         let ts = app.store.bind(medium, address, &body.mxid, &app.keys.lookup_hash(medium, address)).await?;
-        signed.push(app.keys.sign(json!({
+        let association = json!({
             "medium": medium, "address": address, "mxid": body.mxid,
             "not_before": ts, "not_after": ts + 100 * 365 * 24 * 3600 * 1000_i64, "ts": ts,
-        }))?);
+        });
+        first.get_or_insert_with(|| association.clone());
+        signed.push(app.keys.sign(association)?);
     }
     info!(user = %body.mxid, bound = signed.len(), "3PIDs bound");
     for (medium, address) in threepids.iter().filter(|(m, _)| m == "email") {
         let delivered = deliver_invites(&app, medium, address, &body.mxid).await;
         info!(user = %body.mxid, delivered, "third-party invites handed to the inviters' homeservers");
     }
-    let mut answer = signed.first().cloned().ok_or(IsError::SessionNotValidated)?;
+    // The spec's answer is the first association; the list of all rides in
+    // it, so the answer is signed with the list (a homeserver that checks
+    // the signature of what it got sees every key it got signed).
+    let mut answer = first.ok_or(IsError::SessionNotValidated)?;
     answer["nl.kring.associations"] = Value::Array(signed);
-    Ok(Json(answer))
+    Ok(Json(app.keys.sign(answer)?))
 }
 
 #[derive(Deserialize)]

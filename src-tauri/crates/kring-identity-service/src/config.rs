@@ -39,6 +39,17 @@ pub struct Config {
     pub invitation: Invitation,
     #[serde(default)]
     pub rate_limits: RateLimits,
+    /// How old an ID token may be when it is submitted (`iat` to now), in
+    /// seconds: a token is used right after the organisation login that
+    /// made it, so one found later (a copied or logged one) is refused as
+    /// expired even while its `exp`, which IdPs often set to an hour, has
+    /// not passed. Default 600.
+    #[serde(default = "default_id_token_max_age")]
+    pub id_token_max_age_seconds: u64,
+}
+
+fn default_id_token_max_age() -> u64 {
+    600
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -17,6 +17,10 @@ pub fn sha256_hex(value: &str) -> String {
     sha2::Sha256::digest(value.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Hashes per lookup query: far below the bound parameters sqlite (32,766)
+/// and Postgres (65,535) take.
+const LOOKUP_CHUNK: usize = 500;
+
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
@@ -224,20 +228,33 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// The MXID behind each lookup hash, for the media one MXID holds alone.
+    /// The MXID behind each lookup hash, for the media one MXID holds alone
+    /// (a hash held by more than one is not answered). One query per
+    /// [`LOOKUP_CHUNK`] hashes: a client's whole address book is one request.
     pub async fn lookup(&self, hashes: &[String]) -> Result<Vec<(String, String)>, IsError> {
-        let mut found = Vec::new();
-        for hash in hashes {
-            let rows =
-                sqlx::query("SELECT mxid FROM bindings WHERE lookup_hash = $1 AND medium IN ('uzi_nr', 'email')")
-                    .bind(hash)
-                    .fetch_all(&self.pool)
-                    .await?;
-            if let [row] = rows.as_slice() {
-                found.push((hash.clone(), row.try_get(0)?));
+        // Each hash once: one asked twice, in two chunks, would look held twice.
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<&String> = hashes.iter().filter(|h| seen.insert(h.as_str())).collect();
+        let mut holders: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+        for chunk in unique.chunks(LOOKUP_CHUNK) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            // Only placeholders are spliced in; the hashes are bound.
+            let sql = format!(
+                "SELECT lookup_hash, mxid FROM bindings WHERE medium IN ('uzi_nr', 'email') AND lookup_hash IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for hash in chunk {
+                query = query.bind(hash);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                holders.entry(row.try_get(0)?).or_default().push(row.try_get(1)?);
             }
         }
-        Ok(found)
+        Ok(holders
+            .into_iter()
+            .filter_map(|(hash, mut mxids)| (mxids.len() == 1).then(|| (hash, mxids.remove(0))))
+            .collect())
     }
 
     /// Everything bound to one MXID (the reverse lookup 001 §3 asks for).
