@@ -8,12 +8,16 @@ show here), and invites Karim (Huisartsenpraktijk Bosrand, on holiday now: seede
 directory B) and Sanne (Aurora, a course ahead of her, not away). They accept in their own
 Kring (the CLI). Expectations are read from the directories with plain HTTP.
 """
+import email
+import email.policy
 import json
 import os
 import re
 import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -38,18 +42,33 @@ def person(stack, key):
 
 
 def cli_for(cli_bin, tmp_path, stack, u):
-    """A colleague's own Kring (the CLI), signed in with their own data dir and keychain profile."""
+    """A colleague's own Kring (the CLI), signed in with their own data dir and keychain profile;
+    their browser (for the IdP) is the scripted person of tests/support/idp_browser.py."""
     env = dict(os.environ, KRING_DATA_DIR=str(tmp_path / f"cli-{u['localpart']}"),
-               KRING_PROFILE=f"e2e-net-{u['localpart']}-{uuid.uuid4().hex[:6]}")
+               KRING_PROFILE=f"e2e-net-{u['localpart']}-{uuid.uuid4().hex[:6]}",
+               KRING_TEST_IDP_USER=u["localpart"], KRING_TEST_IDP_PASSWORD=u["password"],
+               KRING_TEST_BROWSER_LOG=str(tmp_path / f"browser-{u['localpart']}.log"))
 
-    def run(*args, input=None):
+    def run(*args, input=None, timeout=90):
         p = subprocess.run([str(cli_bin), "--json", *args], env=env, input=input, capture_output=True, text=True,
-                           timeout=90)
+                           timeout=timeout)
         assert p.returncode == 0, f"kring-cli {' '.join(args[:2])} as {u['localpart']}: {p.stderr}"
         return json.loads(p.stdout.strip().splitlines()[-1])
     run("login", "--homeserver", stack["homeservers"][u["org"]]["base_url"], "--user", u["localpart"],
         "--password-stdin", input=u["password"] + "\n")
     return run
+
+
+BROWSER = f"{sys.executable} {Path(__file__).resolve().parents[1] / 'support' / 'idp_browser.py'}"
+
+
+def mails_to(stack, address):
+    found = []
+    for path in sorted(Path(stack["mail_dir"]).glob("*.eml")):
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if msg["To"] and address in msg["To"]:
+            found.append(msg)
+    return found
 
 
 def directory_view(matrix_as, reader, u):
@@ -132,6 +151,11 @@ def test_care_network_shows_who_is_away_and_warns_when_writing_to_them(app, stac
     assert karim_dir["organisation"] == "Huisartsenpraktijk Bosrand", karim_dir
     holiday_end = day_pattern(karim_dir["current"][0]["during"]["end"])
     colleagues = {u["mxid"]: cli_for(cli_bin, tmp_path, stack, u) for u in (karim, sanne)}
+    # Eva binds her UZI at A's identity service (as the first login's fifth step does); Sanne
+    # never did, so only her profile speaks for her.
+    own = cli_for(cli_bin, tmp_path, stack, eva)
+    own("identity-service", "bind", "--config", stack["onboarding_config"], "--browser", BROWSER, timeout=120)
+    own("logout")
 
     login(app, stack, eva)
     wait(app, "main-view")
@@ -181,8 +205,34 @@ def test_care_network_shows_who_is_away_and_warns_when_writing_to_them(app, stac
     assert not [b for b in s.find_elements(By.CSS_SELECTOR, '[data-testid="away-now"]') if b.is_displayed()], \
         "Sanne's course is ahead of her: she is not away now"
     assert participant(app, eva["mxid"]), "the lead herself belongs to the network"
+    # Verified by the organisation: Eva's identity service vouches for her; Sanne's profile alone does not.
+    WebDriverWait(app, 30, ignored_exceptions=FLAKY_DOM).until(
+        lambda d: participant(d, eva["mxid"]).find_elements(By.CSS_SELECTOR, '[data-testid="verified-badge"]'),
+        "Eva is not marked verified by the organisation")
+    badge = participant(app, eva["mxid"]).find_element(By.CSS_SELECTOR, '[data-testid="verified-badge"]')
+    assert badge.is_displayed() and "Geverifieerd door de organisatie" in badge.text, badge.text
+    assert not participant(app, sanne["mxid"]).find_elements(By.CSS_SELECTOR, '[data-testid="verified-badge"]'), \
+        "Sanne never bound: no mark"
     assert not displayed(app, "care-network-stale"), "every directory answered: nothing is out of date"
     app.save_screenshot(str(SHOTS / "30-care-network.png"))
+
+    # A mantelzorger invited by e-mail from the panel: the mail goes out, naming no client, and
+    # the invite waits in the panel under the address as the homeserver redacted it.
+    address = f"e2e.{uuid.uuid4().hex[:6]}@voorbeeld.nl"
+    if not displayed(app, "email-invite-address"):
+        wait(app, "email-invite-toggle").click()
+    wait(app, "email-invite-address").send_keys(address)
+    wait(app, "email-invite-relation").send_keys("Zoon, mantelzorger")
+    wait(app, "email-invite-submit").click()
+    WebDriverWait(app, 40).until(lambda d: displayed(d, "email-invite-done"), "the invite was not confirmed")
+    mail = WebDriverWait(app, 40).until(lambda d: mails_to(stack, address), "no invitation mail")[0]
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert client_name not in body and space_id not in body and "/register" in body, body
+    pending = WebDriverWait(app, 40, ignored_exceptions=FLAKY_DOM).until(
+        lambda d: displayed(d, "pending-email-invite"), "the pending invite is not listed")
+    assert "@voorbeeld.nl" in pending[0].text and address not in pending[0].text, pending[0].text
+    assert "Zoon, mantelzorger" in pending[0].text, pending[0].text
+    app.save_screenshot(str(SHOTS / "33-care-network-email-invite.png"))
 
     # The same panel on a phone.
     app.set_window_size(390, 844)
