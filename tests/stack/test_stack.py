@@ -605,8 +605,8 @@ def test_synapse_delivers_push_to_receiver(stack):
 @pytest.mark.parametrize("org", ["a", "b"])
 def test_each_homeserver_has_its_identity_service(stack, org):
     """One Kring identity service per homeserver: it answers the API, publishes its key, and
-    takes an OpenID token of its own homeserver's user (vouched for over federation TLS), but
-    not one of the other homeserver's."""
+    takes an OpenID token of its own homeserver's user (vouched for over federation TLS); the
+    partner organisation's users may look up, not bind; an unlisted homeserver is refused."""
     is_url = stack["identity_services"][org]["base_url"] + "/_matrix/identity"
     assert "v1.1" in requests.get(f"{is_url}/versions", timeout=10).json()["versions"]
     key = requests.get(f"{is_url}/v2/pubkey/ed25519:0", timeout=10).json()["public_key"]
@@ -626,6 +626,19 @@ def test_each_homeserver_has_its_identity_service(stack, org):
     token = requests.post(f"{is_url}/v2/account/register", json=own, timeout=10).json()["token"]
     assert requests.get(f"{is_url}/v2/account", headers={"Authorization": f"Bearer {token}"},
                         timeout=10).json() == {"user_id": own_user["mxid"]}
-    _, other = openid("b" if org == "a" else "a")
-    refused = requests.post(f"{is_url}/v2/account/register", json=other, timeout=10)
+    # The partner organisation's users may register to look up who is who, never to bind.
+    other_user, other = openid("b" if org == "a" else "a")
+    partner = requests.post(f"{is_url}/v2/account/register", json=other, timeout=10).json()["token"]
+    auth = {"Authorization": f"Bearer {partner}"}
+    terms = requests.get(f"{is_url}/v2/terms", timeout=10).json()["policies"]
+    urls = [lang["url"] for policy in terms.values() for k, lang in policy.items() if k != "version"]
+    requests.post(f"{is_url}/v2/terms", headers=auth, json={"user_accepts": urls}, timeout=10).raise_for_status()
+    seen = requests.get(f"{is_url}/v2/nl.kring/bindings/{own_user['mxid']}", headers=auth, timeout=10)
+    assert seen.status_code == 200, seen.text
+    refused = requests.post(f"{is_url}/v2/validate/nl.kring.idp/requestToken", headers=auth,
+                            json={"client_secret": "partner-secret"}, timeout=10)
+    assert refused.status_code == 403 and refused.json()["errcode"] == "nl.kring.homeserver_not_trusted", refused.text
+    # A homeserver not on the list at all is refused at registration (a forged server name).
+    forged = dict(other, matrix_server_name="localhost:1")
+    refused = requests.post(f"{is_url}/v2/account/register", json=forged, timeout=10)
     assert refused.status_code == 403 and refused.json()["errcode"] == "nl.kring.homeserver_not_trusted"

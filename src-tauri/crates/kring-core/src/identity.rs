@@ -2,11 +2,13 @@
 //! care identity (UZI, URA, role codes) and their directory resources, so a
 //! CareTeam can refer to the right Practitioner / PractitionerRole.
 //!
-//! 001 proposes 3PIDs on an identity server; Synapse accepts only `email`
-//! and `msisdn` 3PIDs, and no identity server for custom media runs here.
-//! Kring therefore publishes the binding as a custom profile field (Matrix
-//! 1.16, `GET /profile/{userId}/{field}`), which any user can read across
-//! federation, and keeps what it learns in its own database.
+//! Two sources. The identity service of the practitioner's homeserver holds
+//! what their organisation IdP vouched for (`identity_service.rs`): that is
+//! what Kring trusts. Their profile field (`nl.kring.practitioner`, written
+//! at first login, readable across federation) is a hint: it adds the
+//! directory resources where it agrees with the service, and stands alone,
+//! unverified, where no service knows them. What Kring learns is kept in its
+//! own database.
 
 use matrix_sdk::ruma::{OwnedUserId, api::error::ErrorKind, profile::ProfileFieldValue};
 use serde::{Deserialize, Serialize};

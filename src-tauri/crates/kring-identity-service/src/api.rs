@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::{
     Json, Router,
-    extract::{FromRequestParts, Path, Query, State},
+    extract::{FromRequest, FromRequestParts, Path, Query, Request, State, rejection::JsonRejection},
     http::request::Parts,
     response::Html,
     routing::{get, post},
@@ -24,7 +24,7 @@ use crate::{
 };
 
 const V2: &str = "/_matrix/identity/v2";
-/// The media the organisation IdP proves; `email` comes by mail (not here yet).
+/// The media the organisation IdP proves; `email` is proven by mail.
 pub const IDP_MEDIA: [&str; 3] = ["uzi_nr", "ura_nr", "role_code"];
 
 pub fn router(app: Arc<App>) -> Router {
@@ -51,6 +51,25 @@ pub fn router(app: Arc<App>) -> Router {
         .route(&format!("{V2}/3pid/unbind"), post(unbind))
         .route(&format!("{V2}/nl.kring/bindings/{{mxid}}"), get(bindings_of))
         .with_state(app)
+}
+
+/// A JSON request body. One that is not JSON, or not the JSON asked for, is
+/// refused with the spec's codes as JSON, not with axum's plain text.
+struct Body<T>(T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = IsError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, IsError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(JsonRejection::JsonDataError(e)) if e.body_text().contains("missing field") => {
+                Err(IsError::MissingParams(e.body_text()))
+            }
+            Err(JsonRejection::JsonDataError(e)) => Err(IsError::BadJson(e.body_text())),
+            Err(e) => Err(IsError::NotJson(e.body_text())),
+        }
+    }
 }
 
 /// The user behind an identity-service token (`Authorization: Bearer`).
@@ -83,6 +102,16 @@ impl FromRequestParts<Arc<App>> for Account {
 }
 
 impl Account {
+    /// Validating, binding and inviting are for users of this organisation's
+    /// own homeservers; a partner's (`lookup_only`) may only look up.
+    fn of_own_homeserver(self, app: &App) -> Result<Self, IsError> {
+        let server = self.user_id.split_once(':').map(|(_, s)| s).unwrap_or_default();
+        match app.config.homeserver(server) {
+            Some(hs) if !hs.lookup_only => Ok(self),
+            _ => Err(IsError::HomeserverNotTrusted(format!("{server} may look up here, not bind"))),
+        }
+    }
+
     /// Lookups and binds need the current terms accepted (spec: M_TERMS_NOT_SIGNED).
     async fn with_terms(self, app: &App) -> Result<Self, IsError> {
         match &app.config.terms {
@@ -110,7 +139,7 @@ struct OpenIdToken {
 
 /// Exchanges a homeserver's OpenID token for an identity-service token. The
 /// homeserver vouches for the user through its federation API.
-async fn register(State(app): State<Arc<App>>, Json(body): Json<OpenIdToken>) -> Result<Json<Value>, IsError> {
+async fn register(State(app): State<Arc<App>>, Body(body): Body<OpenIdToken>) -> Result<Json<Value>, IsError> {
     let hs = app
         .config
         .homeserver(&body.matrix_server_name)
@@ -164,7 +193,7 @@ struct AcceptTerms {
 async fn accept_terms(
     State(app): State<Arc<App>>,
     account: Account,
-    Json(body): Json<AcceptTerms>,
+    Body(body): Body<AcceptTerms>,
 ) -> Result<Json<Value>, IsError> {
     for url in &body.user_accepts {
         app.store.accept_terms(&account.user_id, url).await?;
@@ -188,7 +217,7 @@ struct Lookup {
 async fn lookup(
     State(app): State<Arc<App>>,
     account: Account,
-    Json(body): Json<Lookup>,
+    Body(body): Body<Lookup>,
 ) -> Result<Json<Value>, IsError> {
     let account = account.with_terms(&app).await?;
     app.lookup_limit.check(&account.user_id)?;
@@ -229,9 +258,9 @@ struct RequestToken {
 async fn idp_request_token(
     State(app): State<Arc<App>>,
     account: Account,
-    Json(body): Json<RequestToken>,
+    Body(body): Body<RequestToken>,
 ) -> Result<Json<Value>, IsError> {
-    let account = account.with_terms(&app).await?;
+    let account = account.of_own_homeserver(&app)?.with_terms(&app).await?;
     check_client_secret(&body.client_secret)?;
     let (sid, nonce) = (random_token(16), random_token(24));
     app.store.create_session(&sid, &body.client_secret, &account.user_id, &nonce).await?;
@@ -278,7 +307,7 @@ fn check_token_age(id_token: &str, max_age_seconds: u64) -> Result<(), IsError> 
 async fn idp_submit_token(
     State(app): State<Arc<App>>,
     account: Account,
-    Json(body): Json<SubmitToken>,
+    Body(body): Body<SubmitToken>,
 ) -> Result<Json<Value>, IsError> {
     let session = own_session(&app, &account, &body.sid, &body.client_secret).await?;
     let issuer = claimed_issuer(&body.id_token)?;
@@ -350,8 +379,8 @@ struct Bind {
 
 /// Binds every 3PID the session validated to the account's own MXID, and
 /// answers the signed association of each (the first as the spec's answer).
-async fn bind(State(app): State<Arc<App>>, account: Account, Json(body): Json<Bind>) -> Result<Json<Value>, IsError> {
-    let account = account.with_terms(&app).await?;
+async fn bind(State(app): State<Arc<App>>, account: Account, Body(body): Body<Bind>) -> Result<Json<Value>, IsError> {
+    let account = account.of_own_homeserver(&app)?.with_terms(&app).await?;
     if body.mxid != account.user_id {
         return Err(IsError::Forbidden("a 3PID is bound only to the account that validated it".into()));
     }
@@ -401,7 +430,7 @@ struct Unbind {
 async fn unbind(
     State(app): State<Arc<App>>,
     account: Account,
-    Json(body): Json<Unbind>,
+    Body(body): Body<Unbind>,
 ) -> Result<Json<Value>, IsError> {
     if body.mxid != account.user_id {
         return Err(IsError::Forbidden("only the account itself unbinds its 3PIDs".into()));
@@ -420,7 +449,9 @@ async fn bindings_of(
     account: Account,
     Path(mxid): Path<String>,
 ) -> Result<Json<Value>, IsError> {
-    account.with_terms(&app).await?;
+    let account = account.with_terms(&app).await?;
+    // MXID by MXID is a sweep too: the same window as /lookup.
+    app.lookup_limit.check(&account.user_id)?;
     let bound = app.store.bindings_of(&mxid).await?;
     let threepids: Vec<Value> = bound
         .iter()
@@ -475,9 +506,9 @@ struct EmailRequestToken {
 async fn email_request_token(
     State(app): State<Arc<App>>,
     account: Account,
-    Json(body): Json<EmailRequestToken>,
+    Body(body): Body<EmailRequestToken>,
 ) -> Result<Json<Value>, IsError> {
-    let account = account.with_terms(&app).await?;
+    let account = account.of_own_homeserver(&app)?.with_terms(&app).await?;
     check_client_secret(&body.client_secret)?;
     let address = normalise_email(&body.email)?;
     if let Some(sid) = app.store.email_session(&body.client_secret, &address, body.send_attempt).await? {
@@ -531,7 +562,7 @@ async fn check_email_token(app: &App, submit: &EmailSubmit) -> Result<(), IsErro
 
 async fn email_submit_token(
     State(app): State<Arc<App>>,
-    Json(body): Json<EmailSubmit>,
+    Body(body): Body<EmailSubmit>,
 ) -> Result<Json<Value>, IsError> {
     check_email_token(&app, &body).await?;
     Ok(Json(json!({"success": true})))
@@ -566,9 +597,9 @@ struct StoreInviteRequest {
 async fn store_invite(
     State(app): State<Arc<App>>,
     account: Account,
-    Json(body): Json<StoreInviteRequest>,
+    Body(body): Body<StoreInviteRequest>,
 ) -> Result<Json<Value>, IsError> {
-    let account = account.with_terms(&app).await?;
+    let account = account.of_own_homeserver(&app)?.with_terms(&app).await?;
     if body.medium != "email" {
         return Err(IsError::InvalidParam(format!("invites by {} are not stored: look it up", body.medium)));
     }
@@ -655,7 +686,7 @@ struct SignEd25519 {
 async fn sign_ed25519(
     State(app): State<Arc<App>>,
     account: Account,
-    Json(body): Json<SignEd25519>,
+    Body(body): Body<SignEd25519>,
 ) -> Result<Json<Value>, IsError> {
     if body.mxid != account.user_id {
         return Err(IsError::Forbidden("invitation details are signed for the account itself".into()));

@@ -64,8 +64,8 @@ pub struct Smtp {
     pub port: u16,
     /// The sender address, e.g. `Kring <noreply@zorg-a.example>`.
     pub from: String,
-    /// STARTTLS to the relay (production); off for a loopback sink.
-    #[serde(default)]
+    /// STARTTLS to the relay: on unless turned off (a loopback sink).
+    #[serde(default = "yes")]
     pub starttls: bool,
 }
 
@@ -118,6 +118,11 @@ pub struct TrustedHomeserver {
     pub server_name: String,
     /// Where its federation API answers `openid/userinfo`, e.g. `https://localhost:8481`.
     pub federation_url: String,
+    /// A partner organisation's homeserver: its users may look up who is
+    /// who here (`/lookup`, the reverse lookup), never validate, bind or
+    /// store invites. This service vouches only for its own organisation.
+    #[serde(default)]
+    pub lookup_only: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -150,4 +155,8 @@ impl Config {
     pub fn idp(&self, issuer: &str) -> Option<&TrustedIdp> {
         self.idps.iter().find(|i| i.issuer.trim_end_matches('/') == issuer.trim_end_matches('/'))
     }
+}
+
+fn yes() -> bool {
+    true
 }

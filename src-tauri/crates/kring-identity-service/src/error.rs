@@ -19,6 +19,10 @@ pub enum IsError {
     InvalidParam(String),
     #[error("{0}")]
     MissingParams(String),
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+    #[error("the body is not the JSON asked for: {0}")]
+    BadJson(String),
     #[error("the pepper does not match")]
     InvalidPepper,
     #[error("unknown validation session")]
@@ -70,6 +74,8 @@ impl IsError {
             Self::TermsNotSigned => "M_TERMS_NOT_SIGNED",
             Self::InvalidParam(_) => "M_INVALID_PARAM",
             Self::MissingParams(_) => "M_MISSING_PARAMS",
+            Self::NotJson(_) => "M_NOT_JSON",
+            Self::BadJson(_) => "M_BAD_JSON",
             Self::InvalidPepper => "M_INVALID_PEPPER",
             Self::NoValidSession => "M_NO_VALID_SESSION",
             Self::SessionNotValidated => "M_SESSION_NOT_VALIDATED",

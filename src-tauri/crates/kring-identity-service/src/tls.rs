@@ -66,7 +66,8 @@ impl DualListener {
                             Ok(tls) => Either::Left(tls),
                             Err(e) => return tracing::debug!(%peer, "tls handshake: {e}"),
                         },
-                        Ok(1) if peer.ip().is_loopback() => Either::Right(stream),
+                        // `to_canonical`: on a dual-stack listener loopback arrives as ::ffff:127.0.0.1.
+                        Ok(1) if peer.ip().to_canonical().is_loopback() => Either::Right(stream),
                         _ => return tracing::debug!(%peer, "plain HTTP refused from a peer that is not loopback"),
                     };
                     let _ = tx.send((io, peer)).await;

@@ -261,6 +261,16 @@ async fn practitioner_binds(url: &str) {
     assert!(is.ok("GET", "/versions", None, None).await["versions"].as_array().unwrap().iter().any(|v| v == "v1.1"));
     is.ok("GET", "/v2", None, None).await;
 
+    // A body that is not JSON, or lacks a field, is refused with the spec's codes, as JSON.
+    let register = format!("{}/v2/account/register", is.base);
+    let not_json =
+        is.http.post(&register).header("Content-Type", "application/json").body("{nope").send().await.unwrap();
+    assert_eq!(not_json.status().as_u16(), 400);
+    assert_eq!(not_json.json::<Value>().await.unwrap()["errcode"], "M_NOT_JSON");
+    assert_eq!(is.refused("POST", "/v2/account/register", None, Some(json!({}))).await, "M_MISSING_PARAMS");
+    let wrong_type = json!({"access_token": 1, "token_type": "Bearer", "matrix_server_name": "x", "expires_in": 1});
+    assert_eq!(is.refused("POST", "/v2/account/register", None, Some(wrong_type)).await, "M_BAD_JSON");
+
     // Accounts come only from a homeserver on the list, vouching for its own user.
     let forged = json!({"access_token": "forged", "token_type": "Bearer",
                         "matrix_server_name": stack.homeserver()["server_name"], "expires_in": 3600});
@@ -984,7 +994,8 @@ async fn no_3pid_token_or_address_reaches_the_log() {
             "idps": [{"issuer": stack.json["idp"]["issuer"], "audiences": [stack.json["idp"]["desktop_client_id"]]}],
             "terms": {"version": "1.0", "name": "Privacyverklaring", "url": TERMS_URL},
             "public_base_url": PUBLIC_BASE,
-            "smtp": {"host": "127.0.0.1", "port": stack.smtp_port(), "from": "Kring <noreply@zorg-a.example>"},
+            "smtp": {"host": "127.0.0.1", "port": stack.smtp_port(), "from": "Kring <noreply@zorg-a.example>",
+                "starttls": false},
             "invitation": {"organisation": ORGANISATION, "join_url": JOIN_URL},
         })
         .to_string(),
