@@ -16,10 +16,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
+use ruma::api::identity_service as is_api;
+use ruma::api::identity_service::lookup::IdentifierHashingAlgorithm;
+
 use crate::{
     App,
     error::IsError,
     mail::Mail,
+    ruma_api::{Answer, Ruma},
     store::{StoredInvite, now_ms, sha256_hex},
 };
 
@@ -121,14 +125,13 @@ impl Account {
     }
 }
 
-async fn versions() -> Json<Value> {
-    Json(
-        json!({"versions": ["v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"]}),
-    )
+async fn versions() -> Answer<is_api::discovery::get_supported_versions::Response> {
+    let versions = ["v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"];
+    Answer(is_api::discovery::get_supported_versions::Response::new(versions.map(str::to_owned).to_vec()))
 }
 
-async fn status() -> Json<Value> {
-    Json(json!({}))
+async fn status() -> Answer<is_api::discovery::get_server_status::v2::Response> {
+    Answer(is_api::discovery::get_server_status::v2::Response::new())
 }
 
 #[derive(Deserialize)]
@@ -177,12 +180,18 @@ async fn logout(State(app): State<Arc<App>>, account: Account) -> Result<Json<Va
     Ok(Json(json!({})))
 }
 
-async fn terms(State(app): State<Arc<App>>) -> Json<Value> {
-    let policies = match &app.config.terms {
-        Some(t) => json!({"privacy_policy": {"version": t.version, "nl": {"name": t.name, "url": t.url}}}),
-        None => json!({}),
-    };
-    Json(json!({"policies": policies}))
+async fn terms(State(app): State<Arc<App>>) -> Answer<is_api::tos::get_terms_of_service::v2::Response> {
+    use is_api::tos::get_terms_of_service::v2::{LocalizedPolicy, Policies, Response};
+    let policies = app
+        .config
+        .terms
+        .iter()
+        .map(|t| {
+            let localized = [("nl".to_owned(), LocalizedPolicy::new(t.name.clone(), t.url.clone()))].into();
+            ("privacy_policy".to_owned(), Policies::new(t.version.clone(), localized))
+        })
+        .collect();
+    Answer(Response::new(policies))
 }
 
 #[derive(Deserialize)]
@@ -201,51 +210,49 @@ async fn accept_terms(
     Ok(Json(json!({})))
 }
 
-async fn hash_details(State(app): State<Arc<App>>, account: Account) -> Result<Json<Value>, IsError> {
+async fn hash_details(
+    State(app): State<Arc<App>>,
+    account: Account,
+) -> Result<Answer<is_api::lookup::get_hash_parameters::v2::Response>, IsError> {
     account.with_terms(&app).await?;
     // "none" (plain addresses) is not offered: addresses never cross in clear.
-    Ok(Json(json!({"algorithms": ["sha256"], "lookup_pepper": app.keys.pepper})))
-}
-
-#[derive(Deserialize)]
-struct Lookup {
-    addresses: Vec<String>,
-    algorithm: String,
-    pepper: String,
+    let algorithms = vec![IdentifierHashingAlgorithm::Sha256];
+    Ok(Answer(is_api::lookup::get_hash_parameters::v2::Response::new(app.keys.pepper.clone(), algorithms)))
 }
 
 async fn lookup(
     State(app): State<Arc<App>>,
     account: Account,
-    Body(body): Body<Lookup>,
-) -> Result<Json<Value>, IsError> {
+    Ruma(body): Ruma<is_api::lookup::lookup_3pid::v2::Request>,
+) -> Result<Answer<is_api::lookup::lookup_3pid::v2::Response>, IsError> {
     let account = account.with_terms(&app).await?;
     app.lookup_limit.check(&account.user_id)?;
-    if body.algorithm != "sha256" {
+    if body.algorithm != IdentifierHashingAlgorithm::Sha256 {
         return Err(IsError::InvalidParam(format!("unsupported algorithm {}: use sha256", body.algorithm)));
     }
     if body.pepper != app.keys.pepper {
         return Err(IsError::InvalidPepper);
     }
     let found = app.store.lookup(&body.addresses).await?;
-    let mappings: serde_json::Map<String, Value> = found.into_iter().map(|(h, m)| (h, Value::String(m))).collect();
-    Ok(Json(json!({"mappings": mappings})))
+    let mappings = found.into_iter().filter_map(|(h, m)| Some((h, ruma::OwnedUserId::try_from(m).ok()?))).collect();
+    Ok(Answer(is_api::lookup::lookup_3pid::v2::Response::new(mappings)))
 }
 
-async fn pubkey(State(app): State<Arc<App>>, Path(key_id): Path<String>) -> Result<Json<Value>, IsError> {
+async fn pubkey(
+    State(app): State<Arc<App>>,
+    Path(key_id): Path<String>,
+) -> Result<Answer<is_api::keys::get_public_key::v2::Response>, IsError> {
     if key_id != crate::keys::KEY_ID {
         return Err(IsError::NotFound);
     }
-    Ok(Json(json!({"public_key": app.keys.public_key})))
+    Ok(Answer(is_api::keys::get_public_key::v2::Response::new(app.keys.public_key.clone().into())))
 }
 
-#[derive(Deserialize)]
-struct PublicKeyQuery {
-    public_key: String,
-}
-
-async fn pubkey_isvalid(State(app): State<Arc<App>>, Query(q): Query<PublicKeyQuery>) -> Json<Value> {
-    Json(json!({"valid": q.public_key == app.keys.public_key}))
+async fn pubkey_isvalid(
+    State(app): State<Arc<App>>,
+    Ruma(q): Ruma<is_api::keys::check_public_key_validity::v2::Request>,
+) -> Answer<is_api::keys::check_public_key_validity::v2::Response> {
+    Answer(is_api::keys::check_public_key_validity::v2::Response::new(q.public_key.0 == app.keys.public_key))
 }
 
 #[derive(Deserialize)]
@@ -669,9 +676,10 @@ fn redacted(address: &str) -> String {
 
 async fn ephemeral_isvalid(
     State(app): State<Arc<App>>,
-    Query(q): Query<PublicKeyQuery>,
-) -> Result<Json<Value>, IsError> {
-    Ok(Json(json!({"valid": app.store.ephemeral_key_valid(&q.public_key).await?})))
+    Ruma(q): Ruma<is_api::keys::validate_ephemeral_key::v2::Request>,
+) -> Result<Answer<is_api::keys::validate_ephemeral_key::v2::Response>, IsError> {
+    let valid = app.store.ephemeral_key_valid(&q.public_key.0).await?;
+    Ok(Answer(is_api::keys::validate_ephemeral_key::v2::Response::new(valid)))
 }
 
 #[derive(Deserialize)]

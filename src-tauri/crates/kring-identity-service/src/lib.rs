@@ -12,6 +12,7 @@ mod error;
 mod keys;
 mod limits;
 mod mail;
+mod ruma_api;
 mod store;
 mod tls;
 
