@@ -5,30 +5,23 @@
 // query depth (measured; see TEST-STACK.md).
 #![recursion_limit = "256"]
 
-pub mod attachment;
-mod browser_login;
-pub mod care_network;
-pub mod care_team;
-pub mod conversation;
-pub mod desktop_notifier;
+// One folder per concept; the short paths below keep each concept's
+// modules reachable as before (`crate::care_team`, `kring_core::subscription`).
+pub mod care;
 pub mod devices;
-pub mod diff;
-mod email_invite;
 pub mod error;
-pub mod identity;
-pub mod identity_service;
+pub mod login;
+pub mod messaging;
 pub mod notifications;
-pub mod onboarding;
-pub mod power_levels;
-pub mod push;
-pub mod rooms;
-pub mod secrets;
-pub mod send_queue;
 pub mod session;
-pub mod subscription;
-pub mod sync;
-pub mod timeline;
-pub mod urgent;
+
+pub(crate) use care::email_invite;
+pub use care::{care_network, care_team, power_levels};
+pub(crate) use login::browser_login;
+pub use login::{identity, identity_service, onboarding};
+pub use messaging::{attachment, conversation, rooms, send_queue, timeline, urgent};
+pub use notifications::{desktop_notifier, push};
+pub use session::{diff, secrets, subscription, sync};
 
 pub use attachment::{Attachment, AttachmentContent, AttachmentKind, MAX_ATTACHMENTS, NewAttachment};
 pub use care_network::{

@@ -4,6 +4,11 @@
 //! encrypted sqlite store, a `SyncService` (native sliding sync) in offline
 //! mode, and the SDK's persistent send queue respawned for unsent messages.
 
+pub mod diff;
+pub mod secrets;
+pub mod subscription;
+pub mod sync;
+
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},

@@ -12,6 +12,9 @@
 //! The OS side is a [`Notifier`]; `desktop_notifier::DesktopNotifier` is
 //! notify-rust (D-Bus `org.freedesktop.Notifications` on Linux).
 
+pub mod desktop_notifier;
+pub mod push;
+
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use futures_util::future::BoxFuture;
