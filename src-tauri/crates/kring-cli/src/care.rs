@@ -188,6 +188,7 @@ pub async fn care_team(session: &Session, command: &CareTeamCommand, out: &Outpu
         CareTeamCommand::Members { space } => out.value(&session.care_team_members(space).await?),
         CareTeamCommand::Network { space, refresh, config, stats } => {
             use_directories(session, config.as_deref())?;
+            session.audit_read("open_care_network", space).await;
             let started = std::time::Instant::now();
             let (network, requests) = if *refresh {
                 session.refresh_care_network_counted(space).await?

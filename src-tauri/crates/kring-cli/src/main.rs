@@ -180,10 +180,23 @@ enum Command {
     /// Push to mobile devices through a push gateway.
     #[command(subcommand)]
     Push(notify::PushCommand),
-    /// Show this machine's audit log for the profile (newest first).
+    /// The profile's audit trail on this machine (NEN 7513), newest first;
+    /// or check its hash chain, export it as FHIR AuditEvents, or deliver
+    /// what the organisation's FHIR endpoint has not had yet.
     Audit {
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Recompute the hash chain from the first event: {"events", "firstBroken"}.
+        #[arg(long)]
+        verify: bool,
+        /// Print a FHIR transaction Bundle of the events after `--after`.
+        #[arg(long)]
+        export: bool,
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// Post the undelivered events to this FHIR base URL (a transaction per batch).
+        #[arg(long)]
+        deliver: Option<url::Url>,
     },
 }
 
@@ -442,9 +455,26 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             out.value(&session.search_directory(&query).await?);
             session.stop().await;
         }
-        Command::Audit { limit } => {
-            let entries = store.audit_entries(*limit).await.map_err(|e| CoreError::Storage(e.to_string()))?;
-            out.audit(&entries);
+        Command::Audit { limit, verify, export, after, deliver } => {
+            let storage = |e: kring_store::StoreError| CoreError::Storage(e.to_string());
+            if *verify {
+                out.value(&store.verify_audit_chain().await.map_err(storage)?);
+            } else if *export || deliver.is_some() {
+                // Exports are audited themselves: they need the signed-in session.
+                let session = restore(&data_dir, secrets, &cli.profile).await?;
+                if let Some(endpoint) = deliver {
+                    let sent = session.deliver_audit(endpoint).await;
+                    session.stop().await;
+                    out.value(&serde_json::json!({"delivered": sent?}));
+                } else {
+                    let (bundle, _) = session.export_audit(*after, i64::from(*limit).max(1_000_000)).await?;
+                    session.stop().await;
+                    out.value(&bundle);
+                }
+            } else {
+                let events = store.latest_audit_events(i64::from(*limit)).await.map_err(storage)?;
+                out.audit(&events.into_iter().map(kring_core::AuditEntry::from).collect::<Vec<_>>());
+            }
         }
     }
     Ok(())

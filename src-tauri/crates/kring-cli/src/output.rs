@@ -67,14 +67,17 @@ impl Output {
         }
     }
 
-    pub fn audit(&self, entries: &[kring_store::AuditEntry]) {
+    pub fn audit(&self, entries: &[kring_core::AuditEntry]) {
         if self.json {
             line(json!(entries));
             return;
         }
         for e in entries {
-            let (subject, detail) = (e.subject.as_deref().unwrap_or("-"), e.detail.as_deref().unwrap_or(""));
-            line(format_args!("{}\t{}\t{}\t{subject}\t{detail}", e.at_ms, e.actor, e.action));
+            let (object, detail) = (e.object.as_deref().unwrap_or("-"), e.detail.as_deref().unwrap_or(""));
+            line(format_args!(
+                "{}\t{}\t{}\t{}\t{}\t{object}\t{detail}",
+                e.seq, e.recorded_at, e.user_id, e.action, e.kind
+            ));
         }
     }
 

@@ -105,6 +105,10 @@ pub enum ErrorCode {
     IdentityServiceUnreachable,
     /// The identity service refused (an IdP it does not trust, a token that is not valid): ask IT.
     IdentityServiceRefused,
+    /// The organisation's audit endpoint cannot be reached: nothing is lost, delivery resumes later.
+    AuditEndpointUnreachable,
+    /// The organisation's audit endpoint refused the events: ask IT; they stay here until it takes them.
+    AuditEndpointRefused,
     /// That is not an e-mail address: check it for typing errors.
     EmailInvalid,
     /// The code from the mail does not match: check it, or ask for a new mail.
@@ -137,6 +141,10 @@ pub enum CoreError {
     IdentityServiceUnreachable(String),
     #[error("the identity service refused ({errcode}): {message}")]
     IdentityServiceRefused { errcode: String, message: String },
+    #[error("the audit endpoint cannot be reached: {0}")]
+    AuditEndpointUnreachable(String),
+    #[error("the audit endpoint refused the events: {0}")]
+    AuditEndpointRefused(String),
     #[error("not an e-mail address")]
     EmailInvalid,
     #[error("the code from the mail does not match")]
@@ -274,6 +282,8 @@ impl CoreError {
             Self::VerificationFailed(_) => ErrorCode::VerificationFailed,
             Self::IdentityServiceUnreachable(_) => ErrorCode::IdentityServiceUnreachable,
             Self::IdentityServiceRefused { .. } => ErrorCode::IdentityServiceRefused,
+            Self::AuditEndpointUnreachable(_) => ErrorCode::AuditEndpointUnreachable,
+            Self::AuditEndpointRefused(_) => ErrorCode::AuditEndpointRefused,
             Self::EmailInvalid => ErrorCode::EmailInvalid,
             Self::EmailCodeWrong => ErrorCode::EmailCodeWrong,
             Self::EmailInUse => ErrorCode::EmailInUse,

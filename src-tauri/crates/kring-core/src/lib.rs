@@ -8,6 +8,7 @@
 // One folder per concept; the short paths below keep each concept's
 // modules reachable as before (`crate::care_team`, `kring_core::subscription`).
 pub mod care;
+pub mod compliance;
 pub mod devices;
 pub mod error;
 pub mod login;
@@ -29,6 +30,7 @@ pub use care_network::{
     NetworkParticipant, ParticipantKind, watch_care_network,
 };
 pub use care_team::{CareTeam, CareTeamInvite, ClientRef, Member};
+pub use compliance::audit::AuditEntry;
 pub use conversation::{ConversationKind, ConversationStatus, ConversationSummary, NewConversation};
 pub use desktop_notifier::DesktopNotifier;
 pub use devices::{DeviceTrust, OwnDevice, Reauth, RecoveryKey, RecoveryState, VerificationEmoji, VerificationStep};

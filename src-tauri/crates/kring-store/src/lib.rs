@@ -2,6 +2,7 @@
 //! the audit log, and later the client↔space links and the directory cache.
 //! The schema evolves only through the migrations in `migrations/`.
 
+pub mod audit;
 mod directory_cache;
 mod identity_binding;
 
@@ -13,6 +14,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
 };
 
+pub use audit::{AuditEvent, AuditRecord, ChainCheck};
 pub use directory_cache::CachedEntry;
 pub use identity_binding::IdentityBinding;
 
@@ -28,16 +30,6 @@ pub enum StoreError {
     Locked,
     #[error("patient data cannot be decrypted: {0}")]
     Cipher(String),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct AuditEntry {
-    pub at_ms: i64,
-    pub actor: String,
-    pub action: String,
-    pub subject: Option<String>,
-    /// What changed, e.g. `@gp:b practitioner -> senior`.
-    pub detail: Option<String>,
 }
 
 /// The client (patient) a care-team space is about, as known on this device.
@@ -156,28 +148,6 @@ impl Store {
         Ok(())
     }
 
-    pub async fn audit(&self, actor: &str, action: &str, subject: Option<&str>) -> Result<(), StoreError> {
-        self.audit_detail(actor, action, subject, None).await
-    }
-
-    pub async fn audit_detail(
-        &self,
-        actor: &str,
-        action: &str,
-        subject: Option<&str>,
-        detail: Option<&str>,
-    ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO audit_log(at_ms, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)")
-            .bind(now_ms())
-            .bind(actor)
-            .bind(action)
-            .bind(subject)
-            .bind(detail)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Records (or updates) which client a care-team space is about, sealed.
     pub async fn link_client_space(&self, link: &ClientLink) -> Result<(), StoreError> {
         let sealed = self
@@ -235,24 +205,6 @@ impl Store {
         links.sort_by(|a, b| a.display_name.cmp(&b.display_name));
         Ok(links)
     }
-
-    /// The newest `limit` audit entries, newest first.
-    pub async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query("SELECT at_ms, actor, action, subject, detail FROM audit_log ORDER BY id DESC LIMIT ?")
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| AuditEntry {
-                at_ms: r.get(0),
-                actor: r.get(1),
-                action: r.get(2),
-                subject: r.get(3),
-                detail: r.get(4),
-            })
-            .collect())
-    }
 }
 
 #[cfg(test)]
@@ -268,17 +220,25 @@ mod tests {
             assert_eq!(store.setting("last_room").await.unwrap(), None);
             store.set_setting("last_room", "!a:x").await.unwrap();
             store.set_setting("last_room", "!b:x").await.unwrap();
-            store.audit("@u:x", "login", None).await.unwrap();
-            store.audit("@u:x", "send", Some("!b:x")).await.unwrap();
+            let event = |kind: &str, object: Option<&str>| AuditRecord {
+                action: "E".into(),
+                kind: kind.into(),
+                user_id: "@u:x".into(),
+                object: object.map(Into::into),
+                ..Default::default()
+            };
+            store.append_audit(&event("login", None)).await.unwrap();
+            store.append_audit(&event("send", Some("!b:x"))).await.unwrap();
         }
         let store = Store::open(&path).await.unwrap();
         assert_eq!(store.setting("last_room").await.unwrap().as_deref(), Some("!b:x"));
-        let entries = store.audit_entries(10).await.unwrap();
+        let entries = store.latest_audit_events(10).await.unwrap();
         assert_eq!(entries.len(), 2);
-        assert_eq!(entries[0].action, "send");
-        assert_eq!(entries[0].subject.as_deref(), Some("!b:x"));
-        assert_eq!(entries[1].action, "login");
-        assert!(entries[1].at_ms > 1_600_000_000_000);
+        assert_eq!(entries[0].record.kind, "send");
+        assert_eq!(entries[0].record.object.as_deref(), Some("!b:x"));
+        assert_eq!(entries[1].record.kind, "login");
+        assert!(entries[1].recorded_ms > 1_600_000_000_000);
+        assert_eq!(store.verify_audit_chain().await.unwrap().first_broken, None, "the chain survives reopening");
     }
 
     #[tokio::test]

@@ -334,6 +334,10 @@ export type ErrorCode =
 "identity_service_unreachable" | 
 /**  The identity service refused (an IdP it does not trust, a token that is not valid): ask IT. */
 "identity_service_refused" | 
+/**  The organisation's audit endpoint cannot be reached: nothing is lost, delivery resumes later. */
+"audit_endpoint_unreachable" | 
+/**  The organisation's audit endpoint refused the events: ask IT; they stay here until it takes them. */
+"audit_endpoint_refused" | 
 /**  That is not an e-mail address: check it for typing errors. */
 "email_invalid" | 
 /**  The code from the mail does not match: check it, or ask for a new mail. */

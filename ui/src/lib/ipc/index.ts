@@ -202,6 +202,8 @@ export const ERROR_CODES = [
   "verification_cancelled",
   "verification_failed",
   "identity_service_unreachable",
+  "audit_endpoint_unreachable",
+  "audit_endpoint_refused",
   "identity_service_refused",
   "email_invalid",
   "email_code_wrong",

@@ -624,6 +624,7 @@ impl SpaceRecords {
 pub fn watch_care_network(session: Arc<Session>, space_id: String, mut sink: Sink<CareNetwork>) -> Subscription {
     Subscription::new(tokio::spawn(async move {
         let Ok(room_id) = matrix_sdk::ruma::OwnedRoomId::try_from(space_id.as_str()) else { return };
+        session.audit_read("open_care_network", &space_id).await;
         // Subscribed before the first read, so a change during it is not missed.
         let mut updates = session.client.room_info_notable_update_receiver();
         let mut shown: Option<CareNetwork> = None;

@@ -234,6 +234,7 @@ impl Session {
 
     /// The conversations of a client's care team, active ones first.
     pub async fn conversations(&self, space_id: &str) -> Result<Vec<ConversationSummary>, CoreError> {
+        self.audit_read("open_care_team", space_id).await;
         let mut out = Vec::new();
         for room in self.conversation_rooms(space_id).await? {
             out.push(self.summary(&room).await?);

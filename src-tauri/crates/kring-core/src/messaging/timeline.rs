@@ -290,6 +290,7 @@ impl Session {
     ) -> Result<Subscription, CoreError> {
         let timeline = self.timeline(room_id).await?;
         let room = self.joined_room(room_id)?;
+        self.audit_read("open_conversation", room_id).await;
         let own_user = self.own_user_id()?;
         let urgent_unsent = self.urgent_unsent.clone();
         crate::send_queue::remember_urgent_echoes(&room, &urgent_unsent).await;

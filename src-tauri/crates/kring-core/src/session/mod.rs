@@ -71,6 +71,8 @@ pub struct Session {
     pub(crate) absence_source: std::sync::RwLock<Arc<dyn crate::care_network::AbsenceSource>>,
     /// Identity services found so far and this account's tokens there.
     pub(crate) identity_services: crate::identity_service::IdentityServices,
+    /// Reads recorded in the audit trail lately (one per object and window).
+    pub(crate) recent_reads: crate::compliance::audit::RecentReads,
     pub(crate) urgent_unsent: crate::timeline::UrgentUnsent,
     pub(crate) send_problems: tokio::sync::broadcast::Sender<crate::SendProblem>,
     /// What the SDK's push-rule evaluation says to notify, for `notifications`.
@@ -309,6 +311,7 @@ impl Session {
             background: std::sync::Mutex::new(background),
             directory_scope: Default::default(),
             identity_services: Default::default(),
+            recent_reads: Default::default(),
             absence_source: std::sync::RwLock::new(Arc::new(crate::care_network::DirectoryNotAvailable)),
             urgent_unsent: Default::default(),
             send_problems,
@@ -342,18 +345,16 @@ impl Session {
         &self.store
     }
 
-    /// Records what this user did on this device (UC8). Never a message body
-    /// or a patient identifier: `subject` is a room id.
+    /// Records what this user did on this device in the audit trail (UC8,
+    /// `compliance::audit`). Never a message body or a patient identifier:
+    /// `subject` is a room id.
     pub async fn audit(&self, action: &str, subject: Option<&str>) {
         self.audit_detail(action, subject, None).await;
     }
 
     /// An audit entry with what changed (user ids and roles, never patient data).
     pub async fn audit_detail(&self, action: &str, subject: Option<&str>, detail: Option<&str>) {
-        let actor = self.client.user_id().map(|u| u.to_string()).unwrap_or_default();
-        if let Err(e) = self.store.audit_detail(&actor, action, subject, detail).await {
-            warn!("audit log write failed: {e}");
-        }
+        self.record_audit(action, subject, detail, 0).await;
     }
 
     /// Streams the sync status, current value first; `SignedOut` last when

@@ -324,12 +324,15 @@ async fn a_conversation_is_validated_created_delivered_encrypted_and_archived() 
         })
         .await;
         t.gp.set_conversation_status(&room_id, ConversationStatus::Archived).await.unwrap();
-        let audit = t.lead.store().audit_entries(10).await.unwrap();
-        let changes: Vec<_> = audit.iter().filter(|e| e.action == "set_role").collect();
+        let audit = t.lead.audit_trail(10).await.unwrap();
+        let changes: Vec<_> = audit.iter().filter(|e| e.kind == "set_role").collect();
         assert_eq!(changes.len(), 2, "space and conversation: {audit:?}");
         let expected = format!("{} practitioner -> senior", t.gp_user.mxid);
         assert!(changes.iter().all(|e| e.detail.as_deref() == Some(expected.as_str())), "{changes:?}");
-        assert!(changes.iter().any(|e| e.subject.as_deref() == Some(room_id.as_str())));
+        assert!(changes.iter().all(|e| e.action == "U"), "{changes:?}");
+        assert!(changes.iter().any(|e| e.object.as_deref() == Some(room_id.as_str())));
+        // Both for the same client: the care team's space, in the space and in its conversation.
+        assert!(changes.iter().all(|e| e.client_ref.as_deref() == Some(t.space_id.as_str())), "{changes:?}");
         // Someone outside the care team has no role to change.
         let err = t.lead.set_care_team_role(&t.space_id, "@niemand:localhost", Role::Senior).await.unwrap_err();
         assert_eq!(err.code(), ErrorCode::RecipientNotInCareTeam);
@@ -428,8 +431,8 @@ async fn a_related_person_takes_part_only_in_client_inclusive_conversations() {
         .await;
         let her = joined.participants.iter().find(|p| p.user_id == carer_user.mxid).unwrap();
         assert_eq!(her.role, Role::RelatedPerson);
-        let audit = t.lead.store().audit_entries(5).await.unwrap();
-        assert!(audit.iter().any(|e| e.action == "add_to_conversation"
+        let audit = t.lead.audit_trail(5).await.unwrap();
+        assert!(audit.iter().any(|e| e.kind == "add_to_conversation"
             && e.detail.as_deref() == Some(format!("{} as related_person", carer_user.mxid).as_str())));
         carer.stop().await;
     })

@@ -1,0 +1,4 @@
+//! Compliance (UC8, NEN 7510 / NEN 7513): the audit trail of every access to
+//! a client's data, its export as FHIR and its delivery to the organisation.
+
+pub mod audit;
