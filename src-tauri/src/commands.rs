@@ -145,7 +145,11 @@ pub async fn watch_send_problems(
 #[tauri::command]
 #[specta::specta]
 pub async fn mark_read(state: State<'_, AppState>, room_id: String) -> CmdResult<()> {
-    Ok(state.session().await?.mark_read(&room_id).await?)
+    let session = state.session().await?;
+    if let Ok(config) = state.onboarding_config() {
+        session.use_privacy(config.privacy);
+    }
+    Ok(session.mark_read(&room_id).await?)
 }
 
 /// Saves an attachment in the user's download folder; returns the path.

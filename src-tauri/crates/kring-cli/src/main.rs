@@ -173,6 +173,10 @@ enum Command {
     Read {
         #[arg(long)]
         room: String,
+        /// The deployment's onboarding.json: its `privacy` decides whether
+        /// others see the receipt (private by default).
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
     },
     /// Desktop notifications.
     #[command(subcommand)]
@@ -373,8 +377,11 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             out.value(&serde_json::json!({"unsent": unsent.iter().map(sending::unsent_json).collect::<Vec<_>>()}));
             session.stop().await;
         }
-        Command::Read { room } => {
+        Command::Read { room, config } => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
+            if let Some(path) = config {
+                session.use_privacy(kring_core::OnboardingConfig::load(path)?.privacy);
+            }
             session.wait_until_synced(timeout).await;
             let room_id = resolve_room(&session, room)?;
             sending::mark_read(&session, &room_id).await?;

@@ -43,6 +43,9 @@ pub struct OnboardingConfig {
     /// installation is for practitioners only.
     #[serde(default)]
     pub related_persons: Option<RelatedPersonLogin>,
+    /// What others may see of reading (receipts); private unless turned on.
+    #[serde(default)]
+    pub privacy: crate::PrivacyPolicy,
 }
 
 /// The care platform login for related persons and clients: single sign-on

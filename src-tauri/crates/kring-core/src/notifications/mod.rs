@@ -209,7 +209,10 @@ impl Session {
     /// (a public read receipt, so other devices withdraw their notifications).
     pub async fn mark_read(&self, room_id: &str) -> Result<(), CoreError> {
         let timeline = self.timeline(room_id).await?;
-        timeline.mark_as_read(SendReceiptType::Read).await.map_err(CoreError::from)?;
+        // Private unless the organisation made them public (compliance::privacy).
+        let receipt =
+            if self.privacy().public_read_receipts { SendReceiptType::Read } else { SendReceiptType::ReadPrivate };
+        timeline.mark_as_read(receipt).await.map_err(CoreError::from)?;
         Ok(())
     }
 

@@ -73,6 +73,8 @@ pub struct Session {
     pub(crate) identity_services: crate::identity_service::IdentityServices,
     /// Reads recorded in the audit trail lately (one per object and window).
     pub(crate) recent_reads: crate::compliance::audit::RecentReads,
+    /// What the organisation lets others see (receipts); private by default.
+    pub(crate) privacy: std::sync::RwLock<crate::PrivacyPolicy>,
     pub(crate) urgent_unsent: crate::timeline::UrgentUnsent,
     pub(crate) send_problems: tokio::sync::broadcast::Sender<crate::SendProblem>,
     /// What the SDK's push-rule evaluation says to notify, for `notifications`.
@@ -312,6 +314,7 @@ impl Session {
             directory_scope: Default::default(),
             identity_services: Default::default(),
             recent_reads: Default::default(),
+            privacy: Default::default(),
             absence_source: std::sync::RwLock::new(Arc::new(crate::care_network::DirectoryNotAvailable)),
             urgent_unsent: Default::default(),
             send_problems,
