@@ -182,7 +182,11 @@ pub async fn care_teams(state: State<'_, AppState>) -> CmdResult<Vec<CareTeam>> 
 #[tauri::command]
 #[specta::specta]
 pub async fn create_care_team(state: State<'_, AppState>, client: ClientRef) -> CmdResult<CareTeam> {
-    Ok(state.session().await?.create_care_team(&client).await?)
+    let session = state.session().await?;
+    if let Ok(config) = state.onboarding_config() {
+        session.use_default_retention(config.default_retention_ms());
+    }
+    Ok(session.create_care_team(&client).await?)
 }
 
 #[tauri::command]

@@ -205,6 +205,16 @@ def test_care_network_shows_who_is_away_and_warns_when_writing_to_them(app, stac
     assert not [b for b in s.find_elements(By.CSS_SELECTOR, '[data-testid="away-now"]') if b.is_displayed()], \
         "Sanne's course is ahead of her: she is not away now"
     assert participant(app, eva["mxid"]), "the lead herself belongs to the network"
+    # Retention: none yet (this app has no organisation config); the lead sets 20 years (WGBO)
+    # from her other Kring, and the panel shows it from the space's state.
+    assert "Bewaartermijn: geen" in wait(app, "care-network-retention").text
+    other = cli_for(cli_bin, tmp_path, stack, eva)
+    other("care-team", "retention", "--room", space_id, "--days", "7300")
+    other("logout")
+    assert matrix_as(eva).get(f"/rooms/{space_id}/state/m.room.retention")["max_lifetime"] == 7300 * 24 * 3600 * 1000
+    wait(app, "care-network-refresh").click()
+    WebDriverWait(app, 30, ignored_exceptions=FLAKY_DOM).until(
+        lambda d: "Bewaartermijn: 20 jaar" in wait(d, "care-network-retention").text, "the retention is not shown")
     # Verified by the organisation: Eva's identity service vouches for her; Sanne's profile alone does not.
     WebDriverWait(app, 30, ignored_exceptions=FLAKY_DOM).until(
         lambda d: participant(d, eva["mxid"]).find_elements(By.CSS_SELECTOR, '[data-testid="verified-badge"]'),

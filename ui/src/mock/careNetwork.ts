@@ -152,6 +152,8 @@ export function createCareNetwork(mock: Mock, teams: CareTeams): CareNetworks {
       spaceId,
       participants,
       pendingEmailInvites: pendingEmailInvites(spaceId),
+      // Twenty years, as the WGBO keeps a medical record.
+      retentionSeconds: 20 * 365 * 24 * 3600,
       stale: unreachable.length > 0,
       unreachableDirectories: unreachable,
     };

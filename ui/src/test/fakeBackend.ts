@@ -214,7 +214,15 @@ export function participant(
 }
 
 export function careNetwork(spaceId: string, participants: NetworkParticipant[], extra: Partial<CareNetwork> = {}): CareNetwork {
-  return { spaceId, participants, pendingEmailInvites: [], stale: false, unreachableDirectories: [], ...extra };
+  return {
+    spaceId,
+    participants,
+    pendingEmailInvites: [],
+    retentionSeconds: null,
+    stale: false,
+    unreachableDirectories: [],
+    ...extra,
+  };
 }
 
 /** An invite by e-mail not taken up yet; the address as the homeserver redacts it. */

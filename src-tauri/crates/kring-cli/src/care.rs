@@ -17,6 +17,28 @@ pub enum CareTeamCommand {
         client_name: String,
         #[arg(long)]
         pseudo_bsn: String,
+        /// The deployment's onboarding.json: its `retention_days` is the new team's retention.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+    },
+    /// Retention (m.room.retention): show it, set it for a care team and its
+    /// conversations (lead), or purge this device's caches of what expired.
+    Retention {
+        /// The care team or conversation.
+        #[arg(long)]
+        room: Option<String>,
+        /// Set the care team's retention to this many days ...
+        #[arg(long, conflicts_with = "seconds")]
+        days: Option<u32>,
+        /// ... or seconds (for short test lifetimes).
+        #[arg(long)]
+        seconds: Option<u64>,
+        /// Purge expired events from this device's caches now.
+        #[arg(long)]
+        purge: bool,
+        /// Whether this device still holds this event of `--room`.
+        #[arg(long)]
+        holds: Option<String>,
     },
     /// Invite someone with a role: lead, senior, practitioner, related_person, client.
     Invite {
@@ -163,9 +185,29 @@ fn parse_kind(s: &str) -> Result<ConversationKind, String> {
 pub async fn care_team(session: &Session, command: &CareTeamCommand, out: &Output) -> Result<(), CoreError> {
     match command {
         CareTeamCommand::List => out.value(&session.care_teams().await?),
-        CareTeamCommand::Create { client_name, pseudo_bsn } => {
+        CareTeamCommand::Create { client_name, pseudo_bsn, config } => {
+            if let Some(path) = config {
+                session.use_default_retention(kring_core::OnboardingConfig::load(path)?.default_retention_ms());
+            }
             let client = ClientRef { display_name: client_name.clone(), pseudo_bsn: pseudo_bsn.clone() };
             out.value(&session.create_care_team(&client).await?)
+        }
+        CareTeamCommand::Retention { room, days, seconds, purge, holds } => {
+            let lifetime = days.map(|d| u64::from(d) * 24 * 3600 * 1000).or(seconds.map(|s| s * 1000));
+            match (room.as_deref(), lifetime, holds.as_deref()) {
+                (Some(room), Some(ms), _) => {
+                    session.set_retention(room, ms).await?;
+                    out.value(&serde_json::json!({"room": room, "maxLifetimeMs": ms}));
+                }
+                (Some(room), None, Some(event)) => {
+                    out.value(&serde_json::json!({"room": room, "event": event,
+                        "held": session.holds_event(room, event).await?}));
+                }
+                (Some(room), None, None) if !*purge => {
+                    out.value(&serde_json::json!({"room": room, "maxLifetimeMs": session.retention(room).await?}));
+                }
+                _ => out.value(&session.purge_expired().await),
+            }
         }
         CareTeamCommand::Invite { space, user: Some(user), role, relation, .. } => {
             session.invite_to_care_team(space, user, *role).await?;

@@ -169,6 +169,20 @@ describe("CareNetworkPanel: who is involved", () => {
     expect(screen.queryByText("Els Jansen")).not.toBeInTheDocument();
   });
 
+  it("shows the care team's retention in its largest whole unit, and says when there is none", async () => {
+    await setup();
+    backend.pushCareNetwork({ ...theNetwork(), retentionSeconds: 20 * 365 * 24 * 3600 });
+    expect(await screen.findByTestId("care-network-retention")).toHaveTextContent("Bewaartermijn: 20 jaar");
+    backend.pushCareNetwork({ ...theNetwork(), retentionSeconds: 90 * 24 * 3600 });
+    await vi.waitFor(() => expect(screen.getByTestId("care-network-retention")).toHaveTextContent("90 dagen"));
+    backend.pushCareNetwork({ ...theNetwork(), retentionSeconds: 6 });
+    await vi.waitFor(() => expect(screen.getByTestId("care-network-retention")).toHaveTextContent("6 seconden"));
+    backend.pushCareNetwork(theNetwork());
+    await vi.waitFor(() =>
+      expect(screen.getByTestId("care-network-retention")).toHaveTextContent("geen (bewaard tot iemand het verwijdert)"),
+    );
+  });
+
   it("says what to do when the network is empty", async () => {
     backend.commands.careTeamMembers.mockResolvedValue(ok([member(me, "An de Vries", "lead")]));
     await setup();

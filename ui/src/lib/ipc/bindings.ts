@@ -141,6 +141,11 @@ export type CareNetwork = {
 	spaceId: string,
 	participants: NetworkParticipant[],
 	pendingEmailInvites: PendingEmailInvite[],
+	/**
+	 *  The care team's retention (`m.room.retention`), in seconds; `None`:
+	 *  kept until deleted.
+	 */
+	retentionSeconds: number | null,
 	stale: boolean,
 	unreachableDirectories: string[],
 };

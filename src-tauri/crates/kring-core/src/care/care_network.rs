@@ -100,6 +100,9 @@ pub struct CareNetwork {
     pub space_id: String,
     pub participants: Vec<NetworkParticipant>,
     pub pending_email_invites: Vec<PendingEmailInvite>,
+    /// The care team's retention (`m.room.retention`), in seconds; `None`:
+    /// kept until deleted.
+    pub retention_seconds: Option<u32>,
     pub stale: bool,
     pub unreachable_directories: Vec<String>,
 }
@@ -268,7 +271,7 @@ impl Session {
     pub async fn care_network(&self, space_id: &str) -> Result<CareNetwork, CoreError> {
         let space = self.care_team_space(space_id).await?;
         let members = members_of(&space).await?;
-        let SpaceRecords { relations, pending_email_invites } = self.space_records(&space).await;
+        let SpaceRecords { relations, pending_email_invites, retention_seconds } = self.space_records(&space).await;
         let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
         let verified: std::collections::HashSet<String> =
             self.store.verified_users(&ids).await.map_err(store_err)?.into_iter().collect();
@@ -317,6 +320,7 @@ impl Session {
             space_id: space_id.to_owned(),
             participants,
             pending_email_invites,
+            retention_seconds,
             stale: !unreachable.is_empty(),
             unreachable_directories: unreachable,
         })
@@ -578,6 +582,7 @@ impl Session {
 struct SpaceRecords {
     relations: HashMap<String, String>,
     pending_email_invites: Vec<PendingEmailInvite>,
+    retention_seconds: Option<u32>,
 }
 
 impl SpaceRecords {
@@ -613,7 +618,10 @@ impl SpaceRecords {
                 Some(PendingEmailInvite { display_name, role, relation })
             })
             .collect();
-        Self { relations, pending_email_invites }
+        let retention_seconds = of_type(crate::compliance::retention::RETENTION_EVENT)
+            .find_map(|e| e["content"]["max_lifetime"].as_u64())
+            .map(|ms| u32::try_from(ms / 1000).unwrap_or(u32::MAX));
+        Self { relations, pending_email_invites, retention_seconds }
     }
 }
 
@@ -773,6 +781,10 @@ mod tests {
             ]
         );
         assert_eq!(records.relations.get("@dochter:a").map(String::as_str), Some("Dochter, mantelzorger"));
+        assert_eq!(records.retention_seconds, None);
+        let retention =
+            json!({"type": "m.room.retention", "state_key": "", "content": {"max_lifetime": 631_152_000_000_u64}});
+        assert_eq!(state(vec![retention]).retention_seconds, Some(631_152_000), "20 years");
         let member = json!({"type": "m.room.member", "state_key": "@j:a",
             "content": {"membership": "invite", "third_party_invite": {"signed": {"token": "t1"}}}});
         let records = state(vec![tpi("t1"), record("t1"), member, relation.clone()]);

@@ -185,6 +185,11 @@ impl Session {
         request.creation_content = Some(raw(&json!({ "type": "m.space" }))?);
         // The creator leads with unlimited power (room version 12) and must not be listed.
         request.power_level_content_override = Some(raw(&room_power_levels(&BTreeMap::new(), None))?);
+        // The organisation's retention, for the homeserver's purge jobs (compliance::retention).
+        if let Some(ms) = self.default_retention() {
+            request.initial_state = vec![raw(&json!({"type": crate::compliance::retention::RETENTION_EVENT,
+                                                      "state_key": "", "content": {"max_lifetime": ms}}))?];
+        }
         let space = self.client.create_room(request).await?;
         let link = ClientLink {
             space_id: space.room_id().to_string(),

@@ -1,6 +1,7 @@
 //! Compliance (UC8, NEN 7510 / NEN 7513): the audit trail of every access to
 //! a client's data, its export as FHIR and its delivery to the organisation;
-//! privacy by default.
+//! retention; privacy by default.
 
 pub mod audit;
 pub mod privacy;
+pub mod retention;

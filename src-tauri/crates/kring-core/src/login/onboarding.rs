@@ -46,6 +46,17 @@ pub struct OnboardingConfig {
     /// What others may see of reading (receipts); private unless turned on.
     #[serde(default)]
     pub privacy: crate::PrivacyPolicy,
+    /// The organisation's retention for new care teams, in days (WGBO: the
+    /// organisation decides); none: kept until deleted.
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+}
+
+impl OnboardingConfig {
+    /// `retention_days` in milliseconds.
+    pub fn default_retention_ms(&self) -> Option<u64> {
+        self.retention_days.map(|d| u64::from(d) * 24 * 3600 * 1000)
+    }
 }
 
 /// The care platform login for related persons and clients: single sign-on

@@ -186,6 +186,10 @@ impl Session {
             raw(&json!({"type": "m.room.history_visibility", "state_key": "",
                         "content": {"history_visibility": history_visibility(new.kind)}}))?,
         ];
+        // The care team's retention holds for its conversations too.
+        if let Some(retention) = crate::compliance::retention::inherited(&space).await {
+            request.initial_state.push(raw(&retention)?);
+        }
         let room = self.client.create_room(request).await?;
         let room_id = room.room_id().to_string();
         // The invite API carries no custom content: each invite is the member

@@ -75,6 +75,8 @@ pub struct Session {
     pub(crate) recent_reads: crate::compliance::audit::RecentReads,
     /// What the organisation lets others see (receipts); private by default.
     pub(crate) privacy: std::sync::RwLock<crate::PrivacyPolicy>,
+    /// The organisation's retention for new care teams (milliseconds).
+    pub(crate) default_retention: std::sync::RwLock<Option<u64>>,
     pub(crate) urgent_unsent: crate::timeline::UrgentUnsent,
     pub(crate) send_problems: tokio::sync::broadcast::Sender<crate::SendProblem>,
     /// What the SDK's push-rule evaluation says to notify, for `notifications`.
@@ -294,6 +296,7 @@ impl Session {
             ))),
             Subscription::new(tokio::spawn(install_urgent_rule(client.clone(), sync_service.clone()))),
             Subscription::new(tokio::spawn(supervise_sync(sync_service.clone()))),
+            Subscription::new(tokio::spawn(crate::compliance::retention::follow_retention(client.clone()))),
             Subscription::new(tokio::spawn(crate::devices::follow_session_changes(
                 client.clone(),
                 sync_service.clone(),
@@ -315,6 +318,7 @@ impl Session {
             identity_services: Default::default(),
             recent_reads: Default::default(),
             privacy: Default::default(),
+            default_retention: Default::default(),
             absence_source: std::sync::RwLock::new(Arc::new(crate::care_network::DirectoryNotAvailable)),
             urgent_unsent: Default::default(),
             send_problems,
