@@ -57,6 +57,23 @@ def app_bin():
     return path
 
 
+def mails_to(stack, address):
+    """The mails the stack's SMTP sink delivered for address, oldest first, parsed."""
+    import email
+    import email.policy
+    found = []
+    for path in sorted(Path(stack["mail_dir"]).glob("*.eml")):
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if msg["To"] and address in msg["To"]:
+            found.append(msg)
+    return found
+
+
+def text_of(msg):
+    """A parsed mail's plain-text body."""
+    return msg.get_body(preferencelist=("plain",)).get_content()
+
+
 class Matrix:
     """A minimal client-server API client: the test's own view of the homeserver."""
 

@@ -6,34 +6,26 @@ tests/support/idp_browser.py, who types the TOTP code), confirms her address wit
 from the mail, and the invitation appears: she accepts and sees the client's care team.
 Screenshots in target/e2e-screenshots/.
 """
-import email
-import email.policy
 import json
 import os
 import re
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import pyotp
 import requests
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import REPO, user
+from conftest import REPO, mails_to, text_of, user
 from driver import SHOTS, running_app
 from test_app import wait
 
 BROWSER_SCRIPT = REPO / "tests" / "support" / "idp_browser.py"
 
 
-def mails_to(stack, address):
-    found = []
-    for path in sorted(Path(stack["mail_dir"]).glob("*.eml")):
-        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if msg["To"] and address in msg["To"]:
-            found.append(msg)
-    return [m.get_body(preferencelist=("plain",)).get_content() for m in found]
+def bodies_to(stack, address):
+    return [text_of(m) for m in mails_to(stack, address)]
 
 
 def register(join_url, address, password):
@@ -73,7 +65,7 @@ def test_a_mantelzorger_signs_in_confirms_her_address_and_finds_the_care_team(ap
                             "--pseudo-bsn", "9" + str(uuid.uuid4().int)[:10]))["spaceId"]
     lead("care-team", "invite", "--space", space, "--email", address, "--role", "related_person",
          "--relation", "zoon")
-    invitation = WebDriverWait(None, 45, poll_frequency=0.5).until(lambda _: mails_to(stack, address))[0]
+    invitation = WebDriverWait(None, 45, poll_frequency=0.5).until(lambda _: bodies_to(stack, address))[0]
     join_url = re.search(re.escape(stack["care_idp"]["register_url"]) + r"\S*", invitation).group(0)
     totp_secret = register(join_url, address, password)
 
@@ -99,7 +91,7 @@ def test_a_mantelzorger_signs_in_confirms_her_address_and_finds_the_care_team(ap
             wait(app, "confirm-email-address").send_keys(address)
             wait(app, "confirm-email-send").click()
             wait(app, "confirm-email-sent")
-            mail = WebDriverWait(app, 45).until(lambda _: mails_to(stack, address)[1:], "no validation mail")[0]
+            mail = WebDriverWait(app, 45).until(lambda _: bodies_to(stack, address)[1:], "no validation mail")[0]
             code = re.search(r"code in: (\S+)", mail).group(1)
             field = wait(app, "confirm-email-code")
             field.send_keys("fout")

@@ -11,8 +11,6 @@ and binds the address: a second mail brings the code. The service then hands the
 Synapse (/3pid/onbind), which makes it a real invite; the inviter's Kring gives it level 25, the
 relation and the client's identity; the invitee sees the care team with its client and joins.
 """
-import email
-import email.policy
 import re
 import sys
 import uuid
@@ -22,26 +20,12 @@ import pyotp
 import pytest
 import requests
 
-from conftest import REPO, user
+from conftest import REPO, mails_to, text_of, user
 from test_care_team_cli import wait_for
 from test_cli import cli  # noqa: F401  (fixture)
 
 PY = sys.executable
 BROWSER = f"{PY} {REPO / 'tests' / 'support' / 'idp_browser.py'}"
-
-
-def mails_to(stack, address):
-    """The mails the SMTP server delivered for address, oldest first, parsed."""
-    found = []
-    for path in sorted(Path(stack["mail_dir"]).glob("*.eml")):
-        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if msg["To"] and address in msg["To"]:
-            found.append(msg)
-    return found
-
-
-def text_of(msg):
-    return msg.get_body(preferencelist=("plain",)).get_content()
 
 
 @pytest.fixture

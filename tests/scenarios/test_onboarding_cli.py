@@ -282,7 +282,7 @@ def test_own_vendor_practitioner_gets_an_account_on_first_login(stack, kring, co
     seen = karim.json("identity", "--user", mxid)
     assert (seen["verifiedBy"] or "").rstrip("/") == stack["identity_services"]["a"]["base_url"], seen
     assert (seen["identity"]["uzi"], seen["identity"]["ura"]) == (noor["uzi"], org(stack, "a")["ura"]), seen
-    assert noor["role_code"] in seen["identity"]["role_codes"], seen
+    assert noor["role_code"] in seen["identity"]["roleCodes"], seen
     # ... and finds her by UZI: her directory entry names no MXID, A's identity service has her
     # UZI bound to the account the first login made (invite by UZI, 003 §5).
     p = karim.run("directory", "search", "--config", stack["onboarding_config"],

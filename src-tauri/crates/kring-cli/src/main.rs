@@ -292,7 +292,13 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
             let binding = session.resolve_care_identity(user).await?;
             let verified_by = binding.as_ref().and_then(|b| b.verified_by.clone());
-            out.value(&serde_json::json!({"userId": user, "identity": binding, "verifiedBy": verified_by}));
+            // The CLI's own naming (camelCase), not the profile field's wire format.
+            let identity = binding.map(|b| {
+                serde_json::json!({"uzi": b.uzi, "ura": b.ura, "roleCodes": b.role_codes,
+                    "practitioner": b.practitioner, "practitionerRole": b.practitioner_role,
+                    "organization": b.organization})
+            });
+            out.value(&serde_json::json!({"userId": user, "identity": identity, "verifiedBy": verified_by}));
             session.stop().await;
         }
         Command::IdentityService(command) => {
