@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use kring_core::{
-    CareTeam, CareTeamInvite, ClientRef, ConversationStatus, ConversationSummary, ListDiff, LoginRequest, Member,
-    NewConversation, Role, RoomSummary, Session, SessionInfo, SyncStatus, TimelineItem,
+    CareTeam, CareTeamInvite, ClientRef, ConversationStatus, ConversationSummary, CoreError, ListDiff, LoginRequest,
+    Member, NewConversation, Role, RoomSummary, Session, SessionInfo, SyncStatus, TimelineItem,
 };
 use tauri::{State, ipc::Channel};
 
@@ -263,6 +263,29 @@ pub async fn set_conversation_status(
     status: ConversationStatus,
 ) -> CmdResult<()> {
     Ok(state.session().await?.set_conversation_status(&room_id, status).await?)
+}
+
+/// The organisation's information system, if this deployment names one:
+/// the UI offers archiving there only then.
+#[tauri::command]
+#[specta::specta]
+pub async fn information_system(state: State<'_, AppState>) -> CmdResult<Option<String>> {
+    Ok(state.onboarding_config().ok().and_then(|c| c.information_system).map(|u| u.to_string()))
+}
+
+/// Archives the conversation at the organisation's information system as
+/// FHIR (UC8); archiving again updates the earlier archive.
+#[tauri::command]
+#[specta::specta]
+pub async fn archive_to_information_system(
+    state: State<'_, AppState>,
+    room_id: String,
+) -> CmdResult<kring_core::ArchiveReceipt> {
+    let endpoint = state
+        .onboarding_config()?
+        .information_system
+        .ok_or_else(|| CoreError::ArchiveEndpointUnreachable("this installation names no information system".into()))?;
+    Ok(state.session().await?.archive_conversation(&room_id, &endpoint).await?)
 }
 
 #[tauri::command]

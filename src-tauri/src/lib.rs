@@ -68,6 +68,8 @@ pub fn specta_builder<R: Runtime>() -> SpectaBuilder<R> {
         commands::start_conversation,
         commands::join_conversation,
         commands::set_conversation_status,
+        commands::information_system,
+        commands::archive_to_information_system,
         commands::redact,
         devices::device_trust,
         devices::enable_recovery,

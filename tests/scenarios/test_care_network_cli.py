@@ -124,12 +124,12 @@ def search(stack, c, *args):
     return found, p.stderr
 
 
-def care_team(stack, cli, lead_u, members, tag):
+def care_team(stack, cli, lead_u, members, tag, bsn=None):
     """A new care team led by lead_u; members = [(user, role, relation)], each accepting in
     their own Kring. Returns the lead's CLI, the space and the members' CLIs."""
     lead = cli(f"{tag}-lead")
     lead.login(stack, lead_u)
-    bsn = "9" + str(uuid.uuid4().int)[:10]
+    bsn = bsn or "9" + str(uuid.uuid4().int)[:10]
     space = lead.json("care-team", "create", "--client-name", f"Dhr. K. Netwerk {tag}", "--pseudo-bsn", bsn)["spaceId"]
     for u, role, relation in members:
         args = ["care-team", "invite", "--space", space, "--user", u["mxid"], "--role", role]

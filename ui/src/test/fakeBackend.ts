@@ -297,6 +297,8 @@ function createBackend() {
     startConversation: vi.fn(),
     joinConversation: vi.fn(),
     setConversationStatus: vi.fn(),
+    informationSystem: vi.fn(),
+    archiveToInformationSystem: vi.fn(),
     watchCareNetwork: vi.fn(),
     refreshCareNetwork: vi.fn(),
     searchDirectory: vi.fn(),
@@ -421,6 +423,10 @@ function createBackend() {
     commands.startConversation.mockImplementation(async () => ok(`!conversation-${++nextSub}`));
     commands.joinConversation.mockResolvedValue(ok(null));
     commands.setConversationStatus.mockResolvedValue(ok(null));
+    commands.informationSystem.mockResolvedValue(ok(null));
+    commands.archiveToInformationSystem.mockImplementation(async (roomId: string) =>
+      ok({ roomId, messages: 4, files: 6, resources: 17, undecryptable: 0 }),
+    );
     // Like Rust, the network stream opens at once; the test pushes what it delivers.
     commands.watchCareNetwork.mockImplementation(async (spaceId: string, ch: Ch<CareNetwork>) => {
       const id = `care-network-${spaceId}-${++nextSub}`;

@@ -151,6 +151,32 @@ pub enum ConversationCommand {
         #[arg(long)]
         room: String,
     },
+    /// The conversation as FHIR (UC8): a transaction Bundle with its
+    /// CareTeam, CommunicationRequest and Communications. With --deliver (or
+    /// --config naming `information_system`), posted to the organisation's
+    /// information system; else printed (or written to --out).
+    Export {
+        #[arg(long)]
+        room: String,
+        /// The information system's FHIR base URL.
+        #[arg(long)]
+        deliver: Option<url::Url>,
+        /// onboarding.json: its `information_system` is where to deliver.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Start a conversation for each new CommunicationRequest at the
+    /// information system (about a client whose care team is on this device).
+    Import {
+        /// The information system's FHIR base URL.
+        #[arg(long)]
+        from: Option<url::Url>,
+        /// onboarding.json: its `information_system`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Reopen an archived conversation.
     Reopen {
         #[arg(long)]
@@ -250,6 +276,18 @@ pub async fn care_team(session: &Session, command: &CareTeamCommand, out: &Outpu
     Ok(())
 }
 
+/// The information system: given, or from the deployment's configuration.
+fn information_system(
+    given: Option<&url::Url>,
+    config: Option<&std::path::Path>,
+) -> Result<Option<url::Url>, CoreError> {
+    if let Some(url) = given {
+        return Ok(Some(url.clone()));
+    }
+    let Some(path) = config else { return Ok(None) };
+    Ok(kring_core::OnboardingConfig::load(path)?.information_system)
+}
+
 pub async fn conversation(session: &Session, command: &ConversationCommand, out: &Output) -> Result<(), CoreError> {
     match command {
         ConversationCommand::List { space } => out.value(&session.conversations(space).await?),
@@ -278,6 +316,34 @@ pub async fn conversation(session: &Session, command: &ConversationCommand, out:
         ConversationCommand::Archive { room } => {
             session.set_conversation_status(room, ConversationStatus::Archived).await?;
             out.value(&serde_json::json!({"archived": room}))
+        }
+        ConversationCommand::Export { room, deliver, config, out: file } => {
+            match information_system(deliver.as_ref(), config.as_deref())? {
+                Some(endpoint) => out.value(&session.archive_conversation(room, &endpoint).await?),
+                None => {
+                    let (bundle, receipt) = session.conversation_archive(room).await?;
+                    match file {
+                        Some(path) => {
+                            let text =
+                                serde_json::to_vec_pretty(&bundle).map_err(|e| CoreError::Internal(e.to_string()))?;
+                            std::fs::write(path, text)
+                                .map_err(|e| CoreError::Storage(format!("{}: {e}", path.display())))?;
+                            out.value(&receipt)
+                        }
+                        None => out.value(&bundle),
+                    }
+                }
+            }
+        }
+        ConversationCommand::Import { from, config } => {
+            let endpoint = information_system(from.as_ref(), config.as_deref())?
+                .ok_or_else(|| CoreError::FhirInvalid("no information system: give --from or --config".into()))?;
+            let report = session.import_communication_requests(&endpoint).await?;
+            // Each first message leaves the send queue before the process does.
+            for started in &report.started {
+                session.wait_for_send_queue(&started.room_id, Duration::from_secs(30)).await;
+            }
+            out.value(&report)
         }
         ConversationCommand::Reopen { room } => {
             session.set_conversation_status(room, ConversationStatus::Active).await?;

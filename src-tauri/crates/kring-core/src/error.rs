@@ -117,6 +117,16 @@ pub enum ErrorCode {
     EmailInUse,
     /// No e-mail address is waiting for its code: ask for a mail first.
     NoEmailValidation,
+    /// FHIR from or for the information system is not what it should be (the message names the field): ask IT.
+    FhirInvalid,
+    /// The information system cannot be reached: nothing was changed; try again later.
+    ArchiveEndpointUnreachable,
+    /// The information system refused the archive or request: ask IT; the conversation is unchanged.
+    ArchiveEndpointRefused,
+    /// The request is about a client with no care team on this device: ask the care team's lead to invite you.
+    FhirClientUnknown,
+    /// The request names someone who is not in the client's care team: invite them first.
+    FhirRecipientUnknown,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +163,16 @@ pub enum CoreError {
     EmailInUse,
     #[error("no e-mail address is waiting for its code")]
     NoEmailValidation,
+    #[error("the FHIR is not valid: {0}")]
+    FhirInvalid(String),
+    #[error("the information system cannot be reached: {0}")]
+    ArchiveEndpointUnreachable(String),
+    #[error("the information system refused: {0}")]
+    ArchiveEndpointRefused(String),
+    #[error("no care team on this device is about this client")]
+    FhirClientUnknown,
+    #[error("not in the client's care team: {0}")]
+    FhirRecipientUnknown(String),
     #[error("the homeserver rejected the username or password")]
     WrongCredentials,
     #[error("the homeserver could not be reached: {0}")]
@@ -288,6 +308,11 @@ impl CoreError {
             Self::EmailCodeWrong => ErrorCode::EmailCodeWrong,
             Self::EmailInUse => ErrorCode::EmailInUse,
             Self::NoEmailValidation => ErrorCode::NoEmailValidation,
+            Self::FhirInvalid(_) => ErrorCode::FhirInvalid,
+            Self::ArchiveEndpointUnreachable(_) => ErrorCode::ArchiveEndpointUnreachable,
+            Self::ArchiveEndpointRefused(_) => ErrorCode::ArchiveEndpointRefused,
+            Self::FhirClientUnknown => ErrorCode::FhirClientUnknown,
+            Self::FhirRecipientUnknown(_) => ErrorCode::FhirRecipientUnknown,
         }
     }
 

@@ -30,7 +30,11 @@ pub use care_network::{
     NetworkParticipant, ParticipantKind, watch_care_network,
 };
 pub use care_team::{CareTeam, CareTeamInvite, ClientRef, Member};
-pub use compliance::{audit::AuditEntry, privacy::PrivacyPolicy};
+pub use compliance::{
+    archive::{ArchiveReceipt, ImportReport, ImportedRequest, RefusedRequest},
+    audit::AuditEntry,
+    privacy::PrivacyPolicy,
+};
 pub use conversation::{ConversationKind, ConversationStatus, ConversationSummary, NewConversation};
 pub use desktop_notifier::DesktopNotifier;
 pub use devices::{DeviceTrust, OwnDevice, Reauth, RecoveryKey, RecoveryState, VerificationEmoji, VerificationStep};

@@ -63,6 +63,9 @@ pub struct PractitionerDetails {
     pub absences: Vec<AbsencePeriod>,
     pub practitioner_id: Option<String>,
     pub role_id: Option<String>,
+    /// The role's Organization in the same directory.
+    #[serde(default)]
+    pub organisation_id: Option<String>,
     /// The MXID the directory publishes, if any.
     pub user_id: Option<String>,
     /// The UZI number the Practitioner carries: what an identity service
@@ -198,6 +201,10 @@ impl DirectoryClient {
             absences: role.map(absences_of).unwrap_or_default(),
             practitioner_id: p.id.clone(),
             role_id: role.and_then(|r| r.id.clone()),
+            organisation_id: role
+                .and_then(|r| r.organization.as_ref())
+                .and_then(|o| o.id_of("Organization"))
+                .map(str::to_owned),
             user_id: address.user_id,
             homeserver: address
                 .homeserver

@@ -407,6 +407,45 @@ describe("ConversationHeader", () => {
     expect(backend.commands.setConversationStatus).toHaveBeenLastCalledWith("!a", "active");
   });
 
+  it("offers the ECD only where the installation names one", async () => {
+    store = new ConversationsStore();
+    render(ConversationHeader, { store, conversation: conversation("!a", "Medicatie") });
+    await vi.waitFor(() => expect(backend.commands.informationSystem).toHaveBeenCalled());
+    expect(screen.queryByTestId("archive-to-ecd")).not.toBeInTheDocument();
+  });
+
+  it("archives at the ECD and says what went there", async () => {
+    store = new ConversationsStore();
+    backend.commands.informationSystem.mockResolvedValue(ok("https://ecd.example/fhir"));
+    backend.commands.archiveToInformationSystem.mockResolvedValueOnce(
+      ok({ roomId: "!a", messages: 4, files: 6, resources: 17, undecryptable: 2 }),
+    );
+    const user = userEvent.setup();
+    render(ConversationHeader, { store, conversation: conversation("!a", "Medicatie") });
+    await user.click(await screen.findByTestId("archive-to-ecd"));
+    expect(backend.commands.archiveToInformationSystem).toHaveBeenCalledWith("!a");
+    const done = await screen.findByTestId("archive-to-ecd-done");
+    expect(done).toHaveTextContent("In het ECD gearchiveerd: 4 berichten, 6 bijlagen.");
+    expect(done).toHaveTextContent("2 berichten kon dit apparaat niet ontsleutelen");
+  });
+
+  it("shows an ECD that is away as readable text, and can try again", async () => {
+    store = new ConversationsStore();
+    backend.commands.informationSystem.mockResolvedValue(ok("https://ecd.example/fhir"));
+    backend.commands.archiveToInformationSystem.mockResolvedValueOnce(
+      err("archive_endpoint_unreachable", "connection refused"),
+    );
+    const user = userEvent.setup();
+    render(ConversationHeader, { store, conversation: conversation("!a", "Medicatie") });
+    await user.click(await screen.findByTestId("archive-to-ecd"));
+    expect(await screen.findByTestId("archive-to-ecd-error")).toHaveTextContent(
+      "Het ECD van je organisatie is niet bereikbaar.",
+    );
+    await user.click(screen.getByTestId("archive-to-ecd"));
+    expect(await screen.findByTestId("archive-to-ecd-done")).toBeInTheDocument();
+    expect(screen.queryByTestId("archive-to-ecd-error")).not.toBeInTheDocument();
+  });
+
   it("shows not_permitted as readable text", async () => {
     store = new ConversationsStore();
     backend.commands.setConversationStatus.mockResolvedValueOnce(err("not_permitted", "M_FORBIDDEN"));

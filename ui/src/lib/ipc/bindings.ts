@@ -80,6 +80,16 @@ export const commands = {
 	startConversation: (request: NewConversation) => typedError<string, AppError>(__TAURI_INVOKE("start_conversation", { request })),
 	joinConversation: (roomId: string) => typedError<null, AppError>(__TAURI_INVOKE("join_conversation", { roomId })),
 	setConversationStatus: (roomId: string, status: ConversationStatus) => typedError<null, AppError>(__TAURI_INVOKE("set_conversation_status", { roomId, status })),
+	/**
+	 *  The organisation's information system, if this deployment names one:
+	 *  the UI offers archiving there only then.
+	 */
+	informationSystem: () => typedError<string | null, AppError>(__TAURI_INVOKE("information_system")),
+	/**
+	 *  Archives the conversation at the organisation's information system as
+	 *  FHIR (UC8); archiving again updates the earlier archive.
+	 */
+	archiveToInformationSystem: (roomId: string) => typedError<ArchiveReceipt, AppError>(__TAURI_INVOKE("archive_to_information_system", { roomId })),
 	redact: (roomId: string, eventId: string) => typedError<null, AppError>(__TAURI_INVOKE("redact", { roomId, eventId })),
 	deviceTrust: () => typedError<DeviceTrust, AppError>(__TAURI_INVOKE("device_trust")),
 	/**  Sets up recovery; the key crosses the IPC once, to be shown once. */
@@ -118,6 +128,17 @@ export type AccountOrigin =
 export type AppError = {
 	code: ErrorCode,
 	detail: string,
+};
+
+/**  What an archive held and where it went. */
+export type ArchiveReceipt = {
+	roomId: string,
+	messages: number,
+	files: number,
+	/**  FHIR resources written (or, unsent, in the bundle). */
+	resources: number,
+	/**  Messages this device cannot decrypt: not in the archive. */
+	undecryptable: number,
 };
 
 /**  An attachment as a timeline item shows it. */
@@ -350,7 +371,17 @@ export type ErrorCode =
 /**  This e-mail address already belongs to a Kring account: invite that person directly. */
 "email_in_use" | 
 /**  No e-mail address is waiting for its code: ask for a mail first. */
-"no_email_validation";
+"no_email_validation" | 
+/**  FHIR from or for the information system is not what it should be (the message names the field): ask IT. */
+"fhir_invalid" | 
+/**  The information system cannot be reached: nothing was changed; try again later. */
+"archive_endpoint_unreachable" | 
+/**  The information system refused the archive or request: ask IT; the conversation is unchanged. */
+"archive_endpoint_refused" | 
+/**  The request is about a client with no care team on this device: ask the care team's lead to invite you. */
+"fhir_client_unknown" | 
+/**  The request names someone who is not in the client's care team: invite them first. */
+"fhir_recipient_unknown";
 
 export type ListDiff<T> = { op: "reset"; values: T[] } | { op: "append"; values: T[] } | { op: "clear" } | { op: "pushFront"; value: T } | { op: "pushBack"; value: T } | { op: "popFront" } | { op: "popBack" } | { op: "insert"; index: number; value: T } | { op: "set"; index: number; value: T } | { op: "remove"; index: number } | { op: "truncate"; length: number };
 

@@ -8,6 +8,7 @@ import type {
   Absence,
   AccountOrigin,
   AppError,
+  ArchiveReceipt,
   Attachment,
   CareNetwork,
   CareTeam,
@@ -54,6 +55,7 @@ export type {
   Absence,
   AccountOrigin,
   AppError,
+  ArchiveReceipt,
   Attachment,
   CareNetwork,
   CareTeam,
@@ -209,6 +211,11 @@ export const ERROR_CODES = [
   "email_code_wrong",
   "email_in_use",
   "no_email_validation",
+  "fhir_invalid",
+  "archive_endpoint_unreachable",
+  "archive_endpoint_refused",
+  "fhir_client_unknown",
+  "fhir_recipient_unknown",
 ] as const satisfies readonly ErrorCode[];
 
 // Fails `npm run check` when Rust adds an error code the UI has no text for yet.
@@ -379,6 +386,10 @@ export const ipc = {
   addToConversation: (roomId: string, userId: string) => call(() => commands.addToConversation(roomId, userId)),
   setConversationStatus: (roomId: string, status: ConversationStatus) =>
     call(() => commands.setConversationStatus(roomId, status)),
+  // Archiving to the organisation's information system (UC8), where the deployment names one.
+  informationSystem: () => call(() => commands.informationSystem()),
+  archiveToInformationSystem: (roomId: string): Promise<Result<ArchiveReceipt, AppError>> =>
+    call(() => commands.archiveToInformationSystem(roomId)),
   redact: (roomId: string, eventId: string) => call(() => commands.redact(roomId, eventId)),
   watchSync: (onStatus: (status: SyncStatus) => void) =>
     openStream<SyncStatus>((ch) => commands.watchSync(ch), onStatus),

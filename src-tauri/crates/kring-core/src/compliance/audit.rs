@@ -31,6 +31,12 @@ const DELIVERED_SETTING: &str = "audit_delivered_seq";
 /// Events per delivery (one FHIR transaction).
 const DELIVERY_BATCH: i64 = 200;
 
+/// The care team (space) a conversation sits in: its `m.space.parent`. Local state only.
+pub(crate) async fn space_of(room: &matrix_sdk::Room) -> Option<String> {
+    let parents = room.get_state_events(StateEventType::SpaceParent).await.ok()?;
+    parents.iter().find_map(|e| crate::care_team::state_json(e).ok()?["state_key"].as_str().map(str::to_owned))
+}
+
 /// FHIR `AuditEvent.action` (C, R, U, D, E) and the BALP interaction.
 fn action_of(kind: &str) -> (&'static str, &'static str) {
     match kind {
@@ -171,8 +177,7 @@ impl Session {
         if room.is_space() {
             return Some(room_id.to_owned());
         }
-        let parents = room.get_state_events(StateEventType::SpaceParent).await.ok()?;
-        parents.iter().find_map(|e| crate::care_team::state_json(e).ok()?["state_key"].as_str().map(str::to_owned))
+        space_of(&room).await
     }
 
     /// The newest `limit` events, newest first.
@@ -268,10 +273,9 @@ fn store_err(e: kring_store::StoreError) -> CoreError {
     CoreError::Storage(e.to_string())
 }
 
-const UZI_SYSTEM: &str = "http://fhir.nl/fhir/NamingSystem/uzi-nr-pers";
-const ROLE_SYSTEM: &str = "http://fhir.nl/fhir/NamingSystem/uzi-rolcode";
-const KRING_CARE_TEAM: &str = "urn:kring:care-team";
-const KRING_MATRIX_ID: &str = "urn:kring:matrix-id";
+use kring_fhir::systems::{
+    CARE_TEAM as KRING_CARE_TEAM, MATRIX_ID as KRING_MATRIX_ID, UZI as UZI_SYSTEM, UZI_ROLE as ROLE_SYSTEM,
+};
 
 /// One event as a FHIR R4 AuditEvent after IHE BALP: a RESTful interaction
 /// (read, create, update, delete, execute) by the user (agent, with UZI and

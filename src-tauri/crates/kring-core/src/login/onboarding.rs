@@ -50,6 +50,11 @@ pub struct OnboardingConfig {
     /// organisation decides); none: kept until deleted.
     #[serde(default)]
     pub retention_days: Option<u32>,
+    /// The organisation's information system (ECD) as a FHIR R4 base URL:
+    /// where conversations are archived (UC8), and whose
+    /// CommunicationRequests start conversations.
+    #[serde(default)]
+    pub information_system: Option<Url>,
 }
 
 impl OnboardingConfig {
