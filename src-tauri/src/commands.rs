@@ -265,6 +265,40 @@ pub async fn set_conversation_status(
     Ok(state.session().await?.set_conversation_status(&room_id, status).await?)
 }
 
+/// The app lock: whether it is on, locked, and the idle time in force.
+#[tauri::command]
+#[specta::specta]
+pub async fn app_lock_state(state: State<'_, AppState>) -> CmdResult<kring_core::AppLockState> {
+    Ok(state.session().await?.app_lock_state().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn set_app_lock_pin(state: State<'_, AppState>, pin: String) -> CmdResult<kring_core::AppLockState> {
+    let pin = zeroize::Zeroizing::new(pin);
+    Ok(state.session().await?.set_app_lock_pin(&pin).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn set_app_lock_idle(state: State<'_, AppState>, seconds: u32) -> CmdResult<kring_core::AppLockState> {
+    Ok(state.session().await?.set_app_lock_idle(seconds).await?)
+}
+
+/// The UI saw no input for the idle time (or the user chose to lock).
+#[tauri::command]
+#[specta::specta]
+pub async fn lock_app(state: State<'_, AppState>) -> CmdResult<kring_core::AppLockState> {
+    Ok(state.session().await?.lock_app().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn unlock_app(state: State<'_, AppState>, pin: String) -> CmdResult<kring_core::AppLockState> {
+    let pin = zeroize::Zeroizing::new(pin);
+    Ok(state.session().await?.unlock_app(&pin).await?)
+}
+
 /// The organisation's information system, if this deployment names one:
 /// the UI offers archiving there only then.
 #[tauri::command]

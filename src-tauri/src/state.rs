@@ -94,6 +94,9 @@ impl AppState {
 
     pub async fn set_session(&self, session: Option<Arc<Session>>) -> Option<Arc<Session>> {
         if let Some(s) = session.clone() {
+            // The organisation's app lock from the start: with a PIN set, a
+            // restored session opens locked.
+            s.use_app_lock(self.onboarding_config().map(|c| c.app_lock).unwrap_or_default());
             // Care teams made on the person's other devices come from the vault.
             tokio::spawn(async move {
                 s.wait_until_synced(std::time::Duration::from_secs(60)).await;

@@ -261,6 +261,27 @@ def test_with_show_text_the_notification_carries_the_text(team, desktop, watches
     assert n["urgency"] == 1 and LEAD_NAME in n["summary"], n
 
 
+def test_while_locked_a_notification_names_no_one(team, desktop, watches):
+    """With a PIN set, a Kring that starts runs locked (quitting is no way around the lock), and
+    then a notification names no sender and no conversation, not even with the text turned on."""
+    room = team.conversation("Wondzorg thuis")
+    device = team.device(team.nurse_u, "nurse-locked")
+    assert device.error("app-lock", "set-pin", input="123\n")["code"] == "app_lock_pin_invalid"
+    state = device.json("app-lock", "set-pin", input="48291\n")
+    assert state["pinSet"] and state["enabled"], state
+    assert device.error("app-lock", "unlock", input="11111\n")["code"] == "app_lock_pin_wrong"
+    assert device.json("app-lock", "status")["attemptsLeft"] == 2
+    assert device.json("app-lock", "unlock", input="48291\n")["attemptsLeft"] == 3, "a right PIN resets the count"
+    watch = watches(team, desktop, "--show-text", "--repeat-after", "600", device=device)
+    text = f"Verband vervangen {uuid.uuid4().hex[:6]}"
+    event_id = team.send(room, text, urgent=True)
+    watch.wait_notification("shown", event_id, urgent=True)
+    [n] = notified(desktop, 1, "the Notify call")
+    for secret in (LEAD_NAME, "Wondzorg", text):
+        assert secret not in n["summary"] and secret not in n["body"], f"{secret!r} shown while locked: {n}"
+    assert n["summary"] == "Urgent bericht in Kring" and n["urgency"] == 2, n
+
+
 def test_an_urgent_message_is_critical_with_a_sound(team, desktop, watches):
     room = team.conversation("Decubitus")
     watch = watches(team, desktop, "--repeat-after", "600", "--repeat-count", "3")

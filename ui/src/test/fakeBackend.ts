@@ -6,6 +6,7 @@ import type { Channel } from "@tauri-apps/api/core";
 import type {
   Absence,
   AppError,
+  AppLockState,
   Attachment,
   CareNetwork,
   CareTeam,
@@ -298,6 +299,11 @@ function createBackend() {
     joinConversation: vi.fn(),
     setConversationStatus: vi.fn(),
     informationSystem: vi.fn(),
+    appLockState: vi.fn(),
+    setAppLockPin: vi.fn(),
+    setAppLockIdle: vi.fn(),
+    lockApp: vi.fn(),
+    unlockApp: vi.fn(),
     archiveToInformationSystem: vi.fn(),
     watchCareNetwork: vi.fn(),
     refreshCareNetwork: vi.fn(),
@@ -424,6 +430,12 @@ function createBackend() {
     commands.joinConversation.mockResolvedValue(ok(null));
     commands.setConversationStatus.mockResolvedValue(ok(null));
     commands.informationSystem.mockResolvedValue(ok(null));
+    // The organisation's lock is off unless a test turns it on.
+    commands.appLockState.mockResolvedValue(ok(lockState({ enabled: false })));
+    commands.setAppLockPin.mockResolvedValue(ok(lockState({ pinSet: true })));
+    commands.setAppLockIdle.mockImplementation(async (seconds: number) => ok(lockState({ idleSeconds: seconds })));
+    commands.lockApp.mockResolvedValue(ok(lockState({ pinSet: true, locked: true })));
+    commands.unlockApp.mockResolvedValue(ok(lockState({ pinSet: true })));
     commands.archiveToInformationSystem.mockImplementation(async (roomId: string) =>
       ok({ roomId, messages: 4, files: 6, resources: 17, undecryptable: 0 }),
     );
@@ -527,3 +539,17 @@ export const backend = createBackend();
 backend.reset();
 
 export const bindingsModule = { commands: backend.commands };
+
+/** An app-lock state: on, 5 minutes, no PIN, unlocked, unless overridden. */
+export function lockState(over: Partial<AppLockState> = {}): AppLockState {
+  return {
+    enabled: true,
+    pinSet: false,
+    locked: false,
+    idleSeconds: 300,
+    maxIdleSeconds: 300,
+    attemptsLeft: 3,
+    retryInSeconds: 0,
+    ...over,
+  };
+}

@@ -181,6 +181,9 @@ enum Command {
     /// Desktop notifications.
     #[command(subcommand)]
     Notifications(notify::NotificationsCommand),
+    /// The app lock of this profile: its PIN, and whether it holds.
+    #[command(subcommand)]
+    AppLock(AppLockCommand),
     /// Push to mobile devices through a push gateway.
     #[command(subcommand)]
     Push(notify::PushCommand),
@@ -392,6 +395,22 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             let room_id = resolve_room(&session, room)?;
             sending::mark_read(&session, &room_id).await?;
             out.value(&serde_json::json!({"read": room_id}));
+            session.stop().await;
+        }
+        Command::AppLock(command) => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            let policy = match command.config() {
+                Some(path) => kring_core::OnboardingConfig::load(path)?.app_lock,
+                None => kring_core::AppLockPolicy::default(),
+            };
+            session.use_app_lock(policy);
+            let state = match command {
+                AppLockCommand::Status { .. } => session.app_lock_state().await?,
+                // The PIN comes on standard input, never as an argument (ps, shell history).
+                AppLockCommand::SetPin { .. } => session.set_app_lock_pin(&read_password_stdin()?).await?,
+                AppLockCommand::Unlock { .. } => session.unlock_app(&read_password_stdin()?).await?,
+            };
+            out.value(&state);
             session.stop().await;
         }
         Command::Notifications(command) => {
@@ -625,4 +644,31 @@ enum IdentityServiceCommand {
         #[arg(long)]
         code: String,
     },
+}
+
+#[derive(Subcommand)]
+enum AppLockCommand {
+    /// Whether the lock is on, a PIN set, and how many tries are left.
+    Status {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Set the PIN (5 to 12 digits, on standard input).
+    SetPin {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Try the PIN (on standard input): wrong ones count, as in the app.
+    Unlock {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+impl AppLockCommand {
+    fn config(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::Status { config } | Self::SetPin { config } | Self::Unlock { config } => config.as_deref(),
+        }
+    }
 }

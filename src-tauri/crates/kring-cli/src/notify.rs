@@ -24,6 +24,10 @@ pub enum NotificationsCommand {
         /// Show the message text in notifications.
         #[arg(long)]
         show_text: bool,
+        /// onboarding.json: its `app_lock` (default: on). With a PIN set,
+        /// the watch runs locked: notifications name no one.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
     },
 }
 
@@ -57,7 +61,12 @@ pub async fn notifications(
     timeout: Duration,
     out: &Output,
 ) -> Result<(), CoreError> {
-    let NotificationsCommand::Watch { seconds, repeat_after, repeat_count, show_text } = command;
+    let NotificationsCommand::Watch { seconds, repeat_after, repeat_count, show_text, config } = command;
+    let policy = match config {
+        Some(path) => kring_core::OnboardingConfig::load(path)?.app_lock,
+        None => kring_core::AppLockPolicy::default(),
+    };
+    session.use_app_lock(policy);
     let mut settings = session.notification_settings().await;
     settings.show_message_text = *show_text;
     if let Some(s) = repeat_after {

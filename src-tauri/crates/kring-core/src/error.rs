@@ -127,6 +127,16 @@ pub enum ErrorCode {
     FhirClientUnknown,
     /// The request names someone who is not in the client's care team: invite them first.
     FhirRecipientUnknown,
+    /// A PIN is 5 to 12 digits: choose another.
+    AppLockPinInvalid,
+    /// The PIN does not match: try again (the message says how many tries are left).
+    AppLockPinWrong,
+    /// Too many wrong PINs: wait (the message says how long), then try again.
+    AppLockHeld,
+    /// Kring cannot lock without a PIN: set one first.
+    AppLockNoPin,
+    /// Kring is locked: unlock it first.
+    AppLocked,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +183,16 @@ pub enum CoreError {
     FhirClientUnknown,
     #[error("not in the client's care team: {0}")]
     FhirRecipientUnknown(String),
+    #[error("a PIN is {min} to {max} digits")]
+    AppLockPinInvalid { min: usize, max: usize },
+    #[error("wrong PIN; {attempts_left} tries left")]
+    AppLockPinWrong { attempts_left: u32 },
+    #[error("too many wrong PINs; try again in {seconds} s")]
+    AppLockHeld { seconds: u32 },
+    #[error("no PIN is set")]
+    AppLockNoPin,
+    #[error("Kring is locked")]
+    AppLocked,
     #[error("the homeserver rejected the username or password")]
     WrongCredentials,
     #[error("the homeserver could not be reached: {0}")]
@@ -313,6 +333,11 @@ impl CoreError {
             Self::ArchiveEndpointRefused(_) => ErrorCode::ArchiveEndpointRefused,
             Self::FhirClientUnknown => ErrorCode::FhirClientUnknown,
             Self::FhirRecipientUnknown(_) => ErrorCode::FhirRecipientUnknown,
+            Self::AppLockPinInvalid { .. } => ErrorCode::AppLockPinInvalid,
+            Self::AppLockPinWrong { .. } => ErrorCode::AppLockPinWrong,
+            Self::AppLockHeld { .. } => ErrorCode::AppLockHeld,
+            Self::AppLockNoPin => ErrorCode::AppLockNoPin,
+            Self::AppLocked => ErrorCode::AppLocked,
         }
     }
 

@@ -31,6 +31,7 @@ pub use care_network::{
 };
 pub use care_team::{CareTeam, CareTeamInvite, ClientRef, Member};
 pub use compliance::{
+    app_lock::{AppLockPolicy, AppLockState},
     archive::{ArchiveReceipt, ImportReport, ImportedRequest, RefusedRequest},
     audit::AuditEntry,
     privacy::PrivacyPolicy,

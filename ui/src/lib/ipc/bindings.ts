@@ -85,6 +85,13 @@ export const commands = {
 	 *  the UI offers archiving there only then.
 	 */
 	informationSystem: () => typedError<string | null, AppError>(__TAURI_INVOKE("information_system")),
+	/**  The app lock: whether it is on, locked, and the idle time in force. */
+	appLockState: () => typedError<AppLockState, AppError>(__TAURI_INVOKE("app_lock_state")),
+	setAppLockPin: (pin: string) => typedError<AppLockState, AppError>(__TAURI_INVOKE("set_app_lock_pin", { pin })),
+	setAppLockIdle: (seconds: number) => typedError<AppLockState, AppError>(__TAURI_INVOKE("set_app_lock_idle", { seconds })),
+	/**  The UI saw no input for the idle time (or the user chose to lock). */
+	lockApp: () => typedError<AppLockState, AppError>(__TAURI_INVOKE("lock_app")),
+	unlockApp: (pin: string) => typedError<AppLockState, AppError>(__TAURI_INVOKE("unlock_app", { pin })),
 	/**
 	 *  Archives the conversation at the organisation's information system as
 	 *  FHIR (UC8); archiving again updates the earlier archive.
@@ -128,6 +135,21 @@ export type AccountOrigin =
 export type AppError = {
 	code: ErrorCode,
 	detail: string,
+};
+
+/**  What the UI needs to show the lock. */
+export type AppLockState = {
+	/**  The organisation has the lock on. */
+	enabled: boolean,
+	pinSet: boolean,
+	locked: boolean,
+	/**  The idle time in force (the user's choice within the organisation's). */
+	idleSeconds: number,
+	/**  The organisation's idle time: the most a user may choose. */
+	maxIdleSeconds: number,
+	attemptsLeft: number,
+	/**  While the lock holds after too many wrong PINs. */
+	retryInSeconds: number,
 };
 
 /**  What an archive held and where it went. */
@@ -381,7 +403,17 @@ export type ErrorCode =
 /**  The request is about a client with no care team on this device: ask the care team's lead to invite you. */
 "fhir_client_unknown" | 
 /**  The request names someone who is not in the client's care team: invite them first. */
-"fhir_recipient_unknown";
+"fhir_recipient_unknown" | 
+/**  A PIN is 5 to 12 digits: choose another. */
+"app_lock_pin_invalid" | 
+/**  The PIN does not match: try again (the message says how many tries are left). */
+"app_lock_pin_wrong" | 
+/**  Too many wrong PINs: wait (the message says how long), then try again. */
+"app_lock_held" | 
+/**  Kring cannot lock without a PIN: set one first. */
+"app_lock_no_pin" | 
+/**  Kring is locked: unlock it first. */
+"app_locked";
 
 export type ListDiff<T> = { op: "reset"; values: T[] } | { op: "append"; values: T[] } | { op: "clear" } | { op: "pushFront"; value: T } | { op: "pushBack"; value: T } | { op: "popFront" } | { op: "popBack" } | { op: "insert"; index: number; value: T } | { op: "set"; index: number; value: T } | { op: "remove"; index: number } | { op: "truncate"; length: number };
 

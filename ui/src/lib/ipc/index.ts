@@ -8,6 +8,7 @@ import type {
   Absence,
   AccountOrigin,
   AppError,
+  AppLockState,
   ArchiveReceipt,
   Attachment,
   CareNetwork,
@@ -55,6 +56,7 @@ export type {
   Absence,
   AccountOrigin,
   AppError,
+  AppLockState,
   ArchiveReceipt,
   Attachment,
   CareNetwork,
@@ -216,6 +218,11 @@ export const ERROR_CODES = [
   "archive_endpoint_refused",
   "fhir_client_unknown",
   "fhir_recipient_unknown",
+  "app_lock_pin_invalid",
+  "app_lock_pin_wrong",
+  "app_lock_held",
+  "app_lock_no_pin",
+  "app_locked",
 ] as const satisfies readonly ErrorCode[];
 
 // Fails `npm run check` when Rust adds an error code the UI has no text for yet.
@@ -386,6 +393,12 @@ export const ipc = {
   addToConversation: (roomId: string, userId: string) => call(() => commands.addToConversation(roomId, userId)),
   setConversationStatus: (roomId: string, status: ConversationStatus) =>
     call(() => commands.setConversationStatus(roomId, status)),
+  // The app lock: Kring holds the state, the UI notices the idle time.
+  appLockState: () => call(() => commands.appLockState()),
+  setAppLockPin: (pin: string) => call(() => commands.setAppLockPin(pin)),
+  setAppLockIdle: (seconds: number) => call(() => commands.setAppLockIdle(seconds)),
+  lockApp: () => call(() => commands.lockApp()),
+  unlockApp: (pin: string) => call(() => commands.unlockApp(pin)),
   // Archiving to the organisation's information system (UC8), where the deployment names one.
   informationSystem: () => call(() => commands.informationSystem()),
   archiveToInformationSystem: (roomId: string): Promise<Result<ArchiveReceipt, AppError>> =>

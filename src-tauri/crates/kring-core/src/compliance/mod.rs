@@ -3,6 +3,7 @@
 //! retention; privacy by default; archiving conversations to the
 //! information system as FHIR, and taking up its requests.
 
+pub mod app_lock;
 pub mod archive;
 pub mod audit;
 pub mod privacy;

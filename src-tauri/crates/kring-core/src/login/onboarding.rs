@@ -55,6 +55,9 @@ pub struct OnboardingConfig {
     /// CommunicationRequests start conversations.
     #[serde(default)]
     pub information_system: Option<Url>,
+    /// The app lock: idle time, wrong PINs allowed, lockout (on, 5 minutes, by default).
+    #[serde(default)]
+    pub app_lock: crate::AppLockPolicy,
 }
 
 impl OnboardingConfig {

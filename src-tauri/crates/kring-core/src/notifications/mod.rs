@@ -227,6 +227,7 @@ impl Session {
         let mut incoming = self.notifications.subscribe();
         let own_user = self.client.user_id().map(ToOwned::to_owned);
         let store = self.store.clone();
+        let locked = self.app_lock.locked_flag();
         Subscription::new(tokio::spawn(async move {
             let Some(own_user) = own_user else { return };
             let (events_tx, mut events) = mpsc::unbounded_channel::<NotificationEvent>();
@@ -259,11 +260,12 @@ impl Session {
                         let shown = shown.clone();
                         let own_user = own_user.clone();
                         let store = store.clone();
+                        let locked = locked.clone();
                         running.retain(|t: &tokio::task::JoinHandle<()>| !t.is_finished());
                         running.push(tokio::spawn(async move {
                             let Some(candidate) = candidate(notification, room, &own_user).await else { return };
                             let settings = load_settings(&store).await;
-                            notify(candidate, settings, notifier, events_tx, shown).await;
+                            notify(candidate, settings, &locked, notifier, events_tx, shown).await;
                         }));
                     }
                     id = activations.recv() => {
@@ -386,7 +388,24 @@ async fn is_read(room: &Room, own_user: &UserId, event_id: &OwnedEventId, ts: Mi
     false
 }
 
-fn notification_for(candidate: &Candidate, sender_name: &str, settings: &NotificationSettings) -> DesktopNotification {
+/// While Kring is locked a notification names no one and no subject: the
+/// screen may be in view of anyone.
+fn notification_for(
+    candidate: &Candidate,
+    sender_name: &str,
+    settings: &NotificationSettings,
+    locked: bool,
+) -> DesktopNotification {
+    if locked {
+        let (summary, body) =
+            if candidate.urgent { ("Urgent bericht in Kring", "Urgent bericht") } else { ("Kring", "Nieuw bericht") };
+        return DesktopNotification {
+            summary: summary.into(),
+            body: body.into(),
+            urgent: candidate.urgent,
+            replaces: None,
+        };
+    }
     let room_name = candidate.room.cached_display_name().map(|n| n.to_string()).unwrap_or_default();
     let summary = if candidate.urgent {
         format!("Urgent: {sender_name} in {room_name}")
@@ -406,6 +425,7 @@ fn notification_for(candidate: &Candidate, sender_name: &str, settings: &Notific
 async fn notify(
     candidate: Candidate,
     settings: NotificationSettings,
+    locked: &std::sync::atomic::AtomicBool,
     notifier: Arc<dyn Notifier>,
     events: mpsc::UnboundedSender<NotificationEvent>,
     shown: Arc<std::sync::Mutex<HashMap<u32, (String, String)>>>,
@@ -423,7 +443,8 @@ async fn notify(
     };
     let room_id = candidate.room.room_id().to_string();
     let event_id = candidate.event_id.to_string();
-    let mut notification = notification_for(&candidate, &sender_name, &settings);
+    let locked_now = || locked.load(std::sync::atomic::Ordering::SeqCst);
+    let notification = notification_for(&candidate, &sender_name, &settings, locked_now());
     let id = match notifier.show(notification.clone()).await {
         Ok(id) => id,
         Err(e) => {
@@ -450,6 +471,8 @@ async fn notify(
             withdraw(id).await;
             return;
         }
+        // Locked since? The repeat names no one either.
+        let mut notification = notification_for(&candidate, &sender_name, &settings, locked_now());
         notification.replaces = Some(id);
         if let Err(e) = notifier.show(notification.clone()).await {
             warn!("the desktop did not take the repeated notification: {e}");

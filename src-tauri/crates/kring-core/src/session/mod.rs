@@ -60,9 +60,9 @@ pub struct Session {
     pub(crate) client: Client,
     pub(crate) sync_service: Arc<SyncService>,
     homeserver: String,
-    profile: String,
+    pub(crate) profile: String,
     store_dir: PathBuf,
-    secrets: Arc<dyn SecretStore>,
+    pub(crate) secrets: Arc<dyn SecretStore>,
     pub(crate) store: kring_store::Store,
     timelines: Mutex<HashMap<OwnedRoomId, Arc<Timeline>>>,
     background: std::sync::Mutex<Vec<Subscription>>,
@@ -73,6 +73,8 @@ pub struct Session {
     pub(crate) identity_services: crate::identity_service::IdentityServices,
     /// Reads recorded in the audit trail lately (one per object and window).
     pub(crate) recent_reads: crate::compliance::audit::RecentReads,
+    /// Locked after inactivity; a PIN unlocks.
+    pub(crate) app_lock: crate::compliance::app_lock::AppLock,
     /// What the organisation lets others see (receipts); private by default.
     pub(crate) privacy: std::sync::RwLock<crate::PrivacyPolicy>,
     /// The organisation's retention for new care teams (milliseconds).
@@ -224,6 +226,7 @@ impl Session {
             session,
             oauth_client_id,
             store_passphrase: passphrase,
+            app_lock_pin: None,
         };
         secrets.save(profile, &stored)?;
         info!(user_id = %stored.session.meta.user_id, "signed in");
@@ -317,6 +320,7 @@ impl Session {
             directory_scope: Default::default(),
             identity_services: Default::default(),
             recent_reads: Default::default(),
+            app_lock: Default::default(),
             privacy: Default::default(),
             default_retention: Default::default(),
             absence_source: std::sync::RwLock::new(Arc::new(crate::care_network::DirectoryNotAvailable)),

@@ -21,6 +21,9 @@ pub struct StoredSession {
     pub oauth_client_id: Option<String>,
     /// Random passphrase encrypting the SDK's sqlite stores on disk.
     pub store_passphrase: Zeroizing<String>,
+    /// The app lock's PIN, as a salted PBKDF2 hash (`compliance::app_lock`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_lock_pin: Option<Zeroizing<String>>,
 }
 
 impl StoredSession {
