@@ -266,6 +266,32 @@ fn notice(content: &TimelineItemContent) -> Notice {
     }
 }
 
+/// Events a conversation shows when it opens, before anyone scrolls.
+const FIRST_SCREEN: u16 = 20;
+
+/// Loads older events once when the room opens with fewer than a screen. A
+/// homeserver that joined a room over federation holds nothing from before
+/// its join until a client paginates, so without this a colleague at the
+/// other organisation would open a new conversation and see only "joined",
+/// not the message they were invited for. The items arrive as diffs.
+async fn fill_first_screen(timeline: &Timeline, gap: Option<u16>) {
+    let Some(gap) = gap else { return };
+    // A failure here is the same as the user's "load older" failing: the
+    // button stays and says so when pressed; nothing is lost.
+    if let Err(e) = timeline.paginate_backwards(gap).await {
+        tracing::warn!("could not load the first screen of a conversation: {e}");
+    }
+}
+
+/// How many events short of a first screen the timeline is, unless it
+/// already shows the room's start.
+fn first_screen_gap(items: &[Arc<SdkItem>]) -> Option<u16> {
+    let events = u16::try_from(items.iter().filter(|i| i.as_event().is_some()).count()).unwrap_or(u16::MAX);
+    let at_start =
+        items.iter().any(|i| matches!(i.kind(), TimelineItemKind::Virtual(VirtualTimelineItem::TimelineStart)));
+    (events < FIRST_SCREEN && !at_start).then(|| FIRST_SCREEN - events)
+}
+
 /// What items need to know about the room now: its power levels (the SDK's
 /// view knows room v12 creators) and whether it sits in a care team.
 async fn item_context(room: &Room, own_user: &UserId, urgent_unsent: &UrgentUnsent) -> ItemContext {
@@ -308,8 +334,12 @@ impl Session {
             if !sink(vec![ListDiff::Reset { values: shown.clone() }]) {
                 return;
             }
+            let fill = fill_first_screen(&timeline, first_screen_gap(&sdk_items));
+            futures_util::pin_mut!(fill);
+            let mut filling = true;
             loop {
                 tokio::select! {
+                    () = &mut fill, if filling => filling = false,
                     diffs = stream.next() => {
                         let Some(diffs) = diffs else { break };
                         for diff in diffs.iter().cloned() {
