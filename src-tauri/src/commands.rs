@@ -265,6 +265,13 @@ pub async fn set_conversation_status(
     Ok(state.session().await?.set_conversation_status(&room_id, status).await?)
 }
 
+/// Marks a conversation sensitive or not, for everyone.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_conversation_sensitive(state: State<'_, AppState>, room_id: String, sensitive: bool) -> CmdResult<()> {
+    Ok(state.session().await?.set_conversation_sensitive(&room_id, sensitive).await?)
+}
+
 /// The app lock: whether it is on, locked, and the idle time in force.
 #[tauri::command]
 #[specta::specta]

@@ -68,6 +68,7 @@ pub fn specta_builder<R: Runtime>() -> SpectaBuilder<R> {
         commands::start_conversation,
         commands::join_conversation,
         commands::set_conversation_status,
+        commands::set_conversation_sensitive,
         commands::information_system,
         commands::app_lock_state,
         commands::set_app_lock_pin,

@@ -105,10 +105,11 @@ class Team:
             self._other = self.device(self.nurse_u, "nurse-other")
         return self._other
 
-    def conversation(self, subject):
+    def conversation(self, subject, sensitive=False):
         """A new encrypted conversation lead -> nurse; the nurse has joined and read it."""
         room = self.lead.json("conversation", "start", "--space", self.space, "--subject", subject,
-                              "--to", self.nurse_u["mxid"], "Start van het gesprek.")["roomId"]
+                              "--to", self.nurse_u["mxid"], *(["--sensitive"] if sensitive else []),
+                              "Start van het gesprek.")["roomId"]
         wait_for("the conversation at the nurse", lambda: [
             c for c in self.nurse.json("conversation", "list", "--space", self.space) if c["roomId"] == room])
         self.nurse.json("conversation", "join", "--room", room)
@@ -280,6 +281,40 @@ def test_while_locked_a_notification_names_no_one(team, desktop, watches):
     for secret in (LEAD_NAME, "Wondzorg", text):
         assert secret not in n["summary"] and secret not in n["body"], f"{secret!r} shown while locked: {n}"
     assert n["summary"] == "Urgent bericht in Kring" and n["urgency"] == 2, n
+
+
+def test_a_sensitive_conversation_keeps_its_subject_and_text_off_lists_and_notifications(team, desktop, watches):
+    """A senior or lead marks a conversation sensitive (m.room.topic, so every device knows it with
+    the room list): lists say "Vertrouwelijk gesprek", and so does a notification, without the text
+    even where the text is turned on. Lifting the mark brings the subject back."""
+    subject = "Vermoeden huiselijk geweld"
+    room = team.conversation(subject, sensitive=True)
+    [listed] = [c for c in team.nurse.json("conversation", "list", "--space", team.space) if c["roomId"] == room]
+    assert listed["sensitive"] is True and listed["subject"] == subject, listed
+    rooms = wait_for("the sensitive room in the room list",
+                     lambda: [r for r in team.nurse.json("rooms") if r["roomId"] == room and r["sensitive"]])
+    assert rooms, rooms
+    # A practitioner (50) may not lift it: the topic needs a senior (75).
+    assert team.nurse.error("conversation", "sensitive", "--room", room, "--off")["code"] == "not_permitted"
+
+    device = team.device(team.nurse_u, "nurse-sensitive")
+    watch = watches(team, desktop, "--show-text", "--repeat-after", "600", device=device)
+    text = f"Blauwe plekken gezien {uuid.uuid4().hex[:6]}"
+    event_id = team.send(room, text)
+    watch.wait_notification("shown", event_id, urgent=False)
+    [n] = notified(desktop, 1, "the Notify call")
+    assert n["summary"] == f"{LEAD_NAME} in Vertrouwelijk gesprek", n
+    for secret in (subject, "huiselijk", text):
+        assert secret not in n["summary"] and secret not in n["body"], f"{secret!r} shown: {n}"
+
+    assert team.lead.json("conversation", "sensitive", "--room", room, "--off") == {"roomId": room, "sensitive": False}
+    wait_for("the mark lifted at the nurse", lambda: [
+        c for c in team.nurse.json("conversation", "list", "--space", team.space)
+        if c["roomId"] == room and not c["sensitive"]])
+    event_id = team.send(room, f"Gesprek gehad {uuid.uuid4().hex[:6]}")
+    watch.wait_notification("shown", event_id, urgent=False)
+    n = notified(desktop, 2, "the second Notify call")[1]
+    assert subject in n["summary"], f"no longer sensitive, the subject is back: {n}"
 
 
 def test_an_urgent_message_is_critical_with_a_sound(team, desktop, watches):

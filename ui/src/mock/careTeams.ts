@@ -89,6 +89,7 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
         unreadCount: 0,
         unreadHighlights: 0,
         lastActivityMs: now - 12 * 24 * 60 * MIN,
+        sensitive: false,
       },
       {
         roomId: "!jansen",
@@ -101,6 +102,7 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
         unreadCount: 2,
         unreadHighlights: 1,
         lastActivityMs: now - 12 * MIN,
+        sensitive: false,
       },
       {
         roomId: "!jansen-huisarts",
@@ -112,6 +114,7 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
         unreadCount: 1,
         unreadHighlights: 0,
         lastActivityMs: now - 3 * 60 * MIN,
+        sensitive: false,
       },
     ],
     "!ct-deboer": [
@@ -125,6 +128,7 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
         unreadCount: 0,
         unreadHighlights: 0,
         lastActivityMs: now - 26 * 60 * MIN,
+        sensitive: false,
       },
     ],
     "!ct-smit": [],
@@ -208,6 +212,7 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
       unreadCount: 0,
       unreadHighlights: 0,
       lastActivityMs: Date.now(),
+      sensitive: req.sensitive ?? false,
     });
     const summary: RoomSummary = {
       roomId,
@@ -216,6 +221,7 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
       unreadHighlights: 0,
       lastActivityMs: Date.now(),
       isEncrypted: true,
+      sensitive: false,
     };
     rooms.rooms.unshift(summary);
     mock.push("rooms", [{ op: "pushFront", value: summary }] satisfies ListDiff<RoomSummary>[]);
@@ -368,6 +374,19 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
         fail("not_permitted", "power level too low");
       }
       updateConversation(roomId, { status: args.status as ConversationSummary["status"] });
+      return null;
+    },
+    set_conversation_sensitive: (args) => {
+      mock.requireSession();
+      const roomId = args.roomId as string;
+      findConversation(roomId);
+      const sensitive = args.sensitive as boolean;
+      updateConversation(roomId, { sensitive });
+      const index = rooms.rooms.findIndex((r) => r.roomId === roomId);
+      if (index >= 0) {
+        rooms.rooms[index] = { ...rooms.rooms[index]!, sensitive };
+        mock.push("rooms", [{ op: "set", index, value: rooms.rooms[index]! }] satisfies ListDiff<RoomSummary>[]);
+      }
       return null;
     },
   };

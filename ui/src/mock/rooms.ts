@@ -109,7 +109,7 @@ export interface Rooms {
 export function createRooms(mock: Mock): Rooms {
   const rooms: RoomSummary[] = [
     // Familie Jansen: two unread after the read marker, one of them urgent (j3), so one highlights.
-    { roomId: "!jansen", name: "Familie Jansen", unreadCount: 2, unreadHighlights: 1, lastActivityMs: now - 12 * MIN, isEncrypted: true },
+    { roomId: "!jansen", name: "Familie Jansen", unreadCount: 2, unreadHighlights: 1, lastActivityMs: now - 12 * MIN, isEncrypted: true, sensitive: false },
     {
       roomId: "!deboer",
       name: "Dhr. de Boer — wondzorg",
@@ -117,8 +117,9 @@ export function createRooms(mock: Mock): Rooms {
       unreadHighlights: 0,
       lastActivityMs: now - 26 * 60 * MIN,
       isEncrypted: true,
+      sensitive: false,
     },
-    { roomId: "!wijk", name: "Wijkteam Noord", unreadCount: 0, unreadHighlights: 0, lastActivityMs: now - 5 * 24 * 60 * MIN, isEncrypted: true },
+    { roomId: "!wijk", name: "Wijkteam Noord", unreadCount: 0, unreadHighlights: 0, lastActivityMs: now - 5 * 24 * 60 * MIN, isEncrypted: true, sensitive: false },
   ];
   const timelines: Record<string, TimelineItem[]> = {
     "!jansen": [

@@ -105,7 +105,7 @@ export function onboardingUntil(failAt?: OnboardingStep): OnboardingProgress[] {
 }
 
 export function room(roomId: string, name: string, extra: Partial<RoomSummary> = {}): RoomSummary {
-  return { roomId, name, unreadCount: 0, unreadHighlights: 0, lastActivityMs: null, isEncrypted: true, ...extra };
+  return { roomId, name, unreadCount: 0, unreadHighlights: 0, lastActivityMs: null, isEncrypted: true, sensitive: false, ...extra };
 }
 
 export function message(
@@ -178,6 +178,7 @@ export function conversation(
     unreadCount: 0,
     unreadHighlights: 0,
     lastActivityMs: null,
+    sensitive: false,
     ...extra,
   };
 }
@@ -298,6 +299,7 @@ function createBackend() {
     startConversation: vi.fn(),
     joinConversation: vi.fn(),
     setConversationStatus: vi.fn(),
+    setConversationSensitive: vi.fn(),
     informationSystem: vi.fn(),
     appLockState: vi.fn(),
     setAppLockPin: vi.fn(),
@@ -429,6 +431,7 @@ function createBackend() {
     commands.startConversation.mockImplementation(async () => ok(`!conversation-${++nextSub}`));
     commands.joinConversation.mockResolvedValue(ok(null));
     commands.setConversationStatus.mockResolvedValue(ok(null));
+    commands.setConversationSensitive.mockResolvedValue(ok(null));
     commands.informationSystem.mockResolvedValue(ok(null));
     // The organisation's lock is off unless a test turns it on.
     commands.appLockState.mockResolvedValue(ok(lockState({ enabled: false })));

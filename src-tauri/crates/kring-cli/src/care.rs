@@ -132,7 +132,18 @@ pub enum ConversationCommand {
         /// A file to attach; repeat for more (at most 5).
         #[arg(long = "attach")]
         attachments: Vec<std::path::PathBuf>,
+        /// Hide the subject in lists and notifications.
+        #[arg(long)]
+        sensitive: bool,
         body: String,
+    },
+    /// Mark a conversation sensitive (or, with --off, not): lists and
+    /// notifications then show "Vertrouwelijk gesprek" instead of the subject.
+    Sensitive {
+        #[arg(long)]
+        room: String,
+        #[arg(long)]
+        off: bool,
     },
     /// Take part in a conversation you were invited to.
     Join {
@@ -291,7 +302,7 @@ fn information_system(
 pub async fn conversation(session: &Session, command: &ConversationCommand, out: &Output) -> Result<(), CoreError> {
     match command {
         ConversationCommand::List { space } => out.value(&session.conversations(space).await?),
-        ConversationCommand::Start { space, subject, recipients, kind, attachments, body } => {
+        ConversationCommand::Start { space, subject, recipients, kind, attachments, sensitive, body } => {
             let request = NewConversation {
                 space_id: space.clone(),
                 subject: subject.clone(),
@@ -299,6 +310,7 @@ pub async fn conversation(session: &Session, command: &ConversationCommand, out:
                 recipients: recipients.clone(),
                 kind: *kind,
                 attachments: read_attachments(attachments)?,
+                sensitive: *sensitive,
             };
             let room_id = session.start_conversation(&request).await?;
             // Wait until the first message has left the send queue.
@@ -344,6 +356,10 @@ pub async fn conversation(session: &Session, command: &ConversationCommand, out:
                 session.wait_for_send_queue(&started.room_id, Duration::from_secs(30)).await;
             }
             out.value(&report)
+        }
+        ConversationCommand::Sensitive { room, off } => {
+            session.set_conversation_sensitive(room, !off).await?;
+            out.value(&serde_json::json!({"roomId": room, "sensitive": !off}))
         }
         ConversationCommand::Reopen { room } => {
             session.set_conversation_status(room, ConversationStatus::Active).await?;

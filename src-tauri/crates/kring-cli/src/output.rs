@@ -51,7 +51,8 @@ impl Output {
             line("(no rooms)");
         }
         for r in rooms {
-            line(format_args!("{}\t{}\t{} unread", r.room_id, r.name, r.unread_count));
+            let name = if r.sensitive { kring_core::conversation::SENSITIVE_TOPIC } else { &r.name };
+            line(format_args!("{}\t{}\t{} unread", r.room_id, name, r.unread_count));
         }
     }
 

@@ -105,6 +105,45 @@ describe("a client's conversations", () => {
     expect(items.map((i) => i.getAttribute("data-status"))).toEqual(["archived", "archived"]);
   });
 
+  it("keeps a sensitive conversation's subject out of both lists, and shows it only once opened", async () => {
+    backend.commands.careTeams.mockResolvedValue(ok([careTeam("!space", "Mw. Jansen")]));
+    backend.commands.careTeamMembers.mockResolvedValue(ok([member(aSession.userId, "An de Vries", "lead"), bram]));
+    backend.commands.conversations.mockResolvedValue(
+      ok([conversation("!s", "Vermoeden huiselijk geweld", { sensitive: true }), conversation("!a", "Medicatie")]),
+    );
+    const user = await startSignedIn();
+    backend.pushRooms([
+      {
+        op: "reset",
+        values: [room("!s", "Vermoeden huiselijk geweld", { sensitive: true }), room("!a", "Medicatie")],
+      },
+    ]);
+    const rows = await screen.findAllByTestId("room-item");
+    const sensitiveRow = rows.find((r) => r.getAttribute("data-room-id") === "!s")!;
+    expect(sensitiveRow).toHaveTextContent("Vertrouwelijk gesprek");
+    expect(screen.getByTestId("room-list")).not.toHaveTextContent("huiselijk geweld");
+    expect(screen.getByTestId("room-list")).toHaveTextContent("Medicatie");
+
+    await user.click(screen.getByTestId("tab-clients"));
+    await user.click(await screen.findByTestId("client-item"));
+    const items = await screen.findAllByTestId("conversation-item");
+    expect(screen.getByTestId("conversation-list")).not.toHaveTextContent("huiselijk geweld");
+    const item = items.find((i) => i.getAttribute("data-room-id") === "!s")!;
+    expect(within(item).getByTestId("sensitive-subject")).toHaveTextContent("Vertrouwelijk gesprek");
+
+    // Opened on purpose, the subject is there, with the mark and a way to lift it.
+    await user.click(item);
+    expect(screen.getByTestId("timeline-title")).toHaveTextContent("Vermoeden huiselijk geweld");
+    expect(screen.getByTestId("conversation-sensitive")).toHaveTextContent("Vertrouwelijk gesprek");
+    backend.commands.conversations.mockResolvedValue(
+      ok([conversation("!s", "Vermoeden huiselijk geweld"), conversation("!a", "Medicatie")]),
+    );
+    await user.click(screen.getByTestId("toggle-sensitive"));
+    expect(backend.commands.setConversationSensitive).toHaveBeenCalledWith("!s", false);
+    await vi.waitFor(() => expect(screen.queryByTestId("conversation-sensitive")).not.toBeInTheDocument());
+    expect(screen.getByTestId("conversation-list")).toHaveTextContent("Vermoeden huiselijk geweld");
+  });
+
   it("starts a new conversation and opens it", async () => {
     const user = await openClient();
     await user.click(screen.getByTestId("new-conversation"));
@@ -121,6 +160,7 @@ describe("a client's conversations", () => {
       recipients: ["@bram:zorg.example"],
       kind: "professional",
       attachments: [],
+      sensitive: false,
     });
     await vi.waitFor(() => expect(backend.commands.watchTimeline).toHaveBeenCalledWith("!new", expect.anything()));
     expect(screen.queryByTestId("subject-input")).not.toBeInTheDocument();

@@ -446,6 +446,23 @@ describe("ConversationHeader", () => {
     expect(screen.queryByTestId("archive-to-ecd-error")).not.toBeInTheDocument();
   });
 
+  it("marks a conversation sensitive, and says so readably when the role does not allow it", async () => {
+    store = new ConversationsStore();
+    backend.commands.setConversationSensitive.mockResolvedValueOnce(err("not_permitted", "M_FORBIDDEN"));
+    const user = userEvent.setup();
+    render(ConversationHeader, { store, conversation: conversation("!a", "Medicatie") });
+    expect(screen.queryByTestId("conversation-sensitive")).not.toBeInTheDocument();
+    const toggle = screen.getByTestId("toggle-sensitive");
+    expect(toggle).toHaveAttribute("aria-pressed", "false");
+    await user.click(toggle);
+    expect(backend.commands.setConversationSensitive).toHaveBeenCalledWith("!a", true);
+    expect(await screen.findByTestId("conversation-sensitive-error")).toHaveTextContent(
+      "Je rol in dit zorgteam staat dit niet toe.",
+    );
+    await user.click(toggle);
+    await vi.waitFor(() => expect(screen.queryByTestId("conversation-sensitive-error")).not.toBeInTheDocument());
+  });
+
   it("shows not_permitted as readable text", async () => {
     store = new ConversationsStore();
     backend.commands.setConversationStatus.mockResolvedValueOnce(err("not_permitted", "M_FORBIDDEN"));

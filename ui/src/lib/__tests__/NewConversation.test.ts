@@ -141,6 +141,7 @@ describe("NewConversation: recipients", () => {
       recipients: ["@bram:zorg.example"],
       kind: "professional",
       attachments: [],
+      sensitive: false,
     });
   });
 
@@ -317,6 +318,7 @@ describe("NewConversation: attachments", () => {
           { filename: "wond.jpg", mime: "image/jpeg", data: [106, 112, 103] },
           { filename: "meting", mime: null, data: [0, 255] },
         ],
+        sensitive: false,
       }),
     );
     expect(await screen.findByTestId("new-conversation-error")).toHaveTextContent(
@@ -382,6 +384,19 @@ describe("NewConversation: errors from Rust", () => {
     await user.click(checkbox("@sara:zorg.example"));
     await user.click(screen.getByTestId("new-conversation-submit"));
     await vi.waitFor(() => expect(screen.queryByTestId("new-conversation-error")).not.toBeInTheDocument());
+  });
+
+  it("starts a conversation as sensitive when ticked, and keeps the tick in the draft", async () => {
+    const { user, unmount } = setup();
+    await user.click(screen.getByTestId("sensitive-input"));
+    unmount();
+    const { user: again } = setup();
+    expect(screen.getByTestId("sensitive-input")).toBeChecked();
+    await again.click(checkbox("@sara:zorg.example"));
+    await again.type(screen.getByTestId("subject-input"), "Vermoeden huiselijk geweld");
+    await again.type(screen.getByTestId("body-input"), "Graag overleg.");
+    await again.keyboard("{Control>}{Enter}{/Control}");
+    expect(backend.commands.startConversation).toHaveBeenCalledWith(expect.objectContaining({ sensitive: true }));
   });
 
   it("keeps the draft per care team when the form is closed and opened again", async () => {

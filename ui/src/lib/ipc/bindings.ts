@@ -80,6 +80,8 @@ export const commands = {
 	startConversation: (request: NewConversation) => typedError<string, AppError>(__TAURI_INVOKE("start_conversation", { request })),
 	joinConversation: (roomId: string) => typedError<null, AppError>(__TAURI_INVOKE("join_conversation", { roomId })),
 	setConversationStatus: (roomId: string, status: ConversationStatus) => typedError<null, AppError>(__TAURI_INVOKE("set_conversation_status", { roomId, status })),
+	/**  Marks a conversation sensitive or not, for everyone. */
+	setConversationSensitive: (roomId: string, sensitive: boolean) => typedError<null, AppError>(__TAURI_INVOKE("set_conversation_sensitive", { roomId, sensitive })),
 	/**
 	 *  The organisation's information system, if this deployment names one:
 	 *  the UI offers archiving there only then.
@@ -242,6 +244,8 @@ export type ConversationSummary = {
 	 */
 	unreadHighlights: number,
 	lastActivityMs: number | null,
+	/**  Lists and notifications say "Vertrouwelijk gesprek", not the subject. */
+	sensitive: boolean,
 };
 
 /**  What this device can read and prove, for the user and for support. */
@@ -486,6 +490,8 @@ export type NewConversation = {
 	kind: ConversationKind,
 	/**  Files sent with the first message, at most five. */
 	attachments?: NewAttachment[],
+	/**  Hide the subject in lists and notifications. */
+	sensitive?: boolean,
 };
 
 export type Notice = 
@@ -616,6 +622,8 @@ export type RoomSummary = {
 	/**  Milliseconds since the Unix epoch (a JS number, not a bigint). */
 	lastActivityMs: number | null,
 	isEncrypted: boolean,
+	/**  A sensitive conversation: show "Vertrouwelijk gesprek", not `name`. */
+	sensitive: boolean,
 };
 
 /**  Why a message was not sent, as the UI words it. */

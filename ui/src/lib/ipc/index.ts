@@ -391,6 +391,8 @@ export const ipc = {
   startConversation: (request: NewConversation) => call(() => commands.startConversation(request)),
   joinConversation: (roomId: string) => call(() => commands.joinConversation(roomId)),
   addToConversation: (roomId: string, userId: string) => call(() => commands.addToConversation(roomId, userId)),
+  setConversationSensitive: (roomId: string, sensitive: boolean) =>
+    call(() => commands.setConversationSensitive(roomId, sensitive)),
   setConversationStatus: (roomId: string, status: ConversationStatus) =>
     call(() => commands.setConversationStatus(roomId, status)),
   // The app lock: Kring holds the state, the UI notices the idle time.

@@ -117,6 +117,13 @@ export class ConversationsStore {
     return res;
   }
 
+  /** Mark a conversation sensitive (senior or lead), or no longer. */
+  async setSensitive(roomId: string, sensitive: boolean): Promise<Result<null, AppError>> {
+    const res = await ipc.setConversationSensitive(roomId, sensitive);
+    if (res.status === "ok") await this.#changed();
+    return res;
+  }
+
   /** Start a conversation in the selected team; resolves to the new room's id. */
   async start(request: NewConversation): Promise<Result<string, AppError>> {
     const res = await ipc.startConversation(request);

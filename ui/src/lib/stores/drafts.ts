@@ -42,10 +42,12 @@ export interface ConversationDraft {
   kind: "professional" | "client_inclusive";
   /** Read into bytes only on submit, so a draft costs no copy of the files. */
   attachments: File[];
+  /** Keep the subject out of lists and notifications. */
+  sensitive: boolean;
 }
 
 export function emptyConversationDraft(): ConversationDraft {
-  return { subject: "", body: "", recipients: [], kind: "professional", attachments: [] };
+  return { subject: "", body: "", recipients: [], kind: "professional", attachments: [], sensitive: false };
 }
 
 // The unfinished "new conversation" per care team, so closing the form or
@@ -62,7 +64,8 @@ export const conversationDrafts = {
     return draft ? copy(draft) : emptyConversationDraft();
   },
   set(spaceId: string, draft: ConversationDraft): void {
-    const empty = !draft.subject && !draft.body && draft.recipients.length === 0 && draft.attachments.length === 0;
+    const empty =
+      !draft.subject && !draft.body && draft.recipients.length === 0 && draft.attachments.length === 0 && !draft.sensitive;
     if (empty) conversationDraftMap.delete(spaceId);
     else conversationDraftMap.set(spaceId, copy(draft));
   },

@@ -381,6 +381,7 @@ impl Session {
             recipients,
             kind: if with_client { ConversationKind::ClientInclusive } else { ConversationKind::Professional },
             attachments,
+            sensitive: false,
         })
     }
 

@@ -67,7 +67,8 @@ fn action_of(kind: &str) -> (&'static str, &'static str) {
         | "request_device_verification"
         | "confirm_device_verification"
         | "reject_device_verification"
-        | "set_relation" => ("U", "update"),
+        | "set_relation"
+        | "set_sensitive" => ("U", "update"),
         "redact" | "send_discard" | "sign_out_device" | "pusher_remove" | "logout" => ("D", "delete"),
         // Sign-ins, exports and anything not named above: executed.
         _ => ("E", "execute"),

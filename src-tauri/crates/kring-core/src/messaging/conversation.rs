@@ -26,6 +26,18 @@ use crate::{
 
 pub const SUBJECT_MAX_CHARS: usize = 50;
 
+/// The topic of a sensitive conversation: the flag itself. `m.room.topic`
+/// is state every client syncs (the room list included), so every list and
+/// notification on every device knows it at once, and another vendor's
+/// client shows the same word.
+pub const SENSITIVE_TOPIC: &str = "Vertrouwelijk gesprek";
+
+/// Whether a room is a sensitive conversation: lists and notifications
+/// name it "Vertrouwelijk gesprek" instead of its subject.
+pub fn is_sensitive(room: &Room) -> bool {
+    room.topic().is_some_and(|t| t == SENSITIVE_TOPIC)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationKind {
@@ -53,6 +65,9 @@ pub struct NewConversation {
     /// Files sent with the first message, at most five.
     #[serde(default)]
     pub attachments: Vec<NewAttachment>,
+    /// Hide the subject in lists and notifications.
+    #[serde(default)]
+    pub sensitive: bool,
 }
 
 #[derive(Clone, Debug, Serialize, specta::Type)]
@@ -71,6 +86,8 @@ pub struct ConversationSummary {
     /// decryption). What "needs attention" sorts on.
     pub unread_highlights: u32,
     pub last_activity_ms: Option<f64>,
+    /// Lists and notifications say "Vertrouwelijk gesprek", not the subject.
+    pub sensitive: bool,
 }
 
 /// Who reads what was said before they came (UC6): newly added professionals
@@ -186,6 +203,10 @@ impl Session {
             raw(&json!({"type": "m.room.history_visibility", "state_key": "",
                         "content": {"history_visibility": history_visibility(new.kind)}}))?,
         ];
+        if new.sensitive {
+            request.initial_state.push(raw(&json!({"type": "m.room.topic", "state_key": "",
+                                                    "content": {"topic": SENSITIVE_TOPIC}}))?);
+        }
         // The care team's retention holds for its conversations too.
         if let Some(retention) = crate::compliance::retention::inherited(&space).await {
             request.initial_state.push(raw(&retention)?);
@@ -291,7 +312,18 @@ impl Session {
             unread_count: u32::try_from(room.num_unread_messages()).unwrap_or(u32::MAX),
             unread_highlights: u32::try_from(room.num_unread_mentions()).unwrap_or(u32::MAX),
             last_activity_ms: room.latest_event_timestamp().map(|ts| u64::from(ts.0) as f64),
+            sensitive: is_sensitive(room),
         })
+    }
+
+    /// Marks a conversation sensitive, or not, for everyone (senior and up:
+    /// the topic's level).
+    pub async fn set_conversation_sensitive(&self, room_id: &str, sensitive: bool) -> Result<(), CoreError> {
+        let room = self.joined_room(room_id)?;
+        let topic = if sensitive { SENSITIVE_TOPIC } else { "" };
+        room.send_state_event_raw("m.room.topic", "", json!({ "topic": topic })).await.map_err(permission_err)?;
+        self.audit_detail("set_sensitive", Some(room_id), Some(if sensitive { "on" } else { "off" })).await;
+        Ok(())
     }
 
     /// Takes part in a conversation this user was invited to.
@@ -392,6 +424,7 @@ mod tests {
             recipients: recipients.iter().map(|r| r.to_string()).collect(),
             kind,
             attachments: vec![],
+            sensitive: false,
         }
     }
 

@@ -22,6 +22,8 @@ pub struct RoomSummary {
     /// Milliseconds since the Unix epoch (a JS number, not a bigint).
     pub last_activity_ms: Option<f64>,
     pub is_encrypted: bool,
+    /// A sensitive conversation: show "Vertrouwelijk gesprek", not `name`.
+    pub sensitive: bool,
 }
 
 impl RoomSummary {
@@ -38,6 +40,7 @@ impl RoomSummary {
             unread_highlights: u32::try_from(item.num_unread_mentions()).unwrap_or(u32::MAX),
             last_activity_ms: item.latest_event_timestamp().map(|ts| u64::from(ts.0) as f64),
             is_encrypted: item.encryption_state().is_encrypted(),
+            sensitive: crate::conversation::is_sensitive(item),
         }
     }
 }

@@ -406,13 +406,20 @@ fn notification_for(
             replaces: None,
         };
     }
-    let room_name = candidate.room.cached_display_name().map(|n| n.to_string()).unwrap_or_default();
+    // A sensitive conversation keeps its subject and its text off the screen:
+    // the subject alone may say what the client has.
+    let sensitive = crate::conversation::is_sensitive(&candidate.room);
+    let room_name = if sensitive {
+        crate::conversation::SENSITIVE_TOPIC.to_owned()
+    } else {
+        candidate.room.cached_display_name().map(|n| n.to_string()).unwrap_or_default()
+    };
     let summary = if candidate.urgent {
         format!("Urgent: {sender_name} in {room_name}")
     } else {
         format!("{sender_name} in {room_name}")
     };
-    let body = if settings.show_message_text && !candidate.body.is_empty() {
+    let body = if settings.show_message_text && !sensitive && !candidate.body.is_empty() {
         candidate.body.clone()
     } else if candidate.urgent {
         "Urgent bericht".to_owned()

@@ -41,6 +41,7 @@ async fn bench_new_device_history() {
                 recipients: vec![nurse_user.mxid.clone()],
                 kind: ConversationKind::Professional,
                 attachments: vec![],
+                sensitive: false,
             })
             .await
             .unwrap();

@@ -232,6 +232,7 @@ async fn a_conversation_is_validated_created_delivered_encrypted_and_archived() 
             recipients,
             kind: ConversationKind::Professional,
             attachments: vec![],
+            sensitive: false,
         };
 
         // Refusals come before anything is sent: no room is created.
@@ -375,6 +376,7 @@ async fn a_related_person_takes_part_only_in_client_inclusive_conversations() {
             recipients: vec![t.gp_user.mxid.clone(), carer_user.mxid.clone()],
             kind,
             attachments: vec![],
+            sensitive: false,
         };
         let refused = t.lead.start_conversation(&new(ConversationKind::Professional)).await.unwrap_err();
         assert_eq!(refused.code(), ErrorCode::NotInProfessionalConversation);
@@ -480,6 +482,7 @@ async fn attachments_travel_whole_and_replies_carry_their_own() {
             recipients: vec![t.gp_user.mxid.clone()],
             kind: ConversationKind::Professional,
             attachments,
+            sensitive: false,
         };
         // A sixth file is refused before anything is created.
         let err = t.lead.start_conversation(&new(files("x", 6))).await.unwrap_err();

@@ -80,6 +80,7 @@ async fn a_second_device_recovers_with_the_key_and_reads_every_care_team_and_mes
                 recipients: vec![gp_user.mxid.clone()],
                 kind: ConversationKind::Professional,
                 attachments: files("rec", 1),
+                sensitive: false,
             })
             .await
             .unwrap();
@@ -226,6 +227,7 @@ async fn a_practitioner_invited_later_reads_the_professional_history() {
                 recipients: vec![gp_user.mxid.clone()],
                 kind: ConversationKind::Professional,
                 attachments: vec![],
+                sensitive: false,
             })
             .await
             .unwrap();
@@ -297,6 +299,7 @@ async fn a_related_person_added_later_reads_from_the_invite_on() {
                 recipients: vec![nurse_user.mxid.clone()],
                 kind: ConversationKind::ClientInclusive,
                 attachments: vec![],
+                sensitive: false,
             })
             .await
             .unwrap();

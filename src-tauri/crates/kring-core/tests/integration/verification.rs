@@ -66,6 +66,7 @@ async fn a_new_device_verified_with_emoji_by_the_first_reads_the_history() {
                 recipients: vec![nurse_user.mxid.clone()],
                 kind: ConversationKind::Professional,
                 attachments: vec![],
+                sensitive: false,
             })
             .await
             .unwrap();
