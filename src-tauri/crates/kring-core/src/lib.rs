@@ -35,7 +35,6 @@ pub use compliance::{
     archive::{ArchiveReceipt, ImportReport, ImportedRequest, RefusedRequest},
     audit::AuditEntry,
     privacy::PrivacyPolicy,
-    retention::{ExpiringConversation, PurgeReport, start_retention_reminders},
 };
 pub use conversation::{ConversationKind, ConversationStatus, ConversationSummary, NewConversation};
 pub use desktop_notifier::DesktopNotifier;

@@ -10,7 +10,6 @@ import type {
   AppError,
   AppLockState,
   ArchiveReceipt,
-  ExpiringConversation,
   Attachment,
   CareNetwork,
   CareTeam,
@@ -59,7 +58,6 @@ export type {
   AppError,
   AppLockState,
   ArchiveReceipt,
-  ExpiringConversation,
   Attachment,
   CareNetwork,
   CareTeam,
@@ -393,7 +391,6 @@ export const ipc = {
   startConversation: (request: NewConversation) => call(() => commands.startConversation(request)),
   joinConversation: (roomId: string) => call(() => commands.joinConversation(roomId)),
   addToConversation: (roomId: string, userId: string) => call(() => commands.addToConversation(roomId, userId)),
-  expiringConversations: (spaceId: string) => call(() => commands.expiringConversations(spaceId)),
   setConversationSensitive: (roomId: string, sensitive: boolean) =>
     call(() => commands.setConversationSensitive(roomId, sensitive)),
   setConversationStatus: (roomId: string, status: ConversationStatus) =>
