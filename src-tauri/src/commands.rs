@@ -316,6 +316,21 @@ pub async fn information_system(state: State<'_, AppState>) -> CmdResult<Option<
 
 /// Archives the conversation at the organisation's information system as
 /// FHIR (UC8); archiving again updates the earlier archive.
+/// A care team's conversations whose oldest messages are deleted soon
+/// (retention), so the UI can offer archiving them first.
+#[tauri::command]
+#[specta::specta]
+pub async fn expiring_conversations(
+    state: State<'_, AppState>,
+    space_id: String,
+) -> CmdResult<Vec<kring_core::ExpiringConversation>> {
+    let session = state.session().await?;
+    if let Ok(config) = state.onboarding_config() {
+        session.use_retention_reminder(config.retention_reminder_days);
+    }
+    Ok(session.expiring_conversations(Some(&space_id)).await?)
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn archive_to_information_system(

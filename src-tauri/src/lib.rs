@@ -76,6 +76,7 @@ pub fn specta_builder<R: Runtime>() -> SpectaBuilder<R> {
         commands::lock_app,
         commands::unlock_app,
         commands::archive_to_information_system,
+        commands::expiring_conversations,
         commands::redact,
         devices::device_trust,
         devices::enable_recovery,

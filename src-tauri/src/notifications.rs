@@ -53,6 +53,11 @@ pub async fn watch_notification_activations(
     let session = state.session().await?;
     let (clicks, activations) = tokio::sync::mpsc::unbounded_channel();
     let notifier = Arc::new(DesktopNotifier::new(clicks));
+    if let Ok(config) = state.onboarding_config() {
+        session.use_retention_reminder(config.retention_reminder_days);
+    }
+    // Reminders of expiring conversations live as long as notifications do.
+    let reminders = kring_core::start_retention_reminders(session.clone(), notifier.clone());
     let sub = session.start_notifications(
         notifier,
         activations,
@@ -62,5 +67,5 @@ pub async fn watch_notification_activations(
             _ => true,
         }),
     );
-    Ok(state.keep(sub).await)
+    Ok(state.keep(sub.and(reminders)).await)
 }

@@ -376,6 +376,20 @@ export function createCareTeams(mock: Mock, rooms: Rooms, networkChanged: (space
       updateConversation(roomId, { status: args.status as ConversationSummary["status"] });
       return null;
     },
+    // The demo's Valpreventie (archived) was kept long ago; its oldest messages go in 9 days.
+    expiring_conversations: (args) => {
+      mock.requireSession();
+      const spaceId = args.spaceId as string;
+      return conversationsOf(spaceId)
+        .filter((c) => c.roomId === "!jansen-valpreventie")
+        .map((c) => ({
+          spaceId,
+          roomId: c.roomId,
+          oldestMessageMs: now - 7291 * 24 * 60 * MIN,
+          expiresMs: now + 9 * 24 * 60 * MIN,
+          archived: false,
+        }));
+    },
     set_conversation_sensitive: (args) => {
       mock.requireSession();
       const roomId = args.roomId as string;

@@ -300,6 +300,7 @@ function createBackend() {
     joinConversation: vi.fn(),
     setConversationStatus: vi.fn(),
     setConversationSensitive: vi.fn(),
+    expiringConversations: vi.fn(),
     informationSystem: vi.fn(),
     appLockState: vi.fn(),
     setAppLockPin: vi.fn(),
@@ -432,6 +433,7 @@ function createBackend() {
     commands.joinConversation.mockResolvedValue(ok(null));
     commands.setConversationStatus.mockResolvedValue(ok(null));
     commands.setConversationSensitive.mockResolvedValue(ok(null));
+    commands.expiringConversations.mockResolvedValue(ok([]));
     commands.informationSystem.mockResolvedValue(ok(null));
     // The organisation's lock is off unless a test turns it on.
     commands.appLockState.mockResolvedValue(ok(lockState({ enabled: false })));

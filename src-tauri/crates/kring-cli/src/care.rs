@@ -39,6 +39,17 @@ pub enum CareTeamCommand {
         /// Whether this device still holds this event of `--room`.
         #[arg(long)]
         holds: Option<String>,
+        /// List the conversations (of `--room`, a care team, or all) whose
+        /// oldest messages are deleted within the reminder window.
+        #[arg(long)]
+        expiring: bool,
+        /// Show the desktop reminder for expiring conversations not yet
+        /// archived or reminded of, and list them.
+        #[arg(long)]
+        remind: bool,
+        /// The organisation's onboarding.json (`retention_reminder_days`).
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
     },
     /// Invite someone with a role: lead, senior, practitioner, related_person, client.
     Invite {
@@ -229,7 +240,18 @@ pub async fn care_team(session: &Session, command: &CareTeamCommand, out: &Outpu
             let client = ClientRef { display_name: client_name.clone(), pseudo_bsn: pseudo_bsn.clone() };
             out.value(&session.create_care_team(&client).await?)
         }
-        CareTeamCommand::Retention { room, days, seconds, purge, holds } => {
+        CareTeamCommand::Retention { room, expiring, remind, config, .. } if *expiring || *remind => {
+            if let Some(path) = config {
+                session.use_retention_reminder(kring_core::OnboardingConfig::load(path)?.retention_reminder_days);
+            }
+            if *remind {
+                let (clicks, _activations) = tokio::sync::mpsc::unbounded_channel();
+                out.value(&session.remind_expiring(&kring_core::DesktopNotifier::new(clicks)).await?);
+            } else {
+                out.value(&session.expiring_conversations(room.as_deref()).await?);
+            }
+        }
+        CareTeamCommand::Retention { room, days, seconds, purge, holds, .. } => {
             let lifetime = days.map(|d| u64::from(d) * 24 * 3600 * 1000).or(seconds.map(|s| s * 1000));
             match (room.as_deref(), lifetime, holds.as_deref()) {
                 (Some(room), Some(ms), _) => {

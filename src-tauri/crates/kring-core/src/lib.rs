@@ -35,6 +35,7 @@ pub use compliance::{
     archive::{ArchiveReceipt, ImportReport, ImportedRequest, RefusedRequest},
     audit::AuditEntry,
     privacy::PrivacyPolicy,
+    retention::{ExpiringConversation, PurgeReport, start_retention_reminders},
 };
 pub use conversation::{ConversationKind, ConversationStatus, ConversationSummary, NewConversation};
 pub use desktop_notifier::DesktopNotifier;

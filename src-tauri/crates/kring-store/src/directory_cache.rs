@@ -89,6 +89,23 @@ impl Store {
         Ok(())
     }
 
+    /// Everyone cached, with when their directory last answered (retention).
+    pub async fn directory_cache_ages(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(sqlx::query("SELECT user_id, checked_ms FROM directory_cache ORDER BY user_id")
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    /// Forgets what a directory said about one person.
+    pub async fn forget_directory_entry(&self, user_id: &str) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM directory_cache WHERE user_id = ?").bind(user_id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Every directory the cache has heard of (for the directory search).
     pub async fn cached_directories(&self) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query("SELECT DISTINCT directory FROM directory_cache")
@@ -120,5 +137,13 @@ mod tests {
         store.set_directory_since("http://b/fhir/", "2026-12-01T10:00:00Z").await.unwrap();
         assert_eq!(store.directory_since("http://b/fhir/").await.unwrap().as_deref(), Some("2026-12-01T10:00:00Z"));
         assert_eq!(store.cached_directories().await.unwrap().len(), 2);
+
+        let ages = store.directory_cache_ages().await.unwrap();
+        assert_eq!(ages.iter().map(|(u, _)| u.as_str()).collect::<Vec<_>>(), ["@a:x", "@c:x"]);
+        assert!(ages.iter().all(|(_, checked)| *checked > 0));
+        assert!(store.forget_directory_entry("@a:x").await.unwrap());
+        assert!(!store.forget_directory_entry("@a:x").await.unwrap(), "gone already");
+        assert!(store.cached_directory_entries(&["@a:x".into()]).await.unwrap().is_empty());
+        assert_eq!(store.directory_cache_ages().await.unwrap().len(), 1);
     }
 }

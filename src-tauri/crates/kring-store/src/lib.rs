@@ -190,6 +190,13 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets which client a care team was about (the user left it).
+    pub async fn forget_client_link(&self, space_id: &str) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM client_links WHERE space_id = ?").bind(space_id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Forgets every client link (at sign-out).
     pub async fn forget_client_links(&self) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM client_links").execute(&self.pool).await?;

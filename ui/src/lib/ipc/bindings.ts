@@ -94,11 +94,14 @@ export const commands = {
 	/**  The UI saw no input for the idle time (or the user chose to lock). */
 	lockApp: () => typedError<AppLockState, AppError>(__TAURI_INVOKE("lock_app")),
 	unlockApp: (pin: string) => typedError<AppLockState, AppError>(__TAURI_INVOKE("unlock_app", { pin })),
+	archiveToInformationSystem: (roomId: string) => typedError<ArchiveReceipt, AppError>(__TAURI_INVOKE("archive_to_information_system", { roomId })),
 	/**
 	 *  Archives the conversation at the organisation's information system as
 	 *  FHIR (UC8); archiving again updates the earlier archive.
+	 *  A care team's conversations whose oldest messages are deleted soon
+	 *  (retention), so the UI can offer archiving them first.
 	 */
-	archiveToInformationSystem: (roomId: string) => typedError<ArchiveReceipt, AppError>(__TAURI_INVOKE("archive_to_information_system", { roomId })),
+	expiringConversations: (spaceId: string) => typedError<ExpiringConversation[], AppError>(__TAURI_INVOKE("expiring_conversations", { spaceId })),
 	redact: (roomId: string, eventId: string) => typedError<null, AppError>(__TAURI_INVOKE("redact", { roomId, eventId })),
 	deviceTrust: () => typedError<DeviceTrust, AppError>(__TAURI_INVOKE("device_trust")),
 	/**  Sets up recovery; the key crosses the IPC once, to be shown once. */
@@ -418,6 +421,21 @@ export type ErrorCode =
 "app_lock_no_pin" | 
 /**  Kring is locked: unlock it first. */
 "app_locked";
+
+/**  A conversation whose oldest messages the homeserver deletes soon. */
+export type ExpiringConversation = {
+	spaceId: string,
+	roomId: string,
+	/**  The oldest message the homeserver still holds (ms since the epoch). */
+	oldestMessageMs: number | null,
+	/**  When that message is deleted. */
+	expiresMs: number | null,
+	/**
+	 *  Archived to the information system after everything that expires
+	 *  within the reminder window: nothing is lost when it goes.
+	 */
+	archived: boolean,
+};
 
 export type ListDiff<T> = { op: "reset"; values: T[] } | { op: "append"; values: T[] } | { op: "clear" } | { op: "pushFront"; value: T } | { op: "pushBack"; value: T } | { op: "popFront" } | { op: "popBack" } | { op: "insert"; index: number; value: T } | { op: "set"; index: number; value: T } | { op: "remove"; index: number } | { op: "truncate"; length: number };
 

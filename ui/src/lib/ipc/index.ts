@@ -10,6 +10,7 @@ import type {
   AppError,
   AppLockState,
   ArchiveReceipt,
+  ExpiringConversation,
   Attachment,
   CareNetwork,
   CareTeam,
@@ -58,6 +59,7 @@ export type {
   AppError,
   AppLockState,
   ArchiveReceipt,
+  ExpiringConversation,
   Attachment,
   CareNetwork,
   CareTeam,
@@ -391,6 +393,7 @@ export const ipc = {
   startConversation: (request: NewConversation) => call(() => commands.startConversation(request)),
   joinConversation: (roomId: string) => call(() => commands.joinConversation(roomId)),
   addToConversation: (roomId: string, userId: string) => call(() => commands.addToConversation(roomId, userId)),
+  expiringConversations: (spaceId: string) => call(() => commands.expiringConversations(spaceId)),
   setConversationSensitive: (roomId: string, sensitive: boolean) =>
     call(() => commands.setConversationSensitive(roomId, sensitive)),
   setConversationStatus: (roomId: string, status: ConversationStatus) =>

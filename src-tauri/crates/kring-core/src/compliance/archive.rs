@@ -228,6 +228,7 @@ impl Session {
         if !failed.is_empty() {
             return Err(CoreError::ArchiveEndpointRefused(format!("entries answered {}", failed.join(", "))));
         }
+        self.note_archived(room_id).await;
         info!(resources = receipt.resources, messages = receipt.messages, "conversation archived");
         Ok(receipt)
     }

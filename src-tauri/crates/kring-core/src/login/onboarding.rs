@@ -50,6 +50,10 @@ pub struct OnboardingConfig {
     /// organisation decides); none: kept until deleted.
     #[serde(default)]
     pub retention_days: Option<u32>,
+    /// How many days before messages expire Kring reminds and offers to
+    /// archive them (default 30).
+    #[serde(default)]
+    pub retention_reminder_days: Option<u32>,
     /// The organisation's information system (ECD) as a FHIR R4 base URL:
     /// where conversations are archived (UC8), and whose
     /// CommunicationRequests start conversations.

@@ -79,6 +79,8 @@ pub struct Session {
     pub(crate) privacy: std::sync::RwLock<crate::PrivacyPolicy>,
     /// The organisation's retention for new care teams (milliseconds).
     pub(crate) default_retention: std::sync::RwLock<Option<u64>>,
+    /// Milliseconds ahead of deletion that conversations are flagged.
+    pub(crate) reminder_window: std::sync::RwLock<u64>,
     pub(crate) urgent_unsent: crate::timeline::UrgentUnsent,
     pub(crate) send_problems: tokio::sync::broadcast::Sender<crate::SendProblem>,
     /// What the SDK's push-rule evaluation says to notify, for `notifications`.
@@ -299,7 +301,10 @@ impl Session {
             ))),
             Subscription::new(tokio::spawn(install_urgent_rule(client.clone(), sync_service.clone()))),
             Subscription::new(tokio::spawn(supervise_sync(sync_service.clone()))),
-            Subscription::new(tokio::spawn(crate::compliance::retention::follow_retention(client.clone()))),
+            Subscription::new(tokio::spawn(crate::compliance::retention::follow_retention(
+                client.clone(),
+                store.clone(),
+            ))),
             Subscription::new(tokio::spawn(crate::devices::follow_session_changes(
                 client.clone(),
                 sync_service.clone(),
@@ -323,6 +328,9 @@ impl Session {
             app_lock: Default::default(),
             privacy: Default::default(),
             default_retention: Default::default(),
+            reminder_window: std::sync::RwLock::new(
+                u64::from(crate::compliance::retention::DEFAULT_REMINDER_DAYS) * 24 * 3600 * 1000,
+            ),
             absence_source: std::sync::RwLock::new(Arc::new(crate::care_network::DirectoryNotAvailable)),
             urgent_unsent: Default::default(),
             send_problems,

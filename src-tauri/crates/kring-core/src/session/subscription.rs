@@ -13,6 +13,19 @@ impl Subscription {
         Self { task }
     }
 
+    /// One subscription for two tasks: it ends when either ends, and
+    /// dropping it stops both.
+    #[must_use]
+    pub fn and(self, other: Subscription) -> Subscription {
+        Subscription::new(tokio::spawn(async move {
+            let (mut a, mut b) = (self, other);
+            tokio::select! {
+                _ = &mut a.task => {}
+                _ = &mut b.task => {}
+            }
+        }))
+    }
+
     /// Whether the stream ended by itself (its consumer went away).
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
