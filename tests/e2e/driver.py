@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import (ElementClickInterceptedException, StaleElementReferenceException,
+                                        TimeoutException)
+from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import TARGET
 
@@ -84,3 +88,22 @@ def running_app(app_bin, env, request, name=None):
             driver.quit()
         driver_proc.terminate()
         driver_proc.wait(timeout=10)
+
+
+def open_room(driver, room_id, timeout=40):
+    """Opens a room from "Alle gesprekken" and waits until its timeline shows. While the first
+    sync fills the list, rows move: a click aimed at one row can land on its neighbour, so the
+    click is repeated until the timeline is this room's (a wrong room fails the test)."""
+    row = f'[data-testid="room-item"][data-room-id="{room_id}"]'
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            WebDriverWait(driver, max(1, deadline - time.monotonic())).until(
+                lambda d: d.find_element(By.CSS_SELECTOR, row)).click()
+            WebDriverWait(driver, 5).until(lambda d: d.find_elements(
+                By.CSS_SELECTOR, f'[data-testid="timeline"][data-room-id="{room_id}"]'))
+            return driver.find_element(By.CSS_SELECTOR, row)
+        except (StaleElementReferenceException, ElementClickInterceptedException, TimeoutException) as e:
+            opened = [t.get_attribute("data-room-id") for t in driver.find_elements(
+                By.CSS_SELECTOR, '[data-testid="timeline"]')]
+            assert time.monotonic() < deadline, f"room {room_id} did not open (open: {opened}): {e!r}"

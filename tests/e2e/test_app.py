@@ -12,7 +12,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import user
-from driver import SHOTS, running_app
+from driver import SHOTS, open_room, running_app
 
 
 @pytest.fixture
@@ -61,10 +61,7 @@ def test_login_open_room_send_and_see_it_arrive(app, stack, matrix_as):
     wait(app, "main-view")
     assert wait(app, "user-id").text.strip() == me["mxid"]
 
-    room = WebDriverWait(app, 40).until(lambda d: d.find_element(
-        By.CSS_SELECTOR, f'[data-testid="room-item"][data-room-id="{stack["demo_room_id"]}"]'))
-    room.click()
-    wait(app, "timeline")
+    open_room(app, stack["demo_room_id"])
 
     text = f"Graag bellen over de medicatie {uuid.uuid4().hex[:6]}"
     box = wait(app, "composer-input")

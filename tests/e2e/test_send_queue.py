@@ -28,7 +28,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import REPO, user
-from driver import running_app
+from driver import open_room, running_app
 from test_app import SHOTS, logout, wait, wait_login_screen
 
 sys.path.insert(0, str(REPO / "tests" / "support"))
@@ -95,11 +95,7 @@ def app_through_proxy(app_bin, tmp_path, request, stack, u):
 
 
 def open_demo_room(driver, stack):
-    room = WebDriverWait(driver, 40, ignored_exceptions=_RERENDER).until(lambda d: d.find_element(
-        By.CSS_SELECTOR, f'[data-testid="room-item"][data-room-id="{stack["demo_room_id"]}"]'))
-    room.click()
-    wait(driver, "timeline")
-    return room
+    return open_room(driver, stack["demo_room_id"])
 
 
 # The bodies can be 70,000 characters: look them up in the page, not through WebDriver's .text.

@@ -60,9 +60,12 @@ impl Session {
             };
             let (stream, controller) = room_list.entries_with_dynamic_adapters(PAGE_SIZE);
             let non_left = new_filter_non_left();
-            // The vault holds the person's client links: it is no conversation.
-            controller
-                .set_filter(Box::new(move |item: &RoomListItem| non_left(item) && !crate::devices::is_vault(item)));
+            // Conversations only: the vault holds the person's client links,
+            // and a care team's space is opened from the client list (nobody
+            // writes in a space; a message there would have no subject).
+            controller.set_filter(Box::new(move |item: &RoomListItem| {
+                non_left(item) && !item.is_space() && !crate::devices::is_vault(item)
+            }));
             forward(stream, |item| RoomSummary::from_item(&item), &mut sink).await;
         }))
     }

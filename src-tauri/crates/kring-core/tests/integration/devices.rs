@@ -189,6 +189,7 @@ async fn a_second_device_recovers_with_the_key_and_reads_every_care_team_and_mes
             batch.into_iter().for_each(|d| d.apply(&mut rooms));
         }
         assert!(rooms.iter().all(|r| r.room_id != vault), "the vault is no conversation");
+        assert!(rooms.iter().all(|r| r.room_id != team.space_id), "a care team's space is no conversation");
 
         // At rest on both homeservers: no client name, pseudo-BSN or BSN-like number in room
         // state, account data or profiles (the client travels only in the consumed invites).
