@@ -22,8 +22,12 @@ import {
   ok,
   participant,
 } from "../../test/fakeBackend";
+import { informationSystem } from "$lib/stores/informationSystem.svelte";
 
-beforeEach(() => backend.reset());
+beforeEach(() => {
+  backend.reset();
+  informationSystem.forget();
+});
 
 describe("ClientList", () => {
   let store: CareTeamsStore;

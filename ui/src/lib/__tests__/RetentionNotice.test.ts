@@ -7,6 +7,7 @@ vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => 
 import RetentionNotice from "$lib/components/RetentionNotice.svelte";
 import type { ExpiringConversation } from "$lib/ipc";
 import { backend, err, ok } from "../../test/fakeBackend";
+import { informationSystem } from "$lib/stores/informationSystem.svelte";
 
 const DAY = 24 * 3600 * 1000;
 
@@ -15,7 +16,10 @@ function expiring(roomId: string, inDays: number, archived = false): ExpiringCon
   return { spaceId: "!space", roomId, oldestMessageMs: expiresMs - 7300 * DAY, expiresMs, archived };
 }
 
-beforeEach(() => backend.reset());
+beforeEach(() => {
+  backend.reset();
+  informationSystem.forget();
+});
 
 describe("RetentionNotice", () => {
   it("says nothing when no messages expire soon", async () => {
