@@ -306,6 +306,14 @@ pub async fn unlock_app(state: State<'_, AppState>, pin: String) -> CmdResult<kr
     Ok(state.session().await?.unlock_app(&pin).await?)
 }
 
+/// Unlocks once the operating system confirms the desktop user; `reason` is
+/// the prompt's text where the OS shows one (the UI's language).
+#[tauri::command]
+#[specta::specta]
+pub async fn unlock_app_with_os(state: State<'_, AppState>, reason: String) -> CmdResult<kring_core::AppLockState> {
+    Ok(state.session().await?.unlock_app_with_os(&reason).await?)
+}
+
 /// The organisation's information system, if this deployment names one:
 /// the UI offers archiving there only then.
 #[tauri::command]

@@ -75,6 +75,7 @@ pub fn specta_builder<R: Runtime>() -> SpectaBuilder<R> {
         commands::set_app_lock_idle,
         commands::lock_app,
         commands::unlock_app,
+        commands::unlock_app_with_os,
         commands::archive_to_information_system,
         commands::expiring_conversations,
         commands::redact,

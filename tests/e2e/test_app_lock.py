@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import user
-from driver import SHOTS, running_app
+from driver import SHOTS, open_room, running_app
 from test_app import login, wait
 
 IDLE, HOLD = 5, 4
@@ -28,7 +28,8 @@ def test_the_app_locks_when_idle_and_a_wrong_pin_three_times_holds_it(app_bin, t
     onboarding.write_text(json.dumps(config))
     data = tmp_path / "data"
     env = dict(os.environ, KRING_DATA_DIR=str(data), KRING_PROFILE=f"e2e-lock-{uuid.uuid4().hex[:8]}",
-               KRING_DOWNLOAD_DIR=str(tmp_path / "downloads"), KRING_ONBOARDING_CONFIG=str(onboarding))
+               KRING_DOWNLOAD_DIR=str(tmp_path / "downloads"), KRING_ONBOARDING_CONFIG=str(onboarding),
+               DBUS_SYSTEM_BUS_ADDRESS=stack["system_bus"])
     me = user(stack, "a", 0)
     with running_app(app_bin, env, request) as app:
         login(app, stack, me)
@@ -42,9 +43,7 @@ def test_the_app_locks_when_idle_and_a_wrong_pin_three_times_holds_it(app_bin, t
         wait(app, "devices-close").click()
         assert not app.find_elements(By.CSS_SELECTOR, '[data-testid="app-lock-banner"]')
 
-        room = WebDriverWait(app, 40).until(lambda d: d.find_element(
-            By.CSS_SELECTOR, f'[data-testid="room-item"][data-room-id="{stack["demo_room_id"]}"]'))
-        room.click()
+        open_room(app, stack["demo_room_id"])
         draft = f"Halverwege een bericht over de wond {uuid.uuid4().hex[:6]}"
         wait(app, "composer-input").send_keys(draft)
 
@@ -80,6 +79,13 @@ def test_the_app_locks_when_idle_and_a_wrong_pin_three_times_holds_it(app_bin, t
         WebDriverWait(app, 10).until(lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="lock-screen"]'))
         assert wait(app, "composer-input").get_attribute("value") == draft
 
+        # Idle again; this time the computer account unlocks (the stack's real polkitd, which
+        # authorises root, as these tests run; the refusal is in test_app_lock_os_cli.py).
+        wait(app, "lock-screen", timeout=IDLE + 20)
+        wait(app, "lock-unlock-os").click()
+        WebDriverWait(app, 20).until(lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="lock-screen"]'))
+        assert wait(app, "composer-input").get_attribute("value") == draft
+
     db = next(data.glob("profiles/*/kring.db"))
     con = sqlite3.connect(db)
     try:
@@ -88,4 +94,4 @@ def test_the_app_locks_when_idle_and_a_wrong_pin_three_times_holds_it(app_bin, t
     finally:
         con.close()
     assert rows == [("set_app_lock_pin", 0), ("lock_app", 0), ("unlock_failed", 4), ("unlock_failed", 4),
-                    ("unlock_failed", 4), ("unlock_app", 0)], rows
+                    ("unlock_failed", 4), ("unlock_app", 0), ("lock_app", 0), ("unlock_app", 0)], rows

@@ -307,6 +307,7 @@ function createBackend() {
     setAppLockIdle: vi.fn(),
     lockApp: vi.fn(),
     unlockApp: vi.fn(),
+    unlockAppWithOs: vi.fn(),
     archiveToInformationSystem: vi.fn(),
     watchCareNetwork: vi.fn(),
     refreshCareNetwork: vi.fn(),
@@ -441,6 +442,7 @@ function createBackend() {
     commands.setAppLockIdle.mockImplementation(async (seconds: number) => ok(lockState({ idleSeconds: seconds })));
     commands.lockApp.mockResolvedValue(ok(lockState({ pinSet: true, locked: true })));
     commands.unlockApp.mockResolvedValue(ok(lockState({ pinSet: true })));
+    commands.unlockAppWithOs.mockResolvedValue(ok(lockState({ pinSet: true, osUnlock: true })));
     commands.archiveToInformationSystem.mockImplementation(async (roomId: string) =>
       ok({ roomId, messages: 4, files: 6, resources: 17, undecryptable: 0 }),
     );
@@ -555,6 +557,7 @@ export function lockState(over: Partial<AppLockState> = {}): AppLockState {
     maxIdleSeconds: 300,
     attemptsLeft: 3,
     retryInSeconds: 0,
+    osUnlock: false,
     ...over,
   };
 }

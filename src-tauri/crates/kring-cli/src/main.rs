@@ -397,6 +397,10 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             out.value(&serde_json::json!({"read": room_id}));
             session.stop().await;
         }
+        Command::AppLock(AppLockCommand::OsCheck) => {
+            let answer = kring_core::confirm_os_user("Kring: bevestig dat jij het bent.").await;
+            out.value(&serde_json::json!({ "answer": answer }));
+        }
         Command::AppLock(command) => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
             let policy = match command.config() {
@@ -408,7 +412,11 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
                 AppLockCommand::Status { .. } => session.app_lock_state().await?,
                 // The PIN comes on standard input, never as an argument (ps, shell history).
                 AppLockCommand::SetPin { .. } => session.set_app_lock_pin(&read_password_stdin()?).await?,
+                AppLockCommand::Unlock { os: true, .. } => {
+                    session.unlock_app_with_os("Kring: bevestig dat jij het bent.").await?
+                }
                 AppLockCommand::Unlock { .. } => session.unlock_app(&read_password_stdin()?).await?,
+                AppLockCommand::OsCheck => unreachable!("answered above, without a session"),
             };
             out.value(&state);
             session.stop().await;
@@ -659,16 +667,25 @@ enum AppLockCommand {
         config: Option<PathBuf>,
     },
     /// Try the PIN (on standard input): wrong ones count, as in the app.
+    /// With --os, the operating system confirms the user instead.
     Unlock {
         #[arg(long)]
         config: Option<PathBuf>,
+        #[arg(long)]
+        os: bool,
     },
+    /// Asks the operating system to confirm the user, as the lock screen's
+    /// "unlock with your computer account" does, and prints its answer
+    /// (confirmed, refused, cancelled, unavailable). Needs no profile: it
+    /// checks a machine's polkit, Windows Hello or Touch ID set-up.
+    OsCheck,
 }
 
 impl AppLockCommand {
     fn config(&self) -> Option<&std::path::Path> {
         match self {
-            Self::Status { config } | Self::SetPin { config } | Self::Unlock { config } => config.as_deref(),
+            Self::Status { config } | Self::SetPin { config } | Self::Unlock { config, .. } => config.as_deref(),
+            Self::OsCheck => None,
         }
     }
 }

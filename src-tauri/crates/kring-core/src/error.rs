@@ -137,6 +137,12 @@ pub enum ErrorCode {
     AppLockNoPin,
     /// Kring is locked: unlock it first.
     AppLocked,
+    /// The operating system did not confirm who is at the screen: try again, or use the PIN.
+    AppLockOsRefused,
+    /// The operating system's prompt was closed: Kring stays locked; try again or use the PIN.
+    AppLockOsCancelled,
+    /// This device cannot unlock Kring through the operating system: use the PIN.
+    AppLockOsUnavailable,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +199,12 @@ pub enum CoreError {
     AppLockNoPin,
     #[error("Kring is locked")]
     AppLocked,
+    #[error("the operating system did not confirm the user")]
+    AppLockOsRefused,
+    #[error("the operating system's prompt was closed")]
+    AppLockOsCancelled,
+    #[error("this device cannot unlock through the operating system")]
+    AppLockOsUnavailable,
     #[error("the homeserver rejected the username or password")]
     WrongCredentials,
     #[error("the homeserver could not be reached: {0}")]
@@ -338,6 +350,9 @@ impl CoreError {
             Self::AppLockHeld { .. } => ErrorCode::AppLockHeld,
             Self::AppLockNoPin => ErrorCode::AppLockNoPin,
             Self::AppLocked => ErrorCode::AppLocked,
+            Self::AppLockOsRefused => ErrorCode::AppLockOsRefused,
+            Self::AppLockOsCancelled => ErrorCode::AppLockOsCancelled,
+            Self::AppLockOsUnavailable => ErrorCode::AppLockOsUnavailable,
         }
     }
 

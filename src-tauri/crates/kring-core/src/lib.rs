@@ -34,6 +34,7 @@ pub use compliance::{
     app_lock::{AppLockPolicy, AppLockState},
     archive::{ArchiveReceipt, ImportReport, ImportedRequest, RefusedRequest},
     audit::AuditEntry,
+    os_unlock::{OsAnswer, confirm_user as confirm_os_user},
     privacy::PrivacyPolicy,
     retention::{ExpiringConversation, PurgeReport, start_retention_reminders},
 };

@@ -69,6 +69,30 @@ describe("the app lock", () => {
     expect(screen.getByTestId("main-view").closest(".app.hidden")).toBeNull();
   });
 
+  it("offers the computer's own check where Kring does, says when it cannot, and unlocks when it confirms", async () => {
+    backend.commands.appLockState.mockResolvedValue(ok(lockState({ pinSet: true, locked: true, osUnlock: true })));
+    const user = await startSignedIn();
+    await user.click(await screen.findByTestId("lock-unlock-os"));
+    expect(backend.commands.unlockAppWithOs).toHaveBeenCalledWith("Bevestig dat jij het bent om Kring te ontgrendelen.");
+    await vi.waitFor(() => expect(screen.queryByTestId("lock-screen")).not.toBeInTheDocument());
+
+    // Locked again on a device without polkit: the text says to use the PIN, and the button goes.
+    appLock.state = lockState({ pinSet: true, locked: true, osUnlock: true });
+    backend.commands.unlockAppWithOs.mockResolvedValueOnce(err("app_lock_os_unavailable", "no polkit"));
+    backend.commands.appLockState.mockResolvedValue(ok(lockState({ pinSet: true, locked: true, osUnlock: false })));
+    await user.click(await screen.findByTestId("lock-unlock-os"));
+    expect(await screen.findByTestId("lock-error")).toHaveTextContent("Gebruik je pincode");
+    await vi.waitFor(() => expect(screen.queryByTestId("lock-unlock-os")).not.toBeInTheDocument());
+    expect(screen.getByTestId("lock-pin")).toBeEnabled();
+  });
+
+  it("without the organisation's consent there is no computer check, only the PIN", async () => {
+    backend.commands.appLockState.mockResolvedValue(ok(lockState({ pinSet: true, locked: true })));
+    await startSignedIn();
+    expect(await screen.findByTestId("lock-pin")).toBeInTheDocument();
+    expect(screen.queryByTestId("lock-unlock-os")).not.toBeInTheDocument();
+  });
+
   it("starts locked when Kring says so (a restart with a PIN set)", async () => {
     backend.commands.appLockState.mockResolvedValue(ok(lockState({ pinSet: true, locked: true })));
     await startSignedIn();

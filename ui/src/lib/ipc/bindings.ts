@@ -94,6 +94,11 @@ export const commands = {
 	/**  The UI saw no input for the idle time (or the user chose to lock). */
 	lockApp: () => typedError<AppLockState, AppError>(__TAURI_INVOKE("lock_app")),
 	unlockApp: (pin: string) => typedError<AppLockState, AppError>(__TAURI_INVOKE("unlock_app", { pin })),
+	/**
+	 *  Unlocks once the operating system confirms the desktop user; `reason` is
+	 *  the prompt's text where the OS shows one (the UI's language).
+	 */
+	unlockAppWithOs: (reason: string) => typedError<AppLockState, AppError>(__TAURI_INVOKE("unlock_app_with_os", { reason })),
 	archiveToInformationSystem: (roomId: string) => typedError<ArchiveReceipt, AppError>(__TAURI_INVOKE("archive_to_information_system", { roomId })),
 	/**
 	 *  Archives the conversation at the organisation's information system as
@@ -155,6 +160,11 @@ export type AppLockState = {
 	attemptsLeft: number,
 	/**  While the lock holds after too many wrong PINs. */
 	retryInSeconds: number,
+	/**
+	 *  Unlocking through the operating system is offered: the organisation
+	 *  allows it and this device has not said it cannot.
+	 */
+	osUnlock: boolean,
 };
 
 /**  What an archive held and where it went. */
@@ -420,7 +430,13 @@ export type ErrorCode =
 /**  Kring cannot lock without a PIN: set one first. */
 "app_lock_no_pin" | 
 /**  Kring is locked: unlock it first. */
-"app_locked";
+"app_locked" | 
+/**  The operating system did not confirm who is at the screen: try again, or use the PIN. */
+"app_lock_os_refused" | 
+/**  The operating system's prompt was closed: Kring stays locked; try again or use the PIN. */
+"app_lock_os_cancelled" | 
+/**  This device cannot unlock Kring through the operating system: use the PIN. */
+"app_lock_os_unavailable";
 
 /**  A conversation whose oldest messages the homeserver deletes soon. */
 export type ExpiringConversation = {

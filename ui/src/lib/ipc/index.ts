@@ -225,6 +225,9 @@ export const ERROR_CODES = [
   "app_lock_held",
   "app_lock_no_pin",
   "app_locked",
+  "app_lock_os_refused",
+  "app_lock_os_cancelled",
+  "app_lock_os_unavailable",
 ] as const satisfies readonly ErrorCode[];
 
 // Fails `npm run check` when Rust adds an error code the UI has no text for yet.
@@ -404,6 +407,7 @@ export const ipc = {
   setAppLockIdle: (seconds: number) => call(() => commands.setAppLockIdle(seconds)),
   lockApp: () => call(() => commands.lockApp()),
   unlockApp: (pin: string) => call(() => commands.unlockApp(pin)),
+  unlockAppWithOs: (reason: string) => call(() => commands.unlockAppWithOs(reason)),
   // Archiving to the organisation's information system (UC8), where the deployment names one.
   informationSystem: () => call(() => commands.informationSystem()),
   archiveToInformationSystem: (roomId: string): Promise<Result<ArchiveReceipt, AppError>> =>

@@ -75,6 +75,27 @@ export class AppLockStore {
     return false;
   }
 
+  /**
+   * Unlocks once the operating system confirms the desktop user (polkit,
+   * Windows Hello, Touch ID). Where it cannot, Kring stops offering it and
+   * `error` says to use the PIN.
+   */
+  async unlockWithOs(reason: string): Promise<boolean> {
+    if (this.busy) return false;
+    this.busy = true;
+    const res = await ipc.unlockAppWithOs(reason);
+    this.busy = false;
+    if (res.status === "ok") {
+      this.state = res.data;
+      this.error = null;
+      this.#lastInput = Date.now();
+      return true;
+    }
+    this.error = res.error;
+    await this.refresh();
+    return false;
+  }
+
   async setPin(pin: string): Promise<Result> {
     const res = await ipc.setAppLockPin(pin);
     if (res.status === "ok") this.state = res.data;

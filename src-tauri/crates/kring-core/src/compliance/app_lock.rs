@@ -4,6 +4,9 @@
 //! hash, in the OS keychain with the session. Wrong PINs are counted across
 //! restarts; after the organisation's maximum the lock holds for a while.
 //! A restart with a PIN set starts locked, so quitting is no way around it.
+//! Where the organisation allows it, the operating system may unlock instead
+//! (`os_unlock`: polkit, Windows Hello, Touch ID); the PIN stays the way in
+//! wherever the OS cannot answer.
 //! Desktop and mobile share this code path; the UI decides when the user
 //! has been idle, Kring holds the state and says whether it is locked.
 
@@ -17,6 +20,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::os_unlock::OsAnswer;
 use crate::{CoreError, Session, care_team::store_err};
 
 const PBKDF2_ROUNDS: u32 = 100_000;
@@ -36,11 +40,13 @@ pub struct AppLockPolicy {
     pub max_attempts: u32,
     /// How long it then holds.
     pub lockout_seconds: u32,
+    /// The operating system's own check of the desktop user may unlock.
+    pub os_unlock: bool,
 }
 
 impl Default for AppLockPolicy {
     fn default() -> Self {
-        Self { idle_seconds: 300, max_attempts: 3, lockout_seconds: 60 }
+        Self { idle_seconds: 300, max_attempts: 3, lockout_seconds: 60, os_unlock: true }
     }
 }
 
@@ -59,12 +65,17 @@ pub struct AppLockState {
     pub attempts_left: u32,
     /// While the lock holds after too many wrong PINs.
     pub retry_in_seconds: u32,
+    /// Unlocking through the operating system is offered: the organisation
+    /// allows it and this device has not said it cannot.
+    pub os_unlock: bool,
 }
 
 #[derive(Default)]
 pub(crate) struct AppLock {
     policy: std::sync::RwLock<AppLockPolicy>,
     locked: Arc<AtomicBool>,
+    /// The OS answered "not here" once this session: not offered again.
+    os_unavailable: AtomicBool,
 }
 
 impl AppLock {
@@ -164,6 +175,7 @@ impl Session {
             max_idle_seconds: policy.idle_seconds,
             attempts_left: policy.max_attempts.saturating_sub(failures),
             retry_in_seconds: u32::try_from((held_ms.max(0) + 999) / 1000).unwrap_or(u32::MAX),
+            os_unlock: policy.os_unlock && !self.app_lock.os_unavailable.load(Ordering::SeqCst),
         })
     }
 
@@ -226,6 +238,37 @@ impl Session {
         }
         self.store.set_setting(FAILURES_SETTING, &failures.to_string()).await.map_err(store_err)?;
         Err(CoreError::AppLockPinWrong { attempts_left: policy.max_attempts - failures })
+    }
+
+    /// Unlocks once the operating system confirms the desktop user. This
+    /// also works while wrong PINs hold the lock: the OS keeps its own count
+    /// of failures. A refusal is audited as a failed unlock; a closed prompt
+    /// is not an attempt.
+    pub async fn unlock_app_with_os(&self, reason: &str) -> Result<AppLockState, CoreError> {
+        if !self.policy().os_unlock || self.app_lock.os_unavailable.load(Ordering::SeqCst) {
+            return Err(CoreError::AppLockOsUnavailable);
+        }
+        if !self.is_locked() {
+            return self.app_lock_state().await;
+        }
+        match super::os_unlock::confirm_user(reason).await {
+            OsAnswer::Confirmed => {
+                self.store.set_setting(FAILURES_SETTING, "0").await.map_err(store_err)?;
+                self.store.set_setting(HELD_UNTIL_SETTING, "0").await.map_err(store_err)?;
+                self.app_lock.locked.store(false, Ordering::SeqCst);
+                self.audit_detail("unlock_app", None, Some("operating system")).await;
+                self.app_lock_state().await
+            }
+            OsAnswer::Refused => {
+                self.record_audit("unlock_failed", None, Some("refused by the operating system"), 4).await;
+                Err(CoreError::AppLockOsRefused)
+            }
+            OsAnswer::Cancelled => Err(CoreError::AppLockOsCancelled),
+            OsAnswer::Unavailable => {
+                self.app_lock.os_unavailable.store(true, Ordering::SeqCst);
+                Err(CoreError::AppLockOsUnavailable)
+            }
+        }
     }
 }
 

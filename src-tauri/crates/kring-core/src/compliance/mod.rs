@@ -6,5 +6,6 @@
 pub mod app_lock;
 pub mod archive;
 pub mod audit;
+pub mod os_unlock;
 pub mod privacy;
 pub mod retention;
