@@ -144,8 +144,20 @@ pub fn run() {
 
     let profile = std::env::var("KRING_PROFILE").unwrap_or_else(|_| "default".into());
     build_app(tauri::Builder::default(), AppState::new(profile, Arc::new(KeyringSecretStore::default())))
-        .run(tauri::generate_context!())
-        .expect("Kring failed to start");
+        .build(tauri::generate_context!())
+        .expect("Kring failed to start")
+        .run(|app, event| {
+            // Quitting mid-sync would lose room keys already half taken in
+            // (see Session::stop): stop the session before the process ends.
+            if let tauri::RunEvent::Exit = event {
+                let state = app.state::<AppState>();
+                tauri::async_runtime::block_on(async {
+                    if let Ok(session) = state.session().await {
+                        let _ = tokio::time::timeout(std::time::Duration::from_secs(8), session.stop()).await;
+                    }
+                });
+            }
+        });
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ import os
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,9 @@ class Cli:
     def run(self, *args, input=None, check=True, timeout=90):
         p = subprocess.run([str(self.binary), "--json", *args], env=self.env, input=input,
                            capture_output=True, text=True, timeout=timeout)
+        if os.environ.get("KRING_CLI_LOG_DIR"):
+            with open(Path(os.environ["KRING_CLI_LOG_DIR"]) / f"{self.env['KRING_PROFILE']}.log", "a") as f:
+                f.write(f"==== {time.strftime('%H:%M:%S')} {args[0]} {args[1] if len(args) > 1 else ''} rc={p.returncode}\n{p.stderr}\n-- stdout\n{p.stdout[-3000:]}\n")
         if check and p.returncode != 0:
             raise AssertionError(f"kring-cli {args[0]} failed ({p.returncode}): {p.stderr}")
         return p

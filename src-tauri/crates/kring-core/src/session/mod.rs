@@ -487,6 +487,7 @@ impl Session {
         if tokio::time::timeout(Duration::from_secs(5), self.sync_service.stop()).await.is_err() {
             warn!("sync did not stop within 5 s; abandoning it");
         }
+        self.settle_last_sync().await;
         // Room keys of messages sent just now go to the backup before the
         // process ends (a CLI run is short), so the person's other devices
         // can read them.
@@ -497,6 +498,24 @@ impl Session {
             warn!("room keys not all in the backup yet; the next start uploads them");
         }
         debug!("sync stopped");
+    }
+
+    /// Waits for the sync response that arrived just before a stop.
+    ///
+    /// The SDK handles a response in a task of its own, so that dropping the
+    /// sync loop cannot cut it off halfway; stopping the loop does not wait
+    /// for it. A process that ends meanwhile keeps what the SDK saved at once
+    /// (a new Olm session, its one-time key spent) but loses the room keys
+    /// that came in it: redelivered, they no longer decrypt, and the messages
+    /// they open stay unreadable on this device. The crypto part holds the
+    /// crypto store's cache until it commits; reading the tracked users waits
+    /// for that.
+    async fn settle_last_sync(&self) {
+        // Let a handler spawned just before the stop take its locks first.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if tokio::time::timeout(Duration::from_secs(10), self.client.encryption().tracked_users()).await.is_err() {
+            warn!("the last sync response was still being handled after 10 s");
+        }
     }
 
     /// Signs out on the homeserver (best effort) and removes every local trace:
