@@ -215,6 +215,9 @@ fn default_data_dir() -> PathBuf {
         .join("kring-cli")
 }
 
+/// What the operating system's prompt says when the CLI asks it to confirm the user.
+const OS_PROMPT: &str = "Kring: bevestig dat jij het bent.";
+
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
@@ -398,7 +401,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             session.stop().await;
         }
         Command::AppLock(AppLockCommand::OsCheck) => {
-            let answer = kring_core::confirm_os_user("Kring: bevestig dat jij het bent.").await;
+            let answer = kring_core::confirm_os_user(OS_PROMPT).await;
             out.value(&serde_json::json!({ "answer": answer }));
         }
         Command::AppLock(command) => {
@@ -412,9 +415,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
                 AppLockCommand::Status { .. } => session.app_lock_state().await?,
                 // The PIN comes on standard input, never as an argument (ps, shell history).
                 AppLockCommand::SetPin { .. } => session.set_app_lock_pin(&read_password_stdin()?).await?,
-                AppLockCommand::Unlock { os: true, .. } => {
-                    session.unlock_app_with_os("Kring: bevestig dat jij het bent.").await?
-                }
+                AppLockCommand::Unlock { os: true, .. } => session.unlock_app_with_os(OS_PROMPT).await?,
                 AppLockCommand::Unlock { .. } => session.unlock_app(&read_password_stdin()?).await?,
                 AppLockCommand::OsCheck => unreachable!("answered above, without a session"),
             };

@@ -59,20 +59,8 @@ export class AppLockStore {
   }
 
   /** Unlocks with the PIN; a wrong one leaves `error` set (what to do next). */
-  async unlock(pin: string): Promise<boolean> {
-    if (this.busy) return false;
-    this.busy = true;
-    const res = await ipc.unlockApp(pin);
-    this.busy = false;
-    if (res.status === "ok") {
-      this.state = res.data;
-      this.error = null;
-      this.#lastInput = Date.now();
-      return true;
-    }
-    this.error = res.error;
-    await this.refresh();
-    return false;
+  unlock(pin: string): Promise<boolean> {
+    return this.#unlockBy(() => ipc.unlockApp(pin));
   }
 
   /**
@@ -80,10 +68,14 @@ export class AppLockStore {
    * Windows Hello, Touch ID). Where it cannot, Kring stops offering it and
    * `error` says to use the PIN.
    */
-  async unlockWithOs(reason: string): Promise<boolean> {
+  unlockWithOs(reason: string): Promise<boolean> {
+    return this.#unlockBy(() => ipc.unlockAppWithOs(reason));
+  }
+
+  async #unlockBy(attempt: () => Promise<Result>): Promise<boolean> {
     if (this.busy) return false;
     this.busy = true;
-    const res = await ipc.unlockAppWithOs(reason);
+    const res = await attempt();
     this.busy = false;
     if (res.status === "ok") {
       this.state = res.data;

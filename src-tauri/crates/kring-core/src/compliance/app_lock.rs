@@ -223,10 +223,7 @@ impl Session {
         }
         let stored = self.stored_pin().ok_or(CoreError::AppLockNoPin)?;
         if pin_matches(pin, &stored) {
-            self.store.set_setting(FAILURES_SETTING, "0").await.map_err(store_err)?;
-            self.app_lock.locked.store(false, Ordering::SeqCst);
-            self.audit("unlock_app", None).await;
-            return self.app_lock_state().await;
+            return self.unlocked(None).await;
         }
         let failures = u32::try_from(self.setting_i64(FAILURES_SETTING).await?).unwrap_or(0) + 1;
         self.record_audit("unlock_failed", None, Some(&format!("wrong PIN, {failures} in a row")), 4).await;
@@ -252,13 +249,7 @@ impl Session {
             return self.app_lock_state().await;
         }
         match super::os_unlock::confirm_user(reason).await {
-            OsAnswer::Confirmed => {
-                self.store.set_setting(FAILURES_SETTING, "0").await.map_err(store_err)?;
-                self.store.set_setting(HELD_UNTIL_SETTING, "0").await.map_err(store_err)?;
-                self.app_lock.locked.store(false, Ordering::SeqCst);
-                self.audit_detail("unlock_app", None, Some("operating system")).await;
-                self.app_lock_state().await
-            }
+            OsAnswer::Confirmed => self.unlocked(Some("operating system")).await,
             OsAnswer::Refused => {
                 self.record_audit("unlock_failed", None, Some("refused by the operating system"), 4).await;
                 Err(CoreError::AppLockOsRefused)
@@ -269,6 +260,15 @@ impl Session {
                 Err(CoreError::AppLockOsUnavailable)
             }
         }
+    }
+
+    /// A confirmed unlock: the failure count and any hold start afresh.
+    async fn unlocked(&self, how: Option<&str>) -> Result<AppLockState, CoreError> {
+        self.store.set_setting(FAILURES_SETTING, "0").await.map_err(store_err)?;
+        self.store.set_setting(HELD_UNTIL_SETTING, "0").await.map_err(store_err)?;
+        self.app_lock.locked.store(false, Ordering::SeqCst);
+        self.audit_detail("unlock_app", None, how).await;
+        self.app_lock_state().await
     }
 }
 
