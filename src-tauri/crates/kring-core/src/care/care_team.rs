@@ -18,7 +18,10 @@ use matrix_sdk::{
             Visibility,
             create_room::v3::{Request as CreateRoomRequest, RoomPreset},
         },
-        events::{StateEventType, room::power_levels::UserPowerLevel},
+        events::{
+            StateEventType,
+            room::{member::MembershipState, power_levels::UserPowerLevel},
+        },
         serde::Raw,
     },
 };
@@ -169,6 +172,38 @@ impl Session {
             .ok_or_else(|| CoreError::UnknownRoom(room_id.to_string()))
     }
 
+    /// Joins `room`, then waits (at most 15 s) until sync shows the join.
+    ///
+    /// The SDK marks the room joined at once, but a sync response already
+    /// on its way still lists the invite and turns the room back to invited;
+    /// whoever uses the room next finds it unknown (seen in CI: a timeline
+    /// opened right after joining). Our own join member event arrives only
+    /// with a sync that saw the join, and the room's state with it.
+    pub(crate) async fn join_and_settle(&self, room: &Room) -> Result<(), CoreError> {
+        room.join().await?;
+        self.settle_join(room).await
+    }
+
+    /// Waits (at most 15 s) until sync shows our join of `room`.
+    pub(crate) async fn settle_join(&self, room: &Room) -> Result<(), CoreError> {
+        let me = self.own_user_id()?;
+        let settled = async {
+            loop {
+                let member = room.get_member_no_sync(&me).await.ok().flatten();
+                if room.state() == matrix_sdk::RoomState::Joined
+                    && member.is_some_and(|m| *m.membership() == MembershipState::Join)
+                {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        };
+        if tokio::time::timeout(std::time::Duration::from_secs(15), settled).await.is_err() {
+            tracing::warn!("joined, but sync has not shown the join within 15 s");
+        }
+        Ok(())
+    }
+
     pub(crate) fn own_user_id(&self) -> Result<OwnedUserId, CoreError> {
         self.client.user_id().map(ToOwned::to_owned).ok_or(CoreError::NotLoggedIn)
     }
@@ -294,7 +329,7 @@ impl Session {
             .map_err(|_| CoreError::UnknownRoom(space_id.to_owned()))?;
         let room = self.client.get_room(&room_id).ok_or_else(|| CoreError::UnknownRoom(space_id.to_owned()))?;
         let client = self.invited_client(&room).await?.ok_or_else(|| CoreError::NotACareTeam(space_id.to_owned()))?;
-        room.join().await?;
+        self.join_and_settle(&room).await?;
         self.consume_invite_context(&room).await?;
         let link = ClientLink {
             space_id: space_id.to_owned(),

@@ -330,11 +330,21 @@ impl Session {
     pub async fn join_conversation(&self, room_id: &str) -> Result<(), CoreError> {
         let id =
             matrix_sdk::ruma::OwnedRoomId::try_from(room_id).map_err(|_| CoreError::UnknownRoom(room_id.to_owned()))?;
-        let room = self.client.get_room(&id).ok_or_else(|| CoreError::UnknownRoom(room_id.to_owned()))?;
-        if room.state() != matrix_sdk::RoomState::Joined {
-            room.join().await?;
-            self.consume_invite_context(&room).await?;
-        }
+        let room = match self.client.get_room(&id) {
+            Some(room) if room.state() == matrix_sdk::RoomState::Joined => return Ok(()),
+            Some(room) => {
+                self.join_and_settle(&room).await?;
+                room
+            }
+            // Not synced here yet: the first sync brings the 20 most recent
+            // rooms, the rest follow. The homeserver knows the invite.
+            None => {
+                let room = self.client.join_room_by_id(&id).await?;
+                self.settle_join(&room).await?;
+                room
+            }
+        };
+        self.consume_invite_context(&room).await?;
         Ok(())
     }
 
