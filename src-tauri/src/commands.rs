@@ -314,6 +314,13 @@ pub async fn unlock_app_with_os(state: State<'_, AppState>, reason: String) -> C
     Ok(state.session().await?.unlock_app_with_os(&reason).await?)
 }
 
+/// The list the app opens on, as the deployment's configuration says.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_view(state: State<'_, AppState>) -> CmdResult<kring_core::StartView> {
+    Ok(state.onboarding_config().map(|c| c.start_view).unwrap_or_default())
+}
+
 /// The organisation's information system, if this deployment names one:
 /// the UI offers archiving there only then.
 #[tauri::command]

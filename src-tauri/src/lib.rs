@@ -70,6 +70,7 @@ pub fn specta_builder<R: Runtime>() -> SpectaBuilder<R> {
         commands::set_conversation_status,
         commands::set_conversation_sensitive,
         commands::information_system,
+        commands::start_view,
         commands::app_lock_state,
         commands::set_app_lock_pin,
         commands::set_app_lock_idle,

@@ -302,6 +302,7 @@ function createBackend() {
     setConversationSensitive: vi.fn(),
     expiringConversations: vi.fn(),
     informationSystem: vi.fn(),
+    startView: vi.fn(),
     appLockState: vi.fn(),
     setAppLockPin: vi.fn(),
     setAppLockIdle: vi.fn(),
@@ -436,6 +437,7 @@ function createBackend() {
     commands.setConversationSensitive.mockResolvedValue(ok(null));
     commands.expiringConversations.mockResolvedValue(ok([]));
     commands.informationSystem.mockResolvedValue(ok(null));
+    commands.startView.mockResolvedValue(ok("conversations"));
     // The organisation's lock is off unless a test turns it on.
     commands.appLockState.mockResolvedValue(ok(lockState({ enabled: false })));
     commands.setAppLockPin.mockResolvedValue(ok(lockState({ pinSet: true })));

@@ -48,8 +48,8 @@ pub use identity_service::VerifiedIdentity;
 pub use kring_identity::{Browser, SystemBrowser};
 pub use notifications::{DesktopNotification, NotificationEvent, NotificationMode, NotificationSettings, Notifier};
 pub use onboarding::{
-    AccountOrigin, Onboarded, OnboardingConfig, OnboardingProgress, OnboardingStep, RelatedPersonLogin, StepState,
-    first_login, related_person_login,
+    AccountOrigin, Onboarded, OnboardingConfig, OnboardingProgress, OnboardingStep, RelatedPersonLogin, StartView,
+    StepState, first_login, related_person_login,
 };
 pub use power_levels::{Role, RolePolicy};
 pub use push::PushRegistration;

@@ -41,6 +41,27 @@ describe("navigation tabs", () => {
     expect(screen.getByTestId("room-list")).toBeInTheDocument();
   });
 
+  it("opens on 'Cliënten' where the organisation chose that start view", async () => {
+    backend.commands.startView.mockResolvedValue(ok("clients"));
+    backend.commands.careTeams.mockResolvedValue(ok([careTeam("!space", "Mw. Jansen")]));
+    await startSignedIn();
+    expect(await screen.findByTestId("client-list")).toBeInTheDocument();
+    expect(screen.getByTestId("tab-clients")).toHaveAttribute("aria-selected", "true");
+    expect(await screen.findByText("Mw. Jansen")).toBeInTheDocument();
+    expect(screen.queryByTestId("room-list")).not.toBeInTheDocument();
+  });
+
+  it("keeps the tab the user picked when the start view arrives later", async () => {
+    let answer: (value: unknown) => void = () => {};
+    backend.commands.startView.mockReturnValue(new Promise((resolve) => (answer = resolve)));
+    const user = await startSignedIn();
+    await user.click(screen.getByTestId("tab-clients"));
+    await user.click(screen.getByTestId("tab-rooms"));
+    answer(ok("clients"));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(screen.getByTestId("tab-rooms")).toHaveAttribute("aria-selected", "true");
+  });
+
   it("refreshes care teams every 5 seconds while the clients tab is shown", async () => {
     const user = await startSignedIn();
     vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });

@@ -87,6 +87,8 @@ export const commands = {
 	 *  the UI offers archiving there only then.
 	 */
 	informationSystem: () => typedError<string | null, AppError>(__TAURI_INVOKE("information_system")),
+	/**  The list the app opens on, as the deployment's configuration says. */
+	startView: () => typedError<StartView, AppError>(__TAURI_INVOKE("start_view")),
 	/**  The app lock: whether it is on, locked, and the idle time in force. */
 	appLockState: () => typedError<AppLockState, AppError>(__TAURI_INVOKE("app_lock_state")),
 	setAppLockPin: (pin: string) => typedError<AppLockState, AppError>(__TAURI_INVOKE("set_app_lock_pin", { pin })),
@@ -704,6 +706,9 @@ export type SessionInfo = {
 	homeserver: string,
 	displayName: string | null,
 };
+
+/**  The list the app opens on, as the organisation chose. */
+export type StartView = "conversations" | "clients";
 
 export type StepState = "running" | "done" | "failed";
 

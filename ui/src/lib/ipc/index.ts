@@ -410,6 +410,8 @@ export const ipc = {
   unlockAppWithOs: (reason: string) => call(() => commands.unlockAppWithOs(reason)),
   // Archiving to the organisation's information system (UC8), where the deployment names one.
   informationSystem: () => call(() => commands.informationSystem()),
+  // The list the app opens on, as the organisation configured it.
+  startView: () => call(() => commands.startView()),
   archiveToInformationSystem: (roomId: string): Promise<Result<ArchiveReceipt, AppError>> =>
     call(() => commands.archiveToInformationSystem(roomId)),
   redact: (roomId: string, eventId: string) => call(() => commands.redact(roomId, eventId)),

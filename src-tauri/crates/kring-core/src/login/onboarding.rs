@@ -62,6 +62,20 @@ pub struct OnboardingConfig {
     /// The app lock: idle time, wrong PINs allowed, lockout (on, 5 minutes, by default).
     #[serde(default)]
     pub app_lock: crate::AppLockPolicy,
+    /// Which list the app opens on: "conversations" (all of them, the
+    /// default) or "clients", for a ward or district team that works client
+    /// by client.
+    #[serde(default)]
+    pub start_view: StartView,
+}
+
+/// The list the app opens on, as the organisation chose.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum StartView {
+    #[default]
+    Conversations,
+    Clients,
 }
 
 impl OnboardingConfig {
