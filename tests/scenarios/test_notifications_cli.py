@@ -585,16 +585,19 @@ def test_a_mention_and_an_urgent_message_whose_room_key_comes_later_still_notify
 
             mention = team.send(room, f"{nurse_name}, wil jij de insuline van 22:00 geven? {uuid.uuid4().hex[:6]}")
             urgent = team.send(room, f"Saturatie 84%, kom direct {uuid.uuid4().hex[:6]}", urgent=True)
-            sent = time.monotonic()
 
             # The room key went to Synapse, which answered the encryption sync; the answer is held.
             wait_for("the encryption sync answer held", lambda: [r for r in proxy.syncs("encryption")
                                                                   if r.held == "response" and r.done is None], 20)
             # The messages went out on the room-list connection: a request sent after both were on the
             # server is answered (it brought them) or already waiting (the one before it brought them).
+            # "On the server" is the urgent event's own timestamp (same machine, wall clock), not the
+            # moment the sending CLI returned: the nurse's next request may come in between.
+            on_server = (team.nurse_http.get(f"/rooms/{room}/event/{urgent}")["origin_server_ts"] / 1000
+                         - (time.time() - time.monotonic()))
             wait_for("the room-list sync past both messages", lambda: [
                 r for r in proxy.syncs("room-list")
-                if r.arrived > sent and (r.done is not None or time.monotonic() - r.arrived > 1)], 20)
+                if r.arrived > on_server and (r.done is not None or time.monotonic() - r.arrived > 1)], 20)
             for eid in (mention, urgent):
                 assert team.nurse_http.get(f"/rooms/{room}/event/{eid}")["type"] == "m.room.encrypted"
             # What the push rules make of the encrypted events (the homeserver's evaluation of the same
