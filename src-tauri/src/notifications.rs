@@ -53,11 +53,16 @@ pub async fn watch_notification_activations(
     let session = state.session().await?;
     let (clicks, activations) = tokio::sync::mpsc::unbounded_channel();
     let notifier = Arc::new(DesktopNotifier::new(clicks));
-    if let Ok(config) = state.onboarding_config() {
+    let config = state.onboarding_config().ok();
+    if let Some(config) = &config {
         session.use_retention_reminder(config.retention_reminder_days);
     }
-    // Reminders of expiring conversations live as long as notifications do.
+    // Reminders of expiring conversations live as long as notifications do,
+    // and so does accepting a move from the old vendor (UC4).
     let reminders = kring_core::start_retention_reminders(session.clone(), notifier.clone());
+    let migrations = config
+        .is_none_or(|c| c.accept_migration_invites)
+        .then(|| kring_core::start_migration_acceptance(session.clone()));
     let sub = session.start_notifications(
         notifier,
         activations,
@@ -67,5 +72,9 @@ pub async fn watch_notification_activations(
             _ => true,
         }),
     );
-    Ok(state.keep(sub.and(reminders)).await)
+    let sub = match migrations {
+        Some(m) => sub.and(reminders).and(m),
+        None => sub.and(reminders),
+    };
+    Ok(state.keep(sub).await)
 }

@@ -8,6 +8,7 @@
 
 mod care;
 mod devices;
+mod migrate;
 mod notify;
 mod onboard;
 mod output;
@@ -141,6 +142,10 @@ enum Command {
         /// Also print notices (membership, settings, undecryptable messages).
         #[arg(long)]
         all: bool,
+        /// The whole history, not only the recent part: scrolls back to the
+        /// room's start (a room joined over federation fills in as it goes).
+        #[arg(long, conflicts_with = "follow")]
+        from_start: bool,
     },
     /// Sign out and remove the session from this machine.
     Logout,
@@ -156,6 +161,10 @@ enum Command {
     /// Care teams: one per client (list, create, invite, invites, accept, members).
     #[command(name = "care-team", subcommand)]
     CareTeam(CareTeamCommand),
+    /// Vendor migration (UC4): move this practitioner's care teams to the
+    /// account the directory names at another vendor.
+    #[command(subcommand)]
+    Migrate(migrate::MigrateCommand),
     /// Conversations in a client's care team.
     #[command(subcommand)]
     Conversation(ConversationCommand),
@@ -320,6 +329,9 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
                     let bound = session.bind_care_identity(&config.idp, browser, wait).await?;
                     out.value(&serde_json::json!({"bound": bound}));
                 }
+                IdentityServiceCommand::Unbind => {
+                    out.value(&serde_json::json!({"unbound": session.unbind_care_identity().await?}));
+                }
                 IdentityServiceCommand::Lookup { user } => {
                     let found = session.verified_identity_of(user).await?;
                     out.value(&serde_json::json!({"userId": user, "verified": found}));
@@ -444,11 +456,13 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             }));
             session.stop().await;
         }
-        Command::Tail { room, follow, count, all } => {
+        Command::Tail { room, follow, count, all, from_start } => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
             session.wait_until_synced(timeout).await;
             let room_id = resolve_room(&session, room)?;
-            tail(&session, &room_id, *follow, *count, *all, timeout, out).await?;
+            let pages = if *from_start { 100 } else { 1 };
+            let mode = TailMode { follow: *follow, count: *count, all: *all, pages };
+            tail(&session, &room_id, mode, timeout, out).await?;
             session.stop().await;
         }
         Command::Logout => {
@@ -472,6 +486,17 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             session.wait_until_synced(timeout).await;
             devices::verify(&session, command, out).await?;
             session.stop().await;
+        }
+        Command::Migrate(command) => {
+            let session = restore(&data_dir, secrets, &cli.profile).await?;
+            // Every care team and invite, not only the first response's 20 rooms.
+            session.wait_until_synced(timeout).await;
+            session.wait_until_all_rooms_known(timeout).await;
+            let jobs = kring_core::migration::job_database_path(&data_dir, &cli.profile);
+            // Stopped also after a failure: the last sync's keys must be kept.
+            let done = migrate::migrate(&session, &jobs, command, out).await;
+            session.stop().await;
+            done?;
         }
         Command::CareTeam(command) => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
@@ -571,15 +596,23 @@ pub(crate) fn read_attachments(paths: &[std::path::PathBuf]) -> Result<Vec<NewAt
     paths.iter().map(|p| NewAttachment::from_path(p)).collect()
 }
 
-async fn tail(
-    session: &Session,
-    room_id: &str,
+/// What `tail` prints: the recent history (`pages` of it), or with `follow`
+/// new messages as they come (`count` of them); notices too with `all`.
+struct TailMode {
     follow: bool,
     count: Option<usize>,
     all: bool,
+    pages: usize,
+}
+
+async fn tail(
+    session: &Session,
+    room_id: &str,
+    mode: TailMode,
     timeout: Duration,
     out: &Output,
 ) -> Result<(), CoreError> {
+    let TailMode { follow, count, all, pages } = mode;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let _sub = session.watch_timeline(room_id, Box::new(move |batch| tx.send(batch).is_ok())).await?;
     let mut items: Vec<TimelineItem> = Vec::new();
@@ -591,8 +624,12 @@ async fn tail(
     let started_ms =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0);
     if !follow {
-        // Recent history, also in a room just joined.
-        session.paginate_back(room_id, 20).await?;
+        // Recent history, also in a room just joined; or all of it.
+        for _ in 0..pages {
+            if session.paginate_back(room_id, 20).await? {
+                break;
+            }
+        }
     }
     while let Ok(Some(batch)) = tokio::time::timeout(quiet, rx.recv()).await {
         batch.into_iter().for_each(|d| d.apply(&mut items));
@@ -637,6 +674,9 @@ enum IdentityServiceCommand {
         #[arg(long)]
         browser: Option<String>,
     },
+    /// Remove what the organisation vouched for from this account (before
+    /// it goes, or when it was bound to the wrong person).
+    Unbind,
     /// What the identity service holds for an MXID, as the organisation vouched for it.
     Lookup {
         #[arg(long)]

@@ -143,6 +143,10 @@ pub enum ErrorCode {
     AppLockOsCancelled,
     /// This device cannot unlock Kring through the operating system: use the PIN.
     AppLockOsUnavailable,
+    /// A move to another vendor needs this account's care identity at the identity service: bind it first.
+    MigrationIdentityUnverified,
+    /// The new account does not carry the same UZI, URA and role: the move is not made; ask IT.
+    MigrationRefused,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +209,10 @@ pub enum CoreError {
     AppLockOsCancelled,
     #[error("this device cannot unlock through the operating system")]
     AppLockOsUnavailable,
+    #[error("this account's care identity is not bound at its identity service")]
+    MigrationIdentityUnverified,
+    #[error("the move to {new_user_id} is refused: {reason}")]
+    MigrationRefused { new_user_id: String, reason: String },
     #[error("the homeserver rejected the username or password")]
     WrongCredentials,
     #[error("the homeserver could not be reached: {0}")]
@@ -334,6 +342,8 @@ impl CoreError {
             Self::VerificationFailed(_) => ErrorCode::VerificationFailed,
             Self::IdentityServiceUnreachable(_) => ErrorCode::IdentityServiceUnreachable,
             Self::IdentityServiceRefused { .. } => ErrorCode::IdentityServiceRefused,
+            Self::MigrationIdentityUnverified => ErrorCode::MigrationIdentityUnverified,
+            Self::MigrationRefused { .. } => ErrorCode::MigrationRefused,
             Self::AuditEndpointUnreachable(_) => ErrorCode::AuditEndpointUnreachable,
             Self::AuditEndpointRefused(_) => ErrorCode::AuditEndpointRefused,
             Self::EmailInvalid => ErrorCode::EmailInvalid,

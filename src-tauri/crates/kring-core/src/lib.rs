@@ -13,6 +13,7 @@ pub mod devices;
 pub mod error;
 pub mod login;
 pub mod messaging;
+pub mod migration;
 pub mod notifications;
 pub mod session;
 
@@ -46,6 +47,7 @@ pub use error::{CoreError, ErrorCode};
 pub use identity::CareIdentityBinding;
 pub use identity_service::VerifiedIdentity;
 pub use kring_identity::{Browser, SystemBrowser};
+pub use migration::{AcceptedMigrations, MigrationPlan, MigrationReport, RunOptions, start_migration_acceptance};
 pub use notifications::{DesktopNotification, NotificationEvent, NotificationMode, NotificationSettings, Notifier};
 pub use onboarding::{
     AccountOrigin, Onboarded, OnboardingConfig, OnboardingProgress, OnboardingStep, RelatedPersonLogin, StartView,

@@ -5,6 +5,7 @@
 pub mod audit;
 mod directory_cache;
 mod identity_binding;
+mod migration_job;
 
 use std::{path::Path, str::FromStr, time::SystemTime};
 
@@ -17,6 +18,7 @@ use sqlx::{
 pub use audit::{AuditEvent, AuditRecord, ChainCheck};
 pub use directory_cache::CachedEntry;
 pub use identity_binding::IdentityBinding;
+pub use migration_job::{MigrationJob, MigrationJobs, MigrationRoom};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -438,7 +438,11 @@ export type ErrorCode =
 /**  The operating system's prompt was closed: Kring stays locked; try again or use the PIN. */
 "app_lock_os_cancelled" | 
 /**  This device cannot unlock Kring through the operating system: use the PIN. */
-"app_lock_os_unavailable";
+"app_lock_os_unavailable" | 
+/**  A move to another vendor needs this account's care identity at the identity service: bind it first. */
+"migration_identity_unverified" | 
+/**  The new account does not carry the same UZI, URA and role: the move is not made; ask IT. */
+"migration_refused";
 
 /**  A conversation whose oldest messages the homeserver deletes soon. */
 export type ExpiringConversation = {

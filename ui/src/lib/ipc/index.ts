@@ -228,6 +228,8 @@ export const ERROR_CODES = [
   "app_lock_os_refused",
   "app_lock_os_cancelled",
   "app_lock_os_unavailable",
+  "migration_identity_unverified",
+  "migration_refused",
 ] as const satisfies readonly ErrorCode[];
 
 // Fails `npm run check` when Rust adds an error code the UI has no text for yet.

@@ -264,6 +264,30 @@ impl Session {
         Ok(verified)
     }
 
+    /// Removes what the organisation IdP vouched for from this account at
+    /// its identity service: before the account is deactivated (a move to
+    /// another vendor), so lookups no longer lead to it and the new account
+    /// may carry the UZI. Returns how many 3PIDs were unbound.
+    pub async fn unbind_care_identity(&self) -> Result<usize, CoreError> {
+        let me = self.own_user_id()?;
+        let Some(found) = self.verified_identity_of(me.as_str()).await? else { return Ok(0) };
+        let base = Url::parse(&found.identity_service).map_err(unreachable)?;
+        let threepids = found
+            .uzi
+            .iter()
+            .map(|u| ("uzi_nr", u))
+            .chain(found.ura.iter().map(|u| ("ura_nr", u)))
+            .chain(found.role_codes.iter().map(|r| ("role_code", r)));
+        let mut unbound = 0;
+        for (medium, address) in threepids {
+            let body = json!({"mxid": me.as_str(), "threepid": {"medium": medium, "address": address}});
+            self.account_call(&base, reqwest_method::Method::POST, endpoint(&base, "3pid/unbind")?, Some(body)).await?;
+            unbound += 1;
+        }
+        self.audit_detail("unbind_care_identity", None, Some(base.as_str())).await;
+        Ok(unbound)
+    }
+
     /// What the homeserver's identity service holds for `user_id`, as the
     /// organisation IdP vouched for it; `None` when nothing is bound.
     /// Asked at the identity service of `user_id`'s own homeserver (also at

@@ -67,6 +67,15 @@ pub struct OnboardingConfig {
     /// by client.
     #[serde(default)]
     pub start_view: StartView,
+    /// At a new vendor (UC4): accept the invites this practitioner's own old
+    /// account sends when the organisation moves, once both identity
+    /// services vouch for the same UZI. On unless the organisation turns it off.
+    #[serde(default = "accept_by_default")]
+    pub accept_migration_invites: bool,
+}
+
+fn accept_by_default() -> bool {
+    true
 }
 
 /// The list the app opens on, as the organisation chose.

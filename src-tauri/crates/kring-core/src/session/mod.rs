@@ -469,6 +469,34 @@ impl Session {
         .is_ok()
     }
 
+    /// Waits (at most `timeout`) until sync has brought every room the
+    /// homeserver counts for this account, not only the first 20 of the
+    /// first response: the room list grows in batches of 100 after it.
+    /// What a command about all care teams or all invites needs.
+    pub async fn wait_until_all_rooms_known(&self, timeout: Duration) -> bool {
+        use matrix_sdk_ui::room_list_service::RoomListLoadingState;
+        let Ok(list) = self.sync_service.room_list_service().all_rooms().await else { return false };
+        let loading = list.loading_state();
+        tokio::time::timeout(timeout, async {
+            loop {
+                if let RoomListLoadingState::Loaded { maximum_number_of_rooms: Some(max) } = loading.get() {
+                    let known = self
+                        .client
+                        .rooms()
+                        .iter()
+                        .filter(|r| matches!(r.state(), matrix_sdk::RoomState::Joined | matrix_sdk::RoomState::Invited))
+                        .count();
+                    if known >= usize::try_from(max).unwrap_or(usize::MAX) {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .is_ok()
+    }
+
     /// Stops syncing, without forgetting the session (app shutdown).
     pub async fn stop(&self) {
         // matrix-sdk-ui 0.18's SyncService::stop can wait forever when called

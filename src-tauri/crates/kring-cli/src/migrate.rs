@@ -1,0 +1,82 @@
+//! `kring-cli migrate`: the vendor migration of UC4 (001 §7), run by the old
+//! account's own session at the old vendor (`plan`, `run`, `status`) and by
+//! the new account at the new vendor (`accept`).
+
+use std::time::Duration;
+
+use clap::Subcommand;
+use kring_core::{CoreError, Session, migration};
+use kring_store::MigrationJobs;
+
+use crate::output::Output;
+
+#[derive(Subcommand)]
+pub enum MigrateCommand {
+    /// What a move would do (the directory's new MXID, its verification at
+    /// the new vendor's identity service, every room and level). Changes nothing.
+    Plan {
+        /// The organisation's mCSD directory (FHIR base URL).
+        #[arg(long)]
+        directory: String,
+    },
+    /// Carries the move out, or resumes it: levels, invites with the invite
+    /// context, a notice per room; with --deactivate (password on standard
+    /// input) the old account goes once every invite was accepted.
+    Run {
+        #[arg(long)]
+        directory: String,
+        /// Same as `plan`.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        deactivate: bool,
+        /// Days to wait for the invites before the leads are told and the
+        /// old account may go without them (never while it leads alone).
+        #[arg(long, default_value_t = 14.0)]
+        timeout_days: f64,
+        /// Fault injection for the tests: abort the process (no cleanup,
+        /// like SIGKILL) right after the N-th step of this run was written.
+        #[arg(long, hide = true)]
+        abort_after: Option<u32>,
+    },
+    /// Each move of this account: rooms, invited, accepted, failed, deactivated.
+    Status,
+    /// At the new vendor: accept the invites from this account's own old
+    /// identity (verified at both identity services).
+    Accept,
+}
+
+pub async fn migrate(
+    session: &Session,
+    jobs_path: &std::path::Path,
+    command: &MigrateCommand,
+    out: &Output,
+) -> Result<(), CoreError> {
+    let jobs = || async { MigrationJobs::open(jobs_path).await.map_err(|e| CoreError::Storage(e.to_string())) };
+    match command {
+        MigrateCommand::Plan { directory } | MigrateCommand::Run { directory, dry_run: true, .. } => {
+            out.value(&session.plan_migration(directory).await?);
+        }
+        MigrateCommand::Run { directory, deactivate, timeout_days, abort_after, .. } => {
+            let plan = session.plan_migration(directory).await?;
+            let password =
+                if *deactivate { Some(zeroize::Zeroizing::new(crate::read_password_stdin()?)) } else { None };
+            let steps = std::sync::atomic::AtomicU32::new(0);
+            let after_step = |_step: &str| {
+                let n = steps.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                if abort_after.is_some_and(|limit| n >= limit) {
+                    std::process::abort();
+                }
+            };
+            let options = migration::RunOptions {
+                deactivate_with: password.as_deref().map(String::as_str),
+                timeout: Duration::from_secs_f64((timeout_days * 86_400.0).max(0.0)),
+                after_step: &after_step,
+            };
+            out.value(&session.run_migration(&plan, &jobs().await?, &options).await?);
+        }
+        MigrateCommand::Status => out.value(&session.migration_status(&jobs().await?).await?),
+        MigrateCommand::Accept => out.value(&session.accept_migration_invites().await?),
+    }
+    Ok(())
+}
