@@ -247,6 +247,12 @@ async fn main() {
     let code = match run(&cli, &out).await {
         Ok(()) => 0,
         Err(err) => {
+            // Stopped as a successful command stops: the last sync's room
+            // keys are kept (Session::stop).
+            let open = OPEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            if let Some(stopper) = open {
+                stopper.stop().await;
+            }
             out.error(&err);
             2
         }
@@ -552,12 +558,18 @@ pub(crate) fn read_password_stdin() -> Result<String, CoreError> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
+/// The session of this run, for the error path: a command that fails after
+/// `restore` returns with `?` before its own `stop()`.
+static OPEN: std::sync::Mutex<Option<kring_core::Stopper>> = std::sync::Mutex::new(None);
+
 async fn restore(
     data_dir: &std::path::Path,
     secrets: Arc<KeyringSecretStore>,
     profile: &str,
 ) -> Result<Session, CoreError> {
-    Session::restore(data_dir, secrets, profile).await?.ok_or(CoreError::NotLoggedIn)
+    let session = Session::restore(data_dir, secrets, profile).await?.ok_or(CoreError::NotLoggedIn)?;
+    *OPEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(session.stopper());
+    Ok(session)
 }
 
 /// A room by id, or by its exact display name when that is unambiguous.

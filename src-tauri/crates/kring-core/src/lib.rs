@@ -58,7 +58,7 @@ pub use push::PushRegistration;
 pub use rooms::RoomSummary;
 pub use secrets::{KeyringSecretStore, SecretStore, StoredSession};
 pub use send_queue::{SendFailure, SendProblem, UnsentMessage};
-pub use session::{LoginRequest, Session, SessionInfo};
+pub use session::{LoginRequest, Session, SessionInfo, Stopper};
 pub use subscription::Subscription;
 pub use sync::SyncStatus;
 pub use timeline::{MembershipNotice, Notice, SendState, TimelineContent, TimelineItem, UploadProgress};

@@ -92,6 +92,62 @@ pub struct Session {
     pub(crate) verification_requests: tokio::sync::broadcast::Sender<String>,
 }
 
+/// Stops a session's sync and waits for what it was saving (see [`Session::stopper`]).
+pub struct Stopper {
+    client: Client,
+    sync_service: Arc<SyncService>,
+}
+
+impl Stopper {
+    pub async fn stop(&self) {
+        // matrix-sdk-ui 0.18's SyncService::stop can wait forever when called
+        // before the room list's sliding sync has started its loop ("internal
+        // channel is broken"). Let it leave Init first, and never hang on quit.
+        let mut list_state = self.sync_service.room_list_service().state();
+        let _ = tokio::time::timeout(Duration::from_secs(3), async {
+            use matrix_sdk_ui::room_list_service::State as ListState;
+            while matches!(list_state.get(), ListState::Init) {
+                if list_state.next().await.is_none() {
+                    break;
+                }
+            }
+        })
+        .await;
+        if tokio::time::timeout(Duration::from_secs(5), self.sync_service.stop()).await.is_err() {
+            warn!("sync did not stop within 5 s; abandoning it");
+        }
+        self.settle_last_sync().await;
+        // Room keys of messages sent just now go to the backup before the
+        // process ends (a CLI run is short), so the person's other devices
+        // can read them.
+        let backups = self.client.encryption().backups();
+        if backups.are_enabled().await
+            && tokio::time::timeout(Duration::from_secs(5), backups.wait_for_steady_state()).await.is_err()
+        {
+            warn!("room keys not all in the backup yet; the next start uploads them");
+        }
+        debug!("sync stopped");
+    }
+
+    /// Waits for the sync response that arrived just before a stop.
+    ///
+    /// The SDK handles a response in a task of its own, so that dropping the
+    /// sync loop cannot cut it off halfway; stopping the loop does not wait
+    /// for it. A process that ends meanwhile keeps what the SDK saved at once
+    /// (a new Olm session, its one-time key spent) but loses the room keys
+    /// that came in it: redelivered, they no longer decrypt, and the messages
+    /// they open stay unreadable on this device. The crypto part holds the
+    /// crypto store's cache until it commits; reading the tracked users waits
+    /// for that.
+    async fn settle_last_sync(&self) {
+        // Let a handler spawned just before the stop take its locks first.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if tokio::time::timeout(Duration::from_secs(10), self.client.encryption().tracked_users()).await.is_err() {
+            warn!("the last sync response was still being handled after 10 s");
+        }
+    }
+}
+
 /// Where one profile's SDK stores live under the app's data directory.
 fn store_dir(data_dir: &Path, profile: &str) -> PathBuf {
     data_dir.join("profiles").join(profile).join("matrix")
@@ -499,51 +555,14 @@ impl Session {
 
     /// Stops syncing, without forgetting the session (app shutdown).
     pub async fn stop(&self) {
-        // matrix-sdk-ui 0.18's SyncService::stop can wait forever when called
-        // before the room list's sliding sync has started its loop ("internal
-        // channel is broken"). Let it leave Init first, and never hang on quit.
-        let mut list_state = self.sync_service.room_list_service().state();
-        let _ = tokio::time::timeout(Duration::from_secs(3), async {
-            use matrix_sdk_ui::room_list_service::State as ListState;
-            while matches!(list_state.get(), ListState::Init) {
-                if list_state.next().await.is_none() {
-                    break;
-                }
-            }
-        })
-        .await;
-        if tokio::time::timeout(Duration::from_secs(5), self.sync_service.stop()).await.is_err() {
-            warn!("sync did not stop within 5 s; abandoning it");
-        }
-        self.settle_last_sync().await;
-        // Room keys of messages sent just now go to the backup before the
-        // process ends (a CLI run is short), so the person's other devices
-        // can read them.
-        let backups = self.client.encryption().backups();
-        if backups.are_enabled().await
-            && tokio::time::timeout(Duration::from_secs(5), backups.wait_for_steady_state()).await.is_err()
-        {
-            warn!("room keys not all in the backup yet; the next start uploads them");
-        }
-        debug!("sync stopped");
+        self.stopper().stop().await;
     }
 
-    /// Waits for the sync response that arrived just before a stop.
-    ///
-    /// The SDK handles a response in a task of its own, so that dropping the
-    /// sync loop cannot cut it off halfway; stopping the loop does not wait
-    /// for it. A process that ends meanwhile keeps what the SDK saved at once
-    /// (a new Olm session, its one-time key spent) but loses the room keys
-    /// that came in it: redelivered, they no longer decrypt, and the messages
-    /// they open stay unreadable on this device. The crypto part holds the
-    /// crypto store's cache until it commits; reading the tracked users waits
-    /// for that.
-    async fn settle_last_sync(&self) {
-        // Let a handler spawned just before the stop take its locks first.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if tokio::time::timeout(Duration::from_secs(10), self.client.encryption().tracked_users()).await.is_err() {
-            warn!("the last sync response was still being handled after 10 s");
-        }
+    /// What stopping needs, apart from the session: a caller that may lose
+    /// the session on an error path (the CLI's `?`) keeps this to stop it
+    /// there too, so the last sync's room keys are not lost.
+    pub fn stopper(&self) -> Stopper {
+        Stopper { client: self.client.clone(), sync_service: self.sync_service.clone() }
     }
 
     /// Signs out on the homeserver (best effort) and removes every local trace:
