@@ -270,3 +270,41 @@ def test_the_only_lead_stays_until_the_new_account_leads_and_the_leads_are_told_
     wait_for("the invite at N", lambda: new.json("migrate", "accept")["accepted"] == [space])
     report = old.json(*args, input=old_u["password"] + "\n")
     assert report["deactivated"] is True, report
+
+
+def test_the_job_runs_as_a_service_that_notices_the_directory_change(stack, cli, moving, tmp_path):
+    """`migrate run --watch`: idle while the directory names only the old MXID (asking only what
+    changed), then the move as soon as it names the new one, and the end once the old account
+    could go."""
+    import queue
+    import subprocess
+    import threading
+
+    person, old_u, new_u, old, new, directory = moving
+    bind(old, stack, person, tmp_path)
+    bind(new, stack, person, tmp_path)
+    bsn = "9" + str(uuid.uuid4().int)[:10]
+    space = old.json("care-team", "create", "--client-name", "Dhr. F. Dienst", "--pseudo-bsn", bsn)["spaceId"]
+    directory.lists(old_u["mxid"])
+    watch = subprocess.Popen([str(old.binary), "--json", "migrate", "run", "--directory", stack["directories"]["a"],
+                              "--watch", "1", "--deactivate"], env=old.env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(json.loads(line)) for line in watch.stdout], daemon=True).start()
+    try:
+        watch.stdin.write(old_u["password"] + "\n")
+        watch.stdin.close()
+        time.sleep(4)
+        assert lines.empty(), "nothing moved, so the service says nothing"
+        directory.lists(new_u["mxid"])
+        first = lines.get(timeout=60)
+        assert first["newUserId"] == new_u["mxid"] and first["invited"] == 1 and not first["deactivated"], first
+        wait_for("the invite at N", lambda: new.json("migrate", "accept")["accepted"] == [space])
+        while True:
+            report = lines.get(timeout=60)
+            if report.get("deactivated"):
+                break
+        assert watch.wait(timeout=30) == 0, watch.stderr.read()
+    finally:
+        if watch.poll() is None:
+            watch.kill()

@@ -10,6 +10,12 @@ use kring_store::MigrationJobs;
 
 use crate::output::Output;
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 #[derive(Subcommand)]
 pub enum MigrateCommand {
     /// What a move would do (the directory's new MXID, its verification at
@@ -38,6 +44,12 @@ pub enum MigrateCommand {
         /// like SIGKILL) right after the N-th step of this run was written.
         #[arg(long, hide = true)]
         abort_after: Option<u32>,
+        /// Keep running as a service: every this many seconds, ask the
+        /// directory what changed (`_lastUpdated`) and go on when it did or
+        /// invites are outstanding; one report line per pass that ran the
+        /// job. Ends once the old account is deactivated.
+        #[arg(long, value_name = "SECONDS")]
+        watch: Option<u64>,
     },
     /// Each move of this account: rooms, invited, accepted, failed, deactivated.
     Status,
@@ -57,8 +69,7 @@ pub async fn migrate(
         MigrateCommand::Plan { directory } | MigrateCommand::Run { directory, dry_run: true, .. } => {
             out.value(&session.plan_migration(directory).await?);
         }
-        MigrateCommand::Run { directory, deactivate, timeout_days, abort_after, .. } => {
-            let plan = session.plan_migration(directory).await?;
+        MigrateCommand::Run { directory, deactivate, timeout_days, abort_after, watch, .. } => {
             let password =
                 if *deactivate { Some(zeroize::Zeroizing::new(crate::read_password_stdin()?)) } else { None };
             let steps = std::sync::atomic::AtomicU32::new(0);
@@ -73,7 +84,53 @@ pub async fn migrate(
                 timeout: Duration::from_secs_f64((timeout_days * 86_400.0).max(0.0)),
                 after_step: &after_step,
             };
-            out.value(&session.run_migration(&plan, &jobs().await?, &options).await?);
+            let jobs = jobs().await?;
+            let Some(every) = watch else {
+                let plan = session.plan_migration(directory).await?;
+                out.value(&session.run_migration(&plan, &jobs, &options).await?);
+                return Ok(());
+            };
+            let me = session.client().user_id().map(ToString::to_string).unwrap_or_default();
+            let mut last_look: Option<i64> = None;
+            loop {
+                let outstanding = jobs
+                    .jobs()
+                    .await
+                    .map_err(|e| CoreError::Storage(e.to_string()))?
+                    .iter()
+                    .any(|j| j.old_user_id == me && matches!(j.state.as_str(), "inviting" | "waiting"));
+                let look = now_ms();
+                let changed = match last_look {
+                    Some(since) if !outstanding => session.directory_changed_since(directory, since).await,
+                    _ => Ok(true),
+                };
+                // A directory or homeserver that is down now is asked again
+                // next time: the service keeps running.
+                let pass = match changed {
+                    Ok(false) => Ok(None),
+                    Ok(true) => match session.plan_migration(directory).await {
+                        Ok(plan) if plan.new_user_id.is_none() => Ok(None),
+                        Ok(plan) => session.run_migration(&plan, &jobs, &options).await.map(Some),
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                };
+                match pass {
+                    Ok(Some(report)) => {
+                        out.value(&report);
+                        if report.deactivated {
+                            return Ok(());
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(code = ?e.code(), "a pass of the migration watch failed; the next one tries again");
+                        out.value(&serde_json::json!({"passFailed": {"code": e.code(), "message": e.to_string()}}));
+                    }
+                }
+                last_look = Some(look);
+                tokio::time::sleep(Duration::from_secs(*every)).await;
+            }
         }
         MigrateCommand::Status => out.value(&session.migration_status(&jobs().await?).await?),
         MigrateCommand::Accept => out.value(&session.accept_migration_invites().await?),
