@@ -173,6 +173,49 @@ pub async fn paginate_back(state: State<'_, AppState>, room_id: String, count: u
     Ok(state.session().await?.paginate_back(&room_id, count).await?)
 }
 
+/// The care teams as a stream (Reset, then diffs after each sync that changed a room).
+#[tauri::command]
+#[specta::specta]
+pub async fn watch_care_teams(
+    state: State<'_, AppState>,
+    on_update: Channel<Vec<ListDiff<CareTeam>>>,
+) -> CmdResult<String> {
+    let session = state.session().await?;
+    Ok(state.keep(kring_core::watch_care_teams(session, sink(on_update))).await)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn watch_care_team_invites(
+    state: State<'_, AppState>,
+    on_update: Channel<Vec<ListDiff<CareTeamInvite>>>,
+) -> CmdResult<String> {
+    let session = state.session().await?;
+    Ok(state.keep(kring_core::watch_care_team_invites(session, sink(on_update))).await)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn watch_conversations(
+    state: State<'_, AppState>,
+    space_id: String,
+    on_update: Channel<Vec<ListDiff<ConversationSummary>>>,
+) -> CmdResult<String> {
+    let session = state.session().await?;
+    Ok(state.keep(kring_core::watch_conversations(session, space_id, sink(on_update))).await)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn watch_care_team_members(
+    state: State<'_, AppState>,
+    space_id: String,
+    on_update: Channel<Vec<ListDiff<Member>>>,
+) -> CmdResult<String> {
+    let session = state.session().await?;
+    Ok(state.keep(kring_core::watch_care_team_members(session, space_id, sink(on_update))).await)
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn care_teams(state: State<'_, AppState>) -> CmdResult<Vec<CareTeam>> {

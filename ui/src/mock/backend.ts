@@ -38,7 +38,7 @@
 // notifications.ts (settings, modes, clicked notifications), careTeams.ts (care teams, conversations),
 // careNetwork.ts (care network, directories), devices.ts (verification, recovery, device list).
 import { mockIPC } from "@tauri-apps/api/mocks";
-import { type Args, type Commands, createMock } from "./core";
+import { type AnyChannel, type Args, type Commands, createMock } from "./core";
 import { createCareNetwork } from "./careNetwork";
 import { createCareTeams } from "./careTeams";
 import { deviceCommands } from "./devices";
@@ -64,11 +64,50 @@ export function installMockBackend(): void {
     },
   };
 
+  // The care lists as Rust streams them: a reset at once, and the list again
+  // after every command that may have changed it (Rust sends diffs after each
+  // sync; a reset is a diff too).
+  const lists: Record<string, (spaceId?: string) => unknown> = {
+    careTeams: () => commands.care_teams!({}),
+    careTeamInvites: () => commands.care_team_invites!({}),
+    conversations: (spaceId) => commands.conversations!({ spaceId }),
+    members: (spaceId) => commands.care_team_members!({ spaceId }),
+  };
+  const watched = new Set<string>();
+  const pushList = (kind: string, spaceId?: string) => {
+    try {
+      mock.push(kind, [{ op: "reset", values: lists[kind]!(spaceId) }], spaceId);
+    } catch {
+      // Signed out, or a team that is gone: nothing to send.
+    }
+  };
+  const watch = (kind: string) => (args: Args) => {
+    mock.requireSession();
+    const spaceId = args.spaceId as string | undefined;
+    const id = mock.open(kind, args.onUpdate as AnyChannel, spaceId);
+    watched.add(JSON.stringify([kind, spaceId ?? null]));
+    setTimeout(() => pushList(kind, spaceId), 100);
+    return id;
+  };
+  commands.watch_care_teams = watch("careTeams");
+  commands.watch_care_team_invites = watch("careTeamInvites");
+  commands.watch_conversations = watch("conversations");
+  commands.watch_care_team_members = watch("members");
+
   mockIPC(async (cmd, raw) => {
     const args = (raw ?? {}) as Args;
     await new Promise((r) => setTimeout(r, 150));
     if (!Object.hasOwn(commands, cmd)) throw new Error(`mock backend: unknown command ${cmd}`);
-    return commands[cmd]!(args);
+    try {
+      return await commands[cmd]!(args);
+    } finally {
+      if (!cmd.startsWith("watch_") && cmd !== "unsubscribe") {
+        for (const key of watched) {
+          const [kind, spaceId] = JSON.parse(key) as [string, string | null];
+          pushList(kind, spaceId ?? undefined);
+        }
+      }
+    }
   });
   // There is no Rust shell to answer the kring-media scheme: hand out data: URLs.
   window.__TAURI_INTERNALS__.convertFileSrc = rooms.serve;

@@ -265,6 +265,10 @@ function createBackend() {
     activations: [] as Ch<string>[],
     verification: [] as Ch<VerificationStep>[],
     verificationRequests: [] as Ch<VerificationStep>[],
+    careTeams: [] as Ch<ListDiff<CareTeam>[]>[],
+    careTeamInvites: [] as Ch<ListDiff<CareTeamInvite>[]>[],
+    conversations: [] as { spaceId: string; channel: Ch<ListDiff<ConversationSummary>[]> }[],
+    members: [] as { spaceId: string; channel: Ch<ListDiff<Member>[]> }[],
   };
   /** The last network pushed per client, for the default refresh answer. */
   const delivered = new Map<string, CareNetwork>();
@@ -290,6 +294,10 @@ function createBackend() {
     redact: vi.fn(),
     paginateBack: vi.fn(),
     careTeams: vi.fn(),
+    watchCareTeams: vi.fn(),
+    watchCareTeamInvites: vi.fn(),
+    watchConversations: vi.fn(),
+    watchCareTeamMembers: vi.fn(),
     createCareTeam: vi.fn(),
     careTeamInvites: vi.fn(),
     acceptCareTeamInvite: vi.fn(),
@@ -348,6 +356,10 @@ function createBackend() {
     channels.activations.length = 0;
     channels.verification.length = 0;
     channels.verificationRequests.length = 0;
+    channels.careTeams.length = 0;
+    channels.careTeamInvites.length = 0;
+    channels.conversations.length = 0;
+    channels.members.length = 0;
     delivered.clear();
     finishPending = null;
     for (const fn of Object.values(commands)) fn.mockReset();
@@ -424,6 +436,38 @@ function createBackend() {
     commands.paginateBack.mockResolvedValue(ok(false));
     commands.careTeams.mockResolvedValue(ok([]));
     commands.careTeamInvites.mockResolvedValue(ok([]));
+    // The streams start as Rust's do: a reset with what the request of the
+    // same name answers now. `pushCareTeams` and friends send the next batch.
+    commands.watchCareTeams.mockImplementation(async (ch: Ch<ListDiff<CareTeam>[]>) => {
+      const first = await commands.careTeams();
+      if (first.status === "error") return first;
+      channels.careTeams.push(ch);
+      ch.onmessage([{ op: "reset", values: first.data }]);
+      return ok(`care-teams-${++nextSub}`);
+    });
+    commands.watchCareTeamInvites.mockImplementation(async (ch: Ch<ListDiff<CareTeamInvite>[]>) => {
+      const first = await commands.careTeamInvites();
+      if (first.status === "error") return first;
+      channels.careTeamInvites.push(ch);
+      ch.onmessage([{ op: "reset", values: first.data }]);
+      return ok(`care-team-invites-${++nextSub}`);
+    });
+    commands.watchConversations.mockImplementation(
+      async (spaceId: string, ch: Ch<ListDiff<ConversationSummary>[]>) => {
+        const first = await commands.conversations(spaceId);
+        if (first.status === "error") return first;
+        channels.conversations.push({ spaceId, channel: ch });
+        ch.onmessage([{ op: "reset", values: first.data }]);
+        return ok(`conversations-${++nextSub}`);
+      },
+    );
+    commands.watchCareTeamMembers.mockImplementation(async (spaceId: string, ch: Ch<ListDiff<Member>[]>) => {
+      const first = await commands.careTeamMembers(spaceId);
+      if (first.status === "error") return first;
+      channels.members.push({ spaceId, channel: ch });
+      ch.onmessage([{ op: "reset", values: first.data }]);
+      return ok(`members-${++nextSub}`);
+    });
     commands.createCareTeam.mockImplementation(async (client: { displayName: string }) =>
       ok(careTeam(`!space-${++nextSub}`, client.displayName)),
     );
@@ -489,6 +533,22 @@ function createBackend() {
     commands,
     channels,
     reset,
+    /** Push one batch of care-team diffs to the latest care-team stream, as Rust would after a sync. */
+    pushCareTeams(diffs: ListDiff<CareTeam>[]) {
+      last(channels.careTeams, "care-teams").onmessage(diffs);
+    },
+    pushCareTeamInvites(diffs: ListDiff<CareTeamInvite>[]) {
+      last(channels.careTeamInvites, "care-team-invites").onmessage(diffs);
+    },
+    /** Push conversation diffs to the latest stream of this care team. */
+    pushConversations(spaceId: string, diffs: ListDiff<ConversationSummary>[]) {
+      const found = channels.conversations.filter((c) => c.spaceId === spaceId).map((c) => c.channel);
+      last(found, `conversations of ${spaceId}`).onmessage(diffs);
+    },
+    pushMembers(spaceId: string, diffs: ListDiff<Member>[]) {
+      const found = channels.members.filter((c) => c.spaceId === spaceId).map((c) => c.channel);
+      last(found, `members of ${spaceId}`).onmessage(diffs);
+    },
     /** Push one batch of room-list diffs, as Rust would. */
     pushRooms(diffs: ListDiff<RoomSummary>[]) {
       last(channels.rooms, "rooms").onmessage(diffs);

@@ -26,6 +26,7 @@ pub use notifications::{desktop_notifier, push};
 pub use session::{diff, secrets, subscription, sync};
 
 pub use attachment::{Attachment, AttachmentContent, AttachmentKind, MAX_ATTACHMENTS, NewAttachment};
+pub use care::streams::{watch_care_team_invites, watch_care_team_members, watch_care_teams, watch_conversations};
 pub use care_network::{
     Absence, AbsenceSource, CareNetwork, DirectoryHit, DirectoryNotAvailable, DirectoryScope, DirectorySearch,
     NetworkParticipant, ParticipantKind, watch_care_network,

@@ -62,20 +62,19 @@ describe("navigation tabs", () => {
     expect(screen.getByTestId("tab-rooms")).toHaveAttribute("aria-selected", "true");
   });
 
-  it("refreshes care teams every 5 seconds while the clients tab is shown", async () => {
+  it("follows Rust's care-team stream while the clients tab is shown, and no longer after", async () => {
+    backend.commands.careTeams.mockResolvedValue(ok([careTeam("!space", "Mw. Jansen")]));
     const user = await startSignedIn();
-    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
-    try {
-      await user.click(screen.getByTestId("tab-clients"));
-      expect(backend.commands.careTeams).toHaveBeenCalledTimes(1);
-      await vi.advanceTimersByTimeAsync(5_000);
-      expect(backend.commands.careTeams).toHaveBeenCalledTimes(2);
-      await user.click(screen.getByTestId("tab-rooms"));
-      await vi.advanceTimersByTimeAsync(15_000);
-      expect(backend.commands.careTeams).toHaveBeenCalledTimes(2);
-    } finally {
-      vi.useRealTimers();
-    }
+    await user.click(screen.getByTestId("tab-clients"));
+    expect(await screen.findByText("Mw. Jansen")).toBeInTheDocument();
+    expect(backend.commands.watchCareTeams).toHaveBeenCalledTimes(1);
+    // A new client one sync later, with no request from the UI.
+    backend.pushCareTeams([{ op: "pushBack", value: careTeam("!new", "Dhr. Bakker") }]);
+    expect(await screen.findByText("Dhr. Bakker")).toBeInTheDocument();
+    expect(backend.commands.careTeams).toHaveBeenCalledTimes(1);
+    const before = backend.commands.unsubscribe.mock.calls.length;
+    await user.click(screen.getByTestId("tab-rooms"));
+    await vi.waitFor(() => expect(backend.commands.unsubscribe.mock.calls.length).toBeGreaterThanOrEqual(before + 2));
   });
 });
 

@@ -4,7 +4,6 @@ vi.mock("$lib/ipc/bindings", () => import("../../test/fakeBackend").then((m) => 
 
 import { CareTeamsStore, sortCareTeams } from "$lib/stores/careTeams.svelte";
 import { ConversationsStore, sortConversations } from "$lib/stores/conversations.svelte";
-import { Poller } from "$lib/stores/poll";
 import { backend, careTeam, conversation, err, invite, ok } from "../../test/fakeBackend";
 
 beforeEach(() => backend.reset());
@@ -16,38 +15,72 @@ function deferred<T>() {
   return { promise, resolve };
 }
 
-describe("Poller", () => {
-  it("runs at once, then every interval, and never twice at the same time", async () => {
-    vi.useFakeTimers();
-    const gate = deferred<void>();
-    const run = vi.fn(() => gate.promise);
-    const poller = new Poller(run, 1000);
-    void poller.start();
-    expect(run).toHaveBeenCalledTimes(1);
-    await vi.advanceTimersByTimeAsync(3000);
-    // The first run is still under way: the ticks queue one more, not three.
-    expect(run).toHaveBeenCalledTimes(1);
-    gate.resolve();
-    await vi.advanceTimersByTimeAsync(0);
-    expect(run).toHaveBeenCalledTimes(2);
-    poller.stop();
-    await vi.advanceTimersByTimeAsync(5000);
-    expect(run).toHaveBeenCalledTimes(2);
+describe("the care-team streams", () => {
+  it("start with Rust's reset, apply its diffs sorted, and stop following on pause", async () => {
+    backend.commands.careTeams.mockResolvedValue(ok([careTeam("!b", "Zeeman")]));
+    backend.commands.careTeamInvites.mockResolvedValue(ok([invite("!c", "Smit")]));
+    const store = new CareTeamsStore();
+    await store.start();
+    expect(store.loaded).toBe(true);
+    expect(store.teams.map((t) => t.clientName)).toEqual(["Zeeman"]);
+    expect(store.invites.map((i) => i.spaceId)).toEqual(["!c"]);
+    // The invite was accepted elsewhere: one sync later both lists say so.
+    backend.pushCareTeams([{ op: "pushBack", value: careTeam("!c", "Smit") }]);
+    backend.pushCareTeamInvites([{ op: "remove", index: 0 }]);
+    expect(store.teams.map((t) => t.clientName)).toEqual(["Smit", "Zeeman"]);
+    expect(store.invites).toEqual([]);
+    backend.pushCareTeams([{ op: "set", index: 0, value: careTeam("!b", "Zeeman", { unreadCount: 3 }) }]);
+    expect(store.teams.map((t) => t.clientName)).toEqual(["Zeeman", "Smit"]);
+    // No poller: nothing is asked again while nothing changes.
+    expect(backend.commands.careTeams).toHaveBeenCalledTimes(1);
+    store.pause();
+    expect(backend.commands.unsubscribe).toHaveBeenCalledTimes(2);
+    expect(store.teams).toHaveLength(2);
   });
 
-  it("skips ticks while the page is hidden", async () => {
-    vi.useFakeTimers();
-    const run = vi.fn(async () => {});
-    const poller = new Poller(run, 1000);
-    await poller.start();
-    const spy = vi.spyOn(document, "visibilityState", "get").mockReturnValue("hidden");
-    await vi.advanceTimersByTimeAsync(3000);
-    expect(run).toHaveBeenCalledTimes(1);
-    spy.mockReturnValue("visible");
-    document.dispatchEvent(new Event("visibilitychange"));
-    await vi.advanceTimersByTimeAsync(0);
-    expect(run).toHaveBeenCalledTimes(2);
-    poller.stop();
+  it("shows a team an action made at once, and once when the stream brings it", async () => {
+    const store = new CareTeamsStore();
+    await store.start();
+    const made = await store.create({ displayName: "Mw. de Groot", pseudoBsn: "900000001" });
+    expect(made.status).toBe("ok");
+    const id = made.status === "ok" ? made.data.spaceId : "";
+    expect(store.teams.map((t) => t.spaceId)).toEqual([id]);
+    backend.pushCareTeams([{ op: "reset", values: [] }]); // a batch from before the create
+    expect(store.teams.map((t) => t.spaceId)).toEqual([id]);
+    backend.pushCareTeams([{ op: "pushBack", value: careTeam(id, "Mw. de Groot") }]);
+    expect(store.teams.map((t) => t.spaceId)).toEqual([id]);
+  });
+
+  it("subscribes again when a batch does not fit", async () => {
+    backend.commands.careTeams.mockResolvedValue(ok([careTeam("!a", "Aalders")]));
+    const store = new CareTeamsStore();
+    await store.start();
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    backend.pushCareTeams([{ op: "remove", index: 7 }]);
+    await vi.waitFor(() => expect(backend.commands.watchCareTeams).toHaveBeenCalledTimes(2));
+    expect(store.teams.map((t) => t.spaceId)).toEqual(["!a"]);
+    error.mockRestore();
+  });
+});
+
+describe("the conversation streams", () => {
+  it("follow the selected care team's conversations and members, and only its own", async () => {
+    backend.commands.conversations.mockImplementation(async (spaceId: string) =>
+      ok([conversation(`!in-${spaceId}`, "Wondzorg")]),
+    );
+    const store = new ConversationsStore();
+    await store.open("!a");
+    expect(store.items.map((c) => c.roomId)).toEqual(["!in-!a"]);
+    backend.pushConversations("!a", [{ op: "pushBack", value: conversation("!new", "Medicatie", { unreadCount: 1 }) }]);
+    expect(store.items.map((c) => c.roomId)).toEqual(["!new", "!in-!a"]);
+    backend.pushMembers("!a", [{ op: "reset", values: [] }]);
+    expect(store.membersLoaded).toBe(true);
+    await store.open("!b");
+    expect(store.items.map((c) => c.roomId)).toEqual(["!in-!b"]);
+    // A late batch for the team left behind changes nothing.
+    backend.channels.conversations[0].channel.onmessage([{ op: "clear" }]);
+    expect(store.items.map((c) => c.roomId)).toEqual(["!in-!b"]);
+    store.close();
   });
 });
 

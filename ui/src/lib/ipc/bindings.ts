@@ -57,6 +57,11 @@ export const commands = {
 	saveAttachment: (roomId: string, eventId: string, index: number) => typedError<string, AppError>(__TAURI_INVOKE("save_attachment", { roomId, eventId, index })),
 	paginateBack: (roomId: string, count: number) => typedError<boolean, AppError>(__TAURI_INVOKE("paginate_back", { roomId, count })),
 	careTeams: () => typedError<CareTeam[], AppError>(__TAURI_INVOKE("care_teams")),
+	/**  The care teams as a stream (Reset, then diffs after each sync that changed a room). */
+	watchCareTeams: (onUpdate: Channel<ListDiff<CareTeam>[]>) => typedError<string, AppError>(__TAURI_INVOKE("watch_care_teams", { onUpdate })),
+	watchCareTeamInvites: (onUpdate: Channel<ListDiff<CareTeamInvite>[]>) => typedError<string, AppError>(__TAURI_INVOKE("watch_care_team_invites", { onUpdate })),
+	watchConversations: (spaceId: string, onUpdate: Channel<ListDiff<ConversationSummary>[]>) => typedError<string, AppError>(__TAURI_INVOKE("watch_conversations", { spaceId, onUpdate })),
+	watchCareTeamMembers: (spaceId: string, onUpdate: Channel<ListDiff<Member>[]>) => typedError<string, AppError>(__TAURI_INVOKE("watch_care_team_members", { spaceId, onUpdate })),
 	createCareTeam: (client: ClientRef) => typedError<CareTeam, AppError>(__TAURI_INVOKE("create_care_team", { client })),
 	careTeamInvites: () => typedError<CareTeamInvite[], AppError>(__TAURI_INVOKE("care_team_invites")),
 	acceptCareTeamInvite: (spaceId: string) => typedError<CareTeam, AppError>(__TAURI_INVOKE("accept_care_team_invite", { spaceId })),

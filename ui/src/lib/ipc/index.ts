@@ -374,7 +374,16 @@ export const ipc = {
     openStream<ListDiff<RoomSummary>[]>((ch) => commands.watchRooms(ch), onBatch),
   watchTimeline: (roomId: string, onBatch: (diffs: ListDiff<TimelineItem>[]) => void) =>
     openStream<ListDiff<TimelineItem>[]>((ch) => commands.watchTimeline(roomId, ch), onBatch),
-  // Care teams and conversations: request/response for now (the stores poll).
+  // Care teams and conversations: streams (Reset, then diffs after each sync
+  // that changed a room), and the same lists as requests (after an action).
+  watchCareTeams: (onBatch: (diffs: ListDiff<CareTeam>[]) => void) =>
+    openStream<ListDiff<CareTeam>[]>((ch) => commands.watchCareTeams(ch), onBatch),
+  watchCareTeamInvites: (onBatch: (diffs: ListDiff<CareTeamInvite>[]) => void) =>
+    openStream<ListDiff<CareTeamInvite>[]>((ch) => commands.watchCareTeamInvites(ch), onBatch),
+  watchConversations: (spaceId: string, onBatch: (diffs: ListDiff<ConversationSummary>[]) => void) =>
+    openStream<ListDiff<ConversationSummary>[]>((ch) => commands.watchConversations(spaceId, ch), onBatch),
+  watchCareTeamMembers: (spaceId: string, onBatch: (diffs: ListDiff<Member>[]) => void) =>
+    openStream<ListDiff<Member>[]>((ch) => commands.watchCareTeamMembers(spaceId, ch), onBatch),
   careTeams: () => call(() => commands.careTeams()),
   createCareTeam: (client: ClientRef) => call(() => commands.createCareTeam(client)),
   careTeamInvites: () => call(() => commands.careTeamInvites()),

@@ -1,6 +1,7 @@
-import { ipc, type AppError, type CareTeam, type CareTeamInvite, type ClientRef, type Result } from "$lib/ipc";
+import { ipc, type AppError, type CareTeam, type CareTeamInvite, type ClientRef, type ListDiff, type Result } from "$lib/ipc";
 import { compareAttention } from "$lib/attention";
-import { Poller } from "./poll";
+import { applyDiffs, DiffError } from "$lib/diff";
+import { LatestStream } from "./stream.svelte";
 
 /**
  * By "needs attention" (urgent or mentioning unread, then unread, then the most
@@ -14,8 +15,9 @@ export function sortCareTeams(teams: CareTeam[]): CareTeam[] {
 
 /**
  * The care teams (one per client) on this device and the invitations to new
- * ones. Request/response for now: `refresh` is the one place that reads them,
- * called by the poller and after every action. Each team carries its
+ * ones, as Rust streams them: a reset, then diffs after each sync that changed
+ * a room (a join, an invite, a new message). `refresh` reads the same lists as
+ * a request, for an answer at once after an action. Each team carries its
  * conversations' unread counts and last activity as Rust sums them.
  */
 export class CareTeamsStore {
@@ -29,7 +31,13 @@ export class CareTeamsStore {
 
   #onError: ((e: AppError) => void) | null = null;
   #generation = 0;
-  #poller = new Poller(() => this.refresh());
+  #teamsStream = new LatestStream<ListDiff<CareTeam>[]>();
+  #invitesStream = new LatestStream<ListDiff<CareTeamInvite>[]>();
+  /** The lists exactly as Rust streamed them, and whether the teams' reset came. */
+  #streamed: CareTeam[] = [];
+  #streamedInvites: CareTeamInvite[] = [];
+  #streamedLoaded = false;
+  #live = false;
 
   apply(teams: CareTeam[], invites: CareTeamInvite[]): void {
     this.teams = sortCareTeams(teams);
@@ -39,26 +47,87 @@ export class CareTeamsStore {
     this.loaded = true;
   }
 
-  /** Load now and keep refreshing while the page is visible. */
-  start(onError?: (e: AppError) => void): Promise<void> {
+  /** Follow Rust's streams (idempotent while they run). */
+  async start(onError?: (e: AppError) => void): Promise<void> {
     this.#onError = onError ?? null;
-    return this.#poller.start();
+    if (this.#live) return;
+    this.#live = true;
+    await Promise.all([this.#openTeams(), this.#openInvites()]);
   }
 
-  /** Stop refreshing but keep what is shown (the tab was left; `start` resumes). */
+  /** Stop following but keep what is shown (the tab was left; `start` resumes). */
   pause(): void {
-    this.#poller.stop();
+    this.#live = false;
+    void this.#teamsStream.close();
+    void this.#invitesStream.close();
   }
 
-  /** Stop refreshing and forget everything (e.g. at logout). */
+  /** Stop following and forget everything (e.g. at logout). */
   stop(): void {
-    this.#poller.stop();
+    this.pause();
+    this.#streamed = [];
+    this.#streamedInvites = [];
+    this.#streamedLoaded = false;
     this.#generation++;
     this.teams = [];
     this.invites = [];
     this.loaded = false;
     this.error = null;
   }
+
+  #openTeams(): Promise<boolean> {
+    return this.#teamsStream.open(
+      (on) => ipc.watchCareTeams(on),
+      (diffs) => {
+        try {
+          this.#streamed = applyDiffs(this.#streamed, diffs);
+        } catch (e) {
+          if (!(e instanceof DiffError)) throw e;
+          console.error(e);
+          void this.#openTeams(); // out of step: a new subscription starts with a reset
+          return;
+        }
+        this.#streamedLoaded = true;
+        this.#showStreamed();
+      },
+      (e) => this.#failed(e),
+    );
+  }
+
+  #openInvites(): Promise<boolean> {
+    return this.#invitesStream.open(
+      (on) => ipc.watchCareTeamInvites(on),
+      (diffs) => {
+        try {
+          this.#streamedInvites = applyDiffs(this.#streamedInvites, diffs);
+        } catch (e) {
+          if (!(e instanceof DiffError)) throw e;
+          console.error(e);
+          void this.#openInvites();
+          return;
+        }
+        if (this.#streamedLoaded) this.#showStreamed();
+      },
+      (e) => this.#failed(e),
+    );
+  }
+
+  /** What Rust streamed, plus teams an action added that the stream does not have yet. */
+  #showStreamed(): void {
+    this.#generation++; // a request under way is older than this
+    this.error = null;
+    const streamed = new Set(this.#streamed.map((t) => t.spaceId));
+    const added = this.teams.filter((t) => this.#addedLocally.has(t.spaceId) && !streamed.has(t.spaceId));
+    for (const id of streamed) this.#addedLocally.delete(id);
+    this.apply([...this.#streamed, ...added], this.#streamedInvites);
+  }
+
+  #failed(e: AppError): void {
+    this.error = e;
+    this.#onError?.(e);
+  }
+
+  #addedLocally = new Set<string>();
 
   async refresh(): Promise<void> {
     const generation = this.#generation;
@@ -79,23 +148,20 @@ export class CareTeamsStore {
     if (res.status === "ok") {
       this.#addLocally(res.data);
       this.invites = this.invites.filter((i) => i.spaceId !== spaceId);
-      void this.#poller.tick(true);
     }
     return res;
   }
 
   async create(client: ClientRef): Promise<Result<CareTeam, AppError>> {
     const res = await ipc.createCareTeam(client);
-    if (res.status === "ok") {
-      this.#addLocally(res.data);
-      void this.#poller.tick(true);
-    }
+    if (res.status === "ok") this.#addLocally(res.data);
     return res;
   }
 
-  /** Rust answered with the team: show it at once, the refresh confirms it. */
+  /** Rust answered with the team: show it at once, the stream confirms it. */
   #addLocally(team: CareTeam): void {
     this.#generation++; // a refresh already under way may not know the team yet
+    this.#addedLocally.add(team.spaceId);
     this.loaded = true;
     if (!this.teams.some((t) => t.spaceId === team.spaceId)) {
       this.teams = sortCareTeams([...this.teams, team]);

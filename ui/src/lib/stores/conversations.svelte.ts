@@ -3,13 +3,15 @@ import {
   type AppError,
   type ConversationStatus,
   type ConversationSummary,
+  type ListDiff,
   type Member,
   type NewConversation,
   type Result,
   type Role,
 } from "$lib/ipc";
 import { compareAttention } from "$lib/attention";
-import { Poller } from "./poll";
+import { applyDiffs, DiffError } from "$lib/diff";
+import { LatestStream } from "./stream.svelte";
 
 /**
  * Active before archived; within each, by needs attention: urgent or mentioning
@@ -23,9 +25,10 @@ export function sortConversations(list: ConversationSummary[]): ConversationSumm
 }
 
 /**
- * The conversations and members of the one selected care team. Request/response
- * for now: `refresh` is the one place that reads them, called by the poller and
- * after every action; answers for a team no longer selected are dropped.
+ * The conversations and members of the one selected care team, as Rust
+ * streams them (a reset, then diffs after each sync that changed a room).
+ * After an action `refresh` reads them at once as requests; answers and
+ * batches for a team no longer selected are dropped.
  */
 export class ConversationsStore {
   spaceId = $state<string | null>(null);
@@ -40,7 +43,12 @@ export class ConversationsStore {
 
   #onError: ((e: AppError) => void) | null = null;
   #generation = 0;
-  #poller = new Poller(() => this.refresh());
+  #conversationsStream = new LatestStream<ListDiff<ConversationSummary>[]>();
+  #membersStream = new LatestStream<ListDiff<Member>[]>();
+  #streamed: ConversationSummary[] = [];
+  #streamedMembers: Member[] = [];
+  /** The team the streams follow now; null while paused or closed. */
+  #following: string | null = null;
 
   apply(conversations: ConversationSummary[]): void {
     this.items = sortConversations(conversations);
@@ -52,29 +60,82 @@ export class ConversationsStore {
     this.membersLoaded = true;
   }
 
-  /** Show the care team `spaceId`: load it now and keep refreshing while visible. */
-  open(spaceId: string, onError?: (e: AppError) => void): Promise<void> {
+  /** Show the care team `spaceId`: follow its conversations and members. */
+  async open(spaceId: string, onError?: (e: AppError) => void): Promise<void> {
     this.#onError = onError ?? null;
-    const changed = spaceId !== this.spaceId;
-    if (changed) {
+    if (spaceId !== this.spaceId) {
       this.#generation++;
       this.spaceId = spaceId;
       this.#clear();
+    } else if (this.#following === spaceId) {
+      return;
     }
-    return this.#poller.start(changed);
+    this.#following = spaceId;
+    this.#streamed = [];
+    this.#streamedMembers = [];
+    await Promise.all([this.#openConversations(spaceId), this.#openMembers(spaceId)]);
   }
 
-  /** Stop refreshing but keep what is shown (the tab was left; `open` resumes). */
+  /** Stop following but keep what is shown (the tab was left; `open` resumes). */
   pause(): void {
-    this.#poller.stop();
+    this.#following = null;
+    void this.#conversationsStream.close();
+    void this.#membersStream.close();
   }
 
-  /** Stop refreshing and forget the team (back to the client list, logout). */
+  /** Stop following and forget the team (back to the client list, logout). */
   close(): void {
-    this.#poller.stop();
+    this.pause();
     this.#generation++;
     this.spaceId = null;
     this.#clear();
+  }
+
+  #openConversations(spaceId: string): Promise<boolean> {
+    return this.#conversationsStream.open(
+      (on) => ipc.watchConversations(spaceId, on),
+      (diffs) => {
+        try {
+          this.#streamed = applyDiffs(this.#streamed, diffs);
+        } catch (e) {
+          if (!(e instanceof DiffError)) throw e;
+          console.error(e);
+          this.#streamed = [];
+          void this.#openConversations(spaceId); // a new subscription starts with a reset
+          return;
+        }
+        this.#generation++; // a request under way is older than this
+        this.error = null;
+        this.apply(this.#streamed);
+      },
+      (e) => {
+        this.error = e;
+        this.#onError?.(e);
+      },
+    );
+  }
+
+  #openMembers(spaceId: string): Promise<boolean> {
+    return this.#membersStream.open(
+      (on) => ipc.watchCareTeamMembers(spaceId, on),
+      (diffs) => {
+        try {
+          this.#streamedMembers = applyDiffs(this.#streamedMembers, diffs);
+        } catch (e) {
+          if (!(e instanceof DiffError)) throw e;
+          console.error(e);
+          this.#streamedMembers = [];
+          void this.#openMembers(spaceId);
+          return;
+        }
+        this.membersError = null;
+        this.applyMembers(this.#streamedMembers);
+      },
+      (e) => {
+        this.membersError = e;
+        this.#onError?.(e);
+      },
+    );
   }
 
   async refresh(): Promise<void> {
@@ -99,10 +160,10 @@ export class ConversationsStore {
     }
   }
 
-  /** Refresh after an action: drop any answer already under way (it may predate the action). */
+  /** Read again after an action (the stream follows within a sync): drop any answer under way. */
   #changed(): Promise<void> {
     this.#generation++;
-    return this.#poller.tick(true);
+    return this.refresh();
   }
 
   async join(roomId: string): Promise<Result<null, AppError>> {

@@ -52,7 +52,7 @@ impl std::fmt::Debug for ClientRef {
     }
 }
 
-#[derive(Clone, Debug, Serialize, specta::Type)]
+#[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct CareTeam {
     pub space_id: String,
@@ -65,7 +65,7 @@ pub struct CareTeam {
     pub last_activity_ms: Option<f64>,
 }
 
-#[derive(Clone, Debug, Serialize, specta::Type)]
+#[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct CareTeamInvite {
     pub space_id: String,

@@ -6,3 +6,4 @@ pub mod care_network;
 pub mod care_team;
 pub(crate) mod email_invite;
 pub mod power_levels;
+pub mod streams;

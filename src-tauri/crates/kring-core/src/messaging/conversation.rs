@@ -70,7 +70,7 @@ pub struct NewConversation {
     pub sensitive: bool,
 }
 
-#[derive(Clone, Debug, Serialize, specta::Type)]
+#[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationSummary {
     pub room_id: String,

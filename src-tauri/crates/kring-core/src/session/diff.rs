@@ -75,6 +75,42 @@ impl<T> ListDiff<T> {
     }
 }
 
+/// The diffs that turn `old` into `new`, entries matched by `key`: `Remove`
+/// for what went (from the back, so indexes hold), `Set` for what changed,
+/// `PushBack` for what came. The order is `old`'s with newcomers at the end:
+/// the UI sorts these lists itself. Empty when nothing changed.
+pub fn keyed_diffs<T: Clone + PartialEq>(old: &[T], new: &[T], key: impl Fn(&T) -> &str) -> Vec<ListDiff<T>> {
+    use std::collections::{HashMap, HashSet};
+    let wanted: HashMap<&str, &T> = new.iter().map(|n| (key(n), n)).collect();
+    let mut diffs = Vec::new();
+    let mut kept: Vec<&T> = Vec::with_capacity(old.len());
+    for o in old {
+        if wanted.contains_key(key(o)) {
+            kept.push(o);
+        }
+    }
+    for (i, o) in old.iter().enumerate().rev() {
+        if !wanted.contains_key(key(o)) {
+            diffs.push(ListDiff::Remove { index: idx(i) });
+        }
+    }
+    let mut seen = HashSet::with_capacity(kept.len());
+    for (i, o) in kept.iter().enumerate() {
+        seen.insert(key(o));
+        if let Some(n) = wanted.get(key(o))
+            && *n != *o
+        {
+            diffs.push(ListDiff::Set { index: idx(i), value: (*n).clone() });
+        }
+    }
+    for n in new {
+        if !seen.contains(key(n)) {
+            diffs.push(ListDiff::PushBack { value: n.clone() });
+        }
+    }
+    diffs
+}
+
 /// Forwards a stream of SDK diff batches to a sink, mapping each value,
 /// until the stream ends or the sink reports that its consumer is gone.
 pub(crate) async fn forward<S, T>(
@@ -123,6 +159,57 @@ mod tests {
         assert_eq!(ours, vec![8, 2, 3]);
         ListDiff::<i32>::Clear.apply(&mut ours);
         assert!(ours.is_empty());
+    }
+
+    #[test]
+    fn keyed_diffs_turn_the_old_list_into_the_new_one() {
+        let old = vec![("a", 1), ("b", 2), ("c", 3), ("d", 4)];
+        let new = vec![("d", 4), ("e", 5), ("b", 20), ("f", 6)];
+        let diffs = keyed_diffs(&old, &new, |(k, _)| k);
+        let mut list = old.clone();
+        for d in diffs.clone() {
+            d.apply(&mut list);
+        }
+        let mut got = list.clone();
+        got.sort_unstable();
+        let mut want = new.clone();
+        want.sort_unstable();
+        assert_eq!(got, want);
+        assert_eq!(list, vec![("b", 20), ("d", 4), ("e", 5), ("f", 6)], "old order, newcomers last");
+        assert_eq!(diffs.iter().filter(|d| matches!(d, ListDiff::Set { .. })).count(), 1, "only b changed");
+        assert!(keyed_diffs(&new, &new, |(k, _)| k).is_empty(), "nothing changed, nothing sent");
+    }
+
+    #[test]
+    fn keyed_diffs_keep_a_mirror_in_step_over_many_changes() {
+        // What the stream does: the sender keeps the list as the receiver
+        // will have it, and each batch's indexes are into that list.
+        type Entry = (String, u32);
+        let (mut sent, mut mirror) = (Vec::<Entry>::new(), Vec::<Entry>::new());
+        let mut seed = 7_u32;
+        for step in 0..200_u32 {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let next: Vec<Entry> = (0..(seed % 9))
+                .map(|i| (format!("k{}", (seed >> (i % 16)) % 12), (seed >> 3) % 3 + step % 2))
+                .fold(Vec::new(), |mut acc: Vec<Entry>, e| {
+                    if !acc.iter().any(|(k, _)| *k == e.0) {
+                        acc.push(e);
+                    }
+                    acc
+                });
+            let diffs = keyed_diffs(&sent, &next, |(k, _)| k);
+            for d in diffs.clone() {
+                d.apply(&mut sent);
+            }
+            for d in diffs {
+                d.apply(&mut mirror);
+            }
+            assert_eq!(mirror, sent);
+            let (mut got, mut want) = (mirror.clone(), next.clone());
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "step {step}");
+        }
     }
 
     #[test]

@@ -553,3 +553,102 @@ async fn attachments_travel_whole_and_replies_carry_their_own() {
     })
     .await;
 }
+
+/// Applies a care list's batches until `done` holds; on timeout it fails
+/// with how many entries it held.
+async fn until_list<T>(
+    what: &str,
+    rx: &mut mpsc::UnboundedReceiver<Vec<kring_core::ListDiff<T>>>,
+    list: &mut Vec<T>,
+    done: impl Fn(&[T]) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !done(list) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(batch)) => batch.into_iter().for_each(|d| d.apply(list)),
+            _ => panic!("the stream never showed {what}; it held {} entries", list.len()),
+        }
+    }
+}
+
+fn sink<T: Send + 'static>(tx: mpsc::UnboundedSender<T>) -> Box<dyn FnMut(T) -> bool + Send> {
+    Box::new(move |batch| tx.send(batch).is_ok())
+}
+
+/// Care teams, invites, conversations and members cross as streams that
+/// follow sync (issue 12): each change shows without anyone asking again.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_care_lists_follow_sync_as_streams() {
+    crate::stack::bounded(async {
+        let stack = Stack::load();
+        let (lead_user, gp_user) = (stack.fresh_user("a", "lead").await, stack.fresh_user("b", "gp").await);
+        let (pa, pb) = (Profile::new("streams-lead"), Profile::new("streams-gp"));
+        let lead = pa.login(&stack, &lead_user).await;
+        let gp = std::sync::Arc::new(pb.login(&stack, &gp_user).await);
+        let (teams_tx, mut teams_rx) = mpsc::unbounded_channel();
+        let (invites_tx, mut invites_rx) = mpsc::unbounded_channel();
+        let _teams = kring_core::watch_care_teams(gp.clone(), sink(teams_tx));
+        let _invites = kring_core::watch_care_team_invites(gp.clone(), sink(invites_tx));
+        let (mut teams, mut invites) = (Vec::new(), Vec::new());
+        until_list("no care team yet", &mut teams_rx, &mut teams, |_| true).await;
+
+        let team = lead.create_care_team(&client("streams")).await.unwrap();
+        let space = team.space_id.clone();
+        lead.invite_to_care_team(&space, &gp_user.mxid, Role::Practitioner).await.unwrap();
+        until_list("the invite at B", &mut invites_rx, &mut invites, |i: &[kring_core::CareTeamInvite]| {
+            i.iter().any(|i| i.space_id == space)
+        })
+        .await;
+        gp.accept_care_team_invite(&space).await.unwrap();
+        until_list("the team at B", &mut teams_rx, &mut teams, |t: &[kring_core::CareTeam]| {
+            t.iter().any(|t| t.space_id == space)
+        })
+        .await;
+        until_list("the invite gone", &mut invites_rx, &mut invites, |i: &[kring_core::CareTeamInvite]| {
+            !i.iter().any(|i| i.space_id == space)
+        })
+        .await;
+
+        let (conv_tx, mut conv_rx) = mpsc::unbounded_channel();
+        let (members_tx, mut members_rx) = mpsc::unbounded_channel();
+        let _conversations = kring_core::watch_conversations(gp.clone(), space.clone(), sink(conv_tx));
+        let _members = kring_core::watch_care_team_members(gp.clone(), space.clone(), sink(members_tx));
+        let (mut conversations, mut members) = (Vec::new(), Vec::new());
+        let room = lead
+            .start_conversation(&NewConversation {
+                space_id: space.clone(),
+                subject: "Stroom".into(),
+                body: "Via de stream".into(),
+                recipients: vec![gp_user.mxid.clone()],
+                kind: ConversationKind::Professional,
+                attachments: vec![],
+                sensitive: false,
+            })
+            .await
+            .unwrap();
+        until_list(
+            "the new conversation at B",
+            &mut conv_rx,
+            &mut conversations,
+            |c: &[kring_core::ConversationSummary]| c.iter().any(|c| c.room_id == room),
+        )
+        .await;
+        gp.join_conversation(&room).await.unwrap();
+        lead.set_conversation_status(&room, ConversationStatus::Archived).await.unwrap();
+        until_list(
+            "the conversation archived",
+            &mut conv_rx,
+            &mut conversations,
+            |c: &[kring_core::ConversationSummary]| {
+                c.iter().any(|c| c.room_id == room && c.status == ConversationStatus::Archived)
+            },
+        )
+        .await;
+        lead.set_care_team_role(&space, &gp_user.mxid, Role::Senior).await.unwrap();
+        until_list("the GP as senior", &mut members_rx, &mut members, |m: &[kring_core::Member]| {
+            m.iter().any(|m| m.user_id == gp_user.mxid && m.role == Role::Senior)
+        })
+        .await;
+    })
+    .await;
+}
