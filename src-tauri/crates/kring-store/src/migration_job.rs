@@ -32,6 +32,20 @@ pub struct MigrationRoom {
     pub error: Option<String>,
 }
 
+const JOB_COLUMNS: &str = "old_user_id, new_user_id, state, detail, created_ms, updated_ms, leads_told_ms";
+
+fn job_of(r: &sqlx::sqlite::SqliteRow) -> MigrationJob {
+    MigrationJob {
+        old_user_id: r.get(0),
+        new_user_id: r.get(1),
+        state: r.get(2),
+        detail: r.get(3),
+        created_ms: r.get(4),
+        updated_ms: r.get(5),
+        leads_told_ms: r.get(6),
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct MigrationJobs {
     pool: SqlitePool,
@@ -68,45 +82,17 @@ impl MigrationJobs {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        let row = sqlx::query(
-            "SELECT state, detail, created_ms, updated_ms, leads_told_ms FROM migration_jobs
-             WHERE old_user_id = ? AND new_user_id = ?",
-        )
-        .bind(old)
-        .bind(new)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(MigrationJob {
-            old_user_id: old.to_owned(),
-            new_user_id: new.to_owned(),
-            state: row.get(0),
-            detail: row.get(1),
-            created_ms: row.get(2),
-            updated_ms: row.get(3),
-            leads_told_ms: row.get(4),
-        })
+        // Only the constant column list is spliced in; the ids are bound.
+        let sql = format!("SELECT {JOB_COLUMNS} FROM migration_jobs WHERE old_user_id = ? AND new_user_id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(old).bind(new).fetch_one(&self.pool).await?;
+        Ok(job_of(&row))
     }
 
     /// Every job, newest first (for `status` without a directory at hand).
     pub async fn jobs(&self) -> Result<Vec<MigrationJob>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT old_user_id, new_user_id, state, detail, created_ms, updated_ms, leads_told_ms
-             FROM migration_jobs ORDER BY created_ms DESC",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| MigrationJob {
-                old_user_id: r.get(0),
-                new_user_id: r.get(1),
-                state: r.get(2),
-                detail: r.get(3),
-                created_ms: r.get(4),
-                updated_ms: r.get(5),
-                leads_told_ms: r.get(6),
-            })
-            .collect())
+        let sql = format!("SELECT {JOB_COLUMNS} FROM migration_jobs ORDER BY created_ms DESC");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(job_of).collect())
     }
 
     pub async fn set_job_state(

@@ -1,7 +1,6 @@
 import { ipc, type AppError, type CareTeam, type CareTeamInvite, type ClientRef, type ListDiff, type Result } from "$lib/ipc";
 import { compareAttention } from "$lib/attention";
-import { applyDiffs, DiffError } from "$lib/diff";
-import { LatestStream } from "./stream.svelte";
+import { followList, LatestStream } from "./stream.svelte";
 
 /**
  * By "needs attention" (urgent or mentioning unread, then unread, then the most
@@ -76,40 +75,20 @@ export class CareTeamsStore {
   }
 
   #openTeams(): Promise<boolean> {
-    return this.#teamsStream.open(
-      (on) => ipc.watchCareTeams(on),
-      (diffs) => {
-        try {
-          this.#streamed = applyDiffs(this.#streamed, diffs);
-        } catch (e) {
-          if (!(e instanceof DiffError)) throw e;
-          console.error(e);
-          void this.#openTeams(); // out of step: a new subscription starts with a reset
-          return;
-        }
-        this.#streamedLoaded = true;
-        this.#showStreamed();
-      },
-      (e) => this.#failed(e),
-    );
+    const shown = (teams: CareTeam[]) => {
+      this.#streamed = teams;
+      this.#streamedLoaded = true;
+      this.#showStreamed();
+    };
+    return followList(this.#teamsStream, (on) => ipc.watchCareTeams(on), shown, (e) => this.#failed(e));
   }
 
   #openInvites(): Promise<boolean> {
-    return this.#invitesStream.open(
-      (on) => ipc.watchCareTeamInvites(on),
-      (diffs) => {
-        try {
-          this.#streamedInvites = applyDiffs(this.#streamedInvites, diffs);
-        } catch (e) {
-          if (!(e instanceof DiffError)) throw e;
-          console.error(e);
-          void this.#openInvites();
-          return;
-        }
-        if (this.#streamedLoaded) this.#showStreamed();
-      },
-      (e) => this.#failed(e),
-    );
+    const shown = (invites: CareTeamInvite[]) => {
+      this.#streamedInvites = invites;
+      if (this.#streamedLoaded) this.#showStreamed();
+    };
+    return followList(this.#invitesStream, (on) => ipc.watchCareTeamInvites(on), shown, (e) => this.#failed(e));
   }
 
   /** What Rust streamed, plus teams an action added that the stream does not have yet. */

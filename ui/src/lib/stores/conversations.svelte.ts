@@ -10,8 +10,7 @@ import {
   type Role,
 } from "$lib/ipc";
 import { compareAttention } from "$lib/attention";
-import { applyDiffs, DiffError } from "$lib/diff";
-import { LatestStream } from "./stream.svelte";
+import { followList, LatestStream } from "./stream.svelte";
 
 /**
  * Active before archived; within each, by needs attention: urgent or mentioning
@@ -45,8 +44,6 @@ export class ConversationsStore {
   #generation = 0;
   #conversationsStream = new LatestStream<ListDiff<ConversationSummary>[]>();
   #membersStream = new LatestStream<ListDiff<Member>[]>();
-  #streamed: ConversationSummary[] = [];
-  #streamedMembers: Member[] = [];
   /** The team the streams follow now; null while paused or closed. */
   #following: string | null = null;
 
@@ -71,8 +68,6 @@ export class ConversationsStore {
       return;
     }
     this.#following = spaceId;
-    this.#streamed = [];
-    this.#streamedMembers = [];
     await Promise.all([this.#openConversations(spaceId), this.#openMembers(spaceId)]);
   }
 
@@ -92,50 +87,26 @@ export class ConversationsStore {
   }
 
   #openConversations(spaceId: string): Promise<boolean> {
-    return this.#conversationsStream.open(
-      (on) => ipc.watchConversations(spaceId, on),
-      (diffs) => {
-        try {
-          this.#streamed = applyDiffs(this.#streamed, diffs);
-        } catch (e) {
-          if (!(e instanceof DiffError)) throw e;
-          console.error(e);
-          this.#streamed = [];
-          void this.#openConversations(spaceId); // a new subscription starts with a reset
-          return;
-        }
-        this.#generation++; // a request under way is older than this
-        this.error = null;
-        this.apply(this.#streamed);
-      },
-      (e) => {
-        this.error = e;
-        this.#onError?.(e);
-      },
-    );
+    const shown = (list: ConversationSummary[]) => {
+      this.#generation++; // a request under way is older than this
+      this.error = null;
+      this.apply(list);
+    };
+    return followList(this.#conversationsStream, (on) => ipc.watchConversations(spaceId, on), shown, (e) => {
+      this.error = e;
+      this.#onError?.(e);
+    });
   }
 
   #openMembers(spaceId: string): Promise<boolean> {
-    return this.#membersStream.open(
-      (on) => ipc.watchCareTeamMembers(spaceId, on),
-      (diffs) => {
-        try {
-          this.#streamedMembers = applyDiffs(this.#streamedMembers, diffs);
-        } catch (e) {
-          if (!(e instanceof DiffError)) throw e;
-          console.error(e);
-          this.#streamedMembers = [];
-          void this.#openMembers(spaceId);
-          return;
-        }
-        this.membersError = null;
-        this.applyMembers(this.#streamedMembers);
-      },
-      (e) => {
-        this.membersError = e;
-        this.#onError?.(e);
-      },
-    );
+    const shown = (list: Member[]) => {
+      this.membersError = null;
+      this.applyMembers(list);
+    };
+    return followList(this.#membersStream, (on) => ipc.watchCareTeamMembers(spaceId, on), shown, (e) => {
+      this.membersError = e;
+      this.#onError?.(e);
+    });
   }
 
   async refresh(): Promise<void> {

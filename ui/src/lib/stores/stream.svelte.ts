@@ -54,6 +54,36 @@ export class LatestStream<M> {
 }
 
 /**
+ * Follows a Rust list stream (a `reset`, then diffs) into a copy of its own:
+ * `onList` gets the whole list after each batch. A batch that does not fit
+ * means we are out of step with Rust: the stream is opened again, and its
+ * new reset starts a fresh copy.
+ */
+export function followList<T>(
+  stream: LatestStream<ListDiff<T>[]>,
+  start: StartStream<ListDiff<T>[]>,
+  onList: (list: T[]) => void,
+  onError: (e: AppError) => void,
+): Promise<boolean> {
+  let list: T[] = [];
+  return stream.open(
+    start,
+    (diffs) => {
+      try {
+        list = applyDiffs(list, diffs);
+      } catch (e) {
+        if (!(e instanceof DiffError)) throw e;
+        console.error(e);
+        void followList(stream, start, onList, onError);
+        return;
+      }
+      onList(list);
+    },
+    onError,
+  );
+}
+
+/**
  * A list mirroring a Rust stream of `ListDiff` batches (a `reset`, then diffs).
  * A store extends it and calls `subscribe` with its `ipc.watch*` command.
  */
