@@ -20,25 +20,29 @@ use kring_directory::{DirectoryClient, matrix_address::parse_user_id};
 use kring_store::{MigrationJobs, MigrationRoom};
 use matrix_sdk::{
     Room,
-    ruma::{
-        OwnedTransactionId, UserId,
-        api::client::uiaa::{AuthData, AuthType, Password, UserIdentifier},
-        events::StateEventType,
-    },
+    ruma::{OwnedTransactionId, UserId, events::StateEventType},
 };
 use serde::Serialize;
 use serde_json::{Value, json};
-use tracing::{info, warn};
+use tracing::warn;
+
+mod accept;
+mod deactivate;
+
+pub use accept::{AcceptedMigrations, RefusedMigration, start_migration_acceptance};
 
 use crate::{
     CoreError, Role, Session,
-    care_team::{INVITE_CONTEXT, fetch_power_levels, invite_context, role_of, set_user_level, state_json},
+    care_team::{INVITE_CONTEXT, fetch_power_levels, invite_context, set_user_level},
     identity_service::VerifiedIdentity,
 };
 
 /// In the invite's member event: who moved (001 §7). The new account
 /// accepts only invites whose marker names the inviter itself.
 pub const MIGRATION_MARKER: &str = "nl.kring.migration";
+
+/// Rooms read at a time when planning (two requests each).
+const READ_AT_ONCE: usize = 8;
 
 /// A room's note when the old account could not give the new one its level.
 const LEVEL_PENDING: &str = "level_pending";
@@ -117,25 +121,6 @@ pub struct RunOptions<'a> {
     /// Called after each step is written down (for fault-injection tests:
     /// the CLI can kill itself there).
     pub after_step: &'a (dyn Fn(&str) + Sync),
-}
-
-/// Invites at the new vendor that the migration acceptance handled.
-#[derive(Clone, Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AcceptedMigrations {
-    pub accepted: Vec<String>,
-    /// Not from this account's own old identity: left as they are.
-    pub refused: Vec<RefusedMigration>,
-    /// Verified, but the join failed (tried again next time).
-    pub failed: Vec<RefusedMigration>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RefusedMigration {
-    pub room_id: String,
-    pub from: String,
-    pub reason: String,
 }
 
 /// Whether `new` carries what the directory and the old account's binding
@@ -258,7 +243,7 @@ impl Session {
         let (me, new) = (&me, &new);
         let planned: Vec<_> = futures_util::stream::iter(rooms)
             .map(|(room, space_id)| async move { self.planned_room(&room, space_id.as_deref(), me, new).await })
-            .buffered(ACCEPT_AT_ONCE)
+            .buffered(READ_AT_ONCE)
             .collect()
             .await;
         plan.rooms = planned.into_iter().collect::<Result<_, _>>()?;
@@ -486,219 +471,6 @@ impl Session {
             leads_told: job.leads_told_ms.is_some(),
         })
     }
-
-    /// Deactivates the old account when every invite was accepted, or the
-    /// timeout passed and the leads were told; never while a care team
-    /// would be left without a lead, nor while the directory still lists it.
-    async fn maybe_deactivate(
-        &self,
-        plan: &MigrationPlan,
-        jobs: &MigrationJobs,
-        report: &mut MigrationReport,
-        password: &str,
-        options: &RunOptions<'_>,
-        started_ms: i64,
-    ) -> Result<(), CoreError> {
-        let (old, new) = (plan.old_user_id.as_str(), report.new_user_id.clone());
-        let me = self.own_user_id()?;
-        if plan.old_still_listed {
-            report.blocked.push("the directory still lists the old account".into());
-        }
-        let all_accepted = report.accepted == report.rooms;
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        let waited_ms = now_ms.saturating_sub(started_ms);
-        let timed_out = u128::try_from(waited_ms).unwrap_or(0) >= options.timeout.as_millis();
-        if !all_accepted && !timed_out {
-            report.blocked.push(format!(
-                "{} of {} invites are not accepted yet",
-                report.rooms - report.accepted,
-                report.rooms
-            ));
-        }
-        // Level 100 is handed over first: every care team the old account
-        // leads must have another joined lead (the new account, once it joined).
-        for row in jobs.rooms(old, &new).await.map_err(store_err)?.iter().filter(|r| r.space_id.is_none()) {
-            let Ok(space) = self.joined_room(&row.room_id) else { continue };
-            let pl = space.power_levels().await.map_err(|e| CoreError::Internal(e.to_string()))?;
-            if role_of(pl.for_user(&me)) != Role::Lead {
-                continue;
-            }
-            let others = crate::care_team::members_of(&space).await?;
-            let another_lead = others.iter().any(|m| m.user_id != old && m.role == Role::Lead && m.joined);
-            if !another_lead {
-                report.blocked.push(format!("{} has no other lead yet", row.room_id));
-            }
-        }
-        if !all_accepted && timed_out && !report.leads_told {
-            self.tell_leads(jobs, old, &new).await?;
-            report.leads_told = true;
-        }
-        if !report.blocked.is_empty() {
-            info!(blocked = report.blocked.len(), "the old account stays active for now");
-            return Ok(());
-        }
-        self.audit_detail("migration_deactivate", None, Some(&format!("{old} -> {new}"))).await;
-        // Asked first, so the identity service's token is at hand after the
-        // homeserver closed the account.
-        self.verified_identity_of(old).await?;
-        self.deactivate_account(password).await?;
-        // The UZI now belongs to the new account: lookups must find that one.
-        // Unbound only after the deactivation took (a mistyped password must
-        // not cost the binding).
-        if let Err(e) = self.unbind_care_identity().await {
-            warn!(code = ?e.code(), "deactivated, but the identity service still holds the old binding");
-            report.blocked.push(format!("the old account's binding is still at its identity service: {e}"));
-        }
-        jobs.set_job_state(old, &new, "deactivated", None).await.map_err(store_err)?;
-        (options.after_step)("deactivated");
-        report.state = "deactivated".into();
-        report.deactivated = true;
-        Ok(())
-    }
-
-    /// A notice in each care team whose invite stayed unanswered, for its leads.
-    async fn tell_leads(&self, jobs: &MigrationJobs, old: &str, new: &str) -> Result<(), CoreError> {
-        for row in jobs.rooms(old, new).await.map_err(store_err)? {
-            if row.space_id.is_some() || row.state == "accepted" {
-                continue;
-            }
-            let Ok(space) = self.joined_room(&row.room_id) else { continue };
-            let body = format!(
-                "De overstap van {old} naar {new} is niet afgerond: de uitnodiging voor dit zorgteam is niet \
-                 geaccepteerd. Nodig {new} zo nodig zelf uit."
-            );
-            let content = json!({"msgtype": "m.notice", "body": body, MIGRATION_MARKER: {"from": old, "to": new}});
-            let txn = OwnedTransactionId::from(format!("kring-migration-leads-{}", short_hash(&format!("{old}{new}"))));
-            space.send_raw("m.room.message", content).with_transaction_id(&txn).await?;
-        }
-        jobs.set_leads_told(old, new).await.map_err(store_err)?;
-        self.audit_detail("migration_leads_told", None, Some(&format!("{old} -> {new}"))).await;
-        Ok(())
-    }
-
-    async fn deactivate_account(&self, password: &str) -> Result<(), CoreError> {
-        let account = self.client.account();
-        let uiaa = match account.deactivate(None, None, false).await {
-            Ok(_) => return Ok(()),
-            Err(e) => e.as_uiaa_response().cloned().ok_or_else(|| CoreError::from(e))?,
-        };
-        if !uiaa.flows.iter().any(|f| f.stages.first() == Some(&AuthType::Password)) {
-            return Err(CoreError::ReauthenticationRequired);
-        }
-        let mut auth = Password::new(UserIdentifier::from(self.own_user_id()?), password.to_owned());
-        auth.session = uiaa.session.clone();
-        account.deactivate(None, Some(AuthData::Password(auth)), false).await.map_err(|e| {
-            match e.as_uiaa_response() {
-                Some(_) => CoreError::WrongCredentials,
-                None => e.into(),
-            }
-        })?;
-        Ok(())
-    }
-
-    /// At the new vendor: accepts the invites that carry the migration
-    /// marker from this account's own old identity (the same UZI at both
-    /// identity services), care teams before their conversations. Other
-    /// invites are left as they are.
-    pub async fn accept_migration_invites(&self) -> Result<AcceptedMigrations, CoreError> {
-        let me = self.own_user_id()?;
-        let mut done = AcceptedMigrations::default();
-        let mut invites = Vec::new();
-        for room in self.client.invited_rooms() {
-            let Some(event) = room.get_state_event(StateEventType::RoomMember, me.as_str()).await? else { continue };
-            let content = state_json(&event).map_err(|e| CoreError::Internal(e.to_string()))?["content"].clone();
-            let Some(from) = content[MIGRATION_MARKER]["from"].as_str().map(str::to_owned) else { continue };
-            let inviter = room.invite_details().await.ok().and_then(|d| d.inviter).map(|m| m.user_id().to_owned());
-            invites.push((room, from, inviter));
-        }
-        if invites.is_empty() {
-            return Ok(done);
-        }
-        let own = self.verified_identity_of(me.as_str()).await?;
-        let mut checked: std::collections::HashMap<String, Result<(), String>> = Default::default();
-        let (mut spaces, mut conversations) = (Vec::new(), Vec::new());
-        for (room, from, inviter) in invites {
-            let verdict = if inviter.as_deref().map(UserId::as_str) != Some(from.as_str()) {
-                Err("the invite was not sent by the account it names as the old one".to_owned())
-            } else if let Some(known) = checked.get(&from) {
-                known.clone()
-            } else {
-                let verdict = match (&own, self.verified_identity_of(&from).await) {
-                    (None, _) => Err("this account has no care identity at its identity service".to_owned()),
-                    (Some(own), Ok(old)) => match old {
-                        Some(old) => check_identity(&old, Some(own), None, &[]),
-                        None => Err("the old account has no care identity at its identity service".to_owned()),
-                    },
-                    (Some(_), Err(e)) => Err(format!("the old account's identity service: {e}")),
-                };
-                checked.insert(from.clone(), verdict.clone());
-                verdict
-            };
-            match verdict {
-                Err(reason) => {
-                    done.refused.push(RefusedMigration { room_id: room.room_id().to_string(), from, reason })
-                }
-                Ok(()) if room.is_space() => spaces.push((room.room_id().to_string(), from)),
-                Ok(()) => conversations.push((room.room_id().to_string(), from)),
-            }
-        }
-        // Care teams first, so their conversations find the client link;
-        // several at a time, as each join waits for sync to show it.
-        for (group, is_space) in [(spaces, true), (conversations, false)] {
-            let results: Vec<_> = futures_util::stream::iter(group)
-                .map(|(room_id, from)| async move {
-                    let joined = if is_space {
-                        self.accept_care_team_invite(&room_id).await.map(|_| ())
-                    } else {
-                        self.join_conversation(&room_id).await
-                    };
-                    (room_id, from, joined)
-                })
-                .buffer_unordered(ACCEPT_AT_ONCE)
-                .collect()
-                .await;
-            for (room_id, from, joined) in results {
-                match joined {
-                    Ok(()) => {
-                        self.audit_detail("accept_migration_invite", Some(&room_id), Some(&from)).await;
-                        done.accepted.push(room_id);
-                    }
-                    Err(e) => {
-                        warn!(code = ?e.code(), "a migration invite could not be accepted; the next check tries again");
-                        done.failed.push(RefusedMigration { room_id, from, reason: e.to_string() });
-                    }
-                }
-            }
-        }
-        Ok(done)
-    }
-}
-
-/// Joins at a time when accepting: each waits for sync to show it.
-const ACCEPT_AT_ONCE: usize = 8;
-
-/// How often the running app looks for migration invites.
-const ACCEPT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// The running app at the new vendor: accepts migration invites as they
-/// come (`accept_migration_invites` in the deployment config, on by default).
-pub fn start_migration_acceptance(session: std::sync::Arc<Session>) -> crate::Subscription {
-    crate::Subscription::new(tokio::spawn(async move {
-        loop {
-            // After the first sync has brought the invites, and between checks.
-            tokio::time::sleep(ACCEPT_EVERY).await;
-            match session.accept_migration_invites().await {
-                Ok(done) if !done.accepted.is_empty() || !done.refused.is_empty() || !done.failed.is_empty() => {
-                    let (accepted, refused, failed) = (done.accepted.len(), done.refused.len(), done.failed.len());
-                    info!(accepted, refused, failed, "migration invites handled");
-                }
-                Ok(_) => {}
-                Err(e) => warn!(code = ?e.code(), "could not handle migration invites"),
-            }
-        }
-    }))
 }
 
 fn short_hash(s: &str) -> String {
