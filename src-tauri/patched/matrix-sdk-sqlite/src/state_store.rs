@@ -89,7 +89,26 @@ pub struct SqliteStateStore {
 
     /// Retained so we can re-apply runtime config on reopen.
     runtime_config: RuntimeConfig,
+
+    /// Kring patch: each room's send queue as last read, kept in step by the
+    /// writes below (see `SendQueueCache`).
+    send_queue_cache: SendQueueCache,
 }
+
+/// Kring patch. The send queue calls `load_send_queue_requests` before every
+/// request it sends, and each call read, decrypted and deserialised the room's
+/// whole queue: a backlog of n messages cost O(n²) work. This keeps the rows of
+/// every room already read, in the order the query gives them
+/// (`priority DESC, ROWID`).
+///
+/// Every write to `send_queue_events` goes through this store and updates the
+/// entry only after the database accepted it, so the database stays the truth
+/// and a crash loses nothing. The lock is held across each database operation
+/// and its cache update, so a load can never store rows older than a write.
+/// The entries are dropped when the connections close: while they are closed,
+/// another process may write to the file.
+#[derive(Clone, Default)]
+struct SendQueueCache(Arc<Mutex<HashMap<OwnedRoomId, Vec<QueuedRequest>>>>);
 
 #[cfg(not(tarpaulin_include))]
 impl fmt::Debug for SqliteStateStore {
@@ -163,6 +182,7 @@ impl SqliteStateStore {
             db_path,
             pool_config,
             runtime_config,
+            send_queue_cache: SendQueueCache::default(),
         };
         this.run_migrations(version, None).await?;
 
@@ -1927,6 +1947,8 @@ impl StateStore for SqliteStateStore {
         let this = self.clone();
         let room_id = room_id.to_owned();
 
+        let mut send_queue_cache = self.send_queue_cache.0.lock().await;
+        send_queue_cache.remove(&room_id);
         let conn = self.write().await?;
 
         conn.with_transaction(move |txn| -> Result<()> {
@@ -1968,6 +1990,7 @@ impl StateStore for SqliteStateStore {
             Ok(())
         })
         .await?;
+        drop(send_queue_cache);
 
         conn.vacuum().await
     }
@@ -1983,6 +2006,14 @@ impl StateStore for SqliteStateStore {
         let room_id_key = self.encode_key(keys::SEND_QUEUE, room_id);
         let room_id_value = self.serialize_value(&room_id.to_owned())?;
 
+        let mut send_queue_cache = self.send_queue_cache.0.lock().await;
+        let cached = send_queue_cache.get(room_id).is_some().then(|| QueuedRequest {
+            transaction_id: transaction_id.clone(),
+            kind: content.clone(),
+            error: None,
+            priority,
+            created_at,
+        });
         let content = self.serialize_json(&content)?;
         // The transaction id is used both as a key (in remove/update) and a value (as
         // it's useful for the callers), so we keep it as is, and neither hash
@@ -1994,9 +2025,17 @@ impl StateStore for SqliteStateStore {
             .await?
             .with_transaction(move |txn| {
                 txn.prepare_cached("INSERT INTO send_queue_events (room_id, room_id_val, transaction_id, content, priority, created_at) VALUES (?, ?, ?, ?, ?, ?)")?.execute((room_id_key, room_id_value, transaction_id.to_string(), content, priority, created_at_ts))?;
-                Ok(())
+                Ok::<_, Error>(())
             })
-            .await
+            .await?;
+
+        if let (Some(request), Some(queue)) = (cached, send_queue_cache.get_mut(room_id)) {
+            // The new row has the highest ROWID: it goes after every row of the
+            // same or a higher priority.
+            let at = queue.partition_point(|queued| queued.priority >= priority);
+            queue.insert(at, request);
+        }
+        Ok(())
     }
 
     async fn update_send_queue_request(
@@ -2005,20 +2044,29 @@ impl StateStore for SqliteStateStore {
         transaction_id: &TransactionId,
         content: QueuedRequestKind,
     ) -> Result<bool, Self::Error> {
+        let mut send_queue_cache = self.send_queue_cache.0.lock().await;
+        let cache_entry = send_queue_cache.get_mut(room_id);
+        let cached_kind = cache_entry.is_some().then(|| content.clone());
         let room_id = self.encode_key(keys::SEND_QUEUE, room_id);
 
         let content = self.serialize_json(&content)?;
         // See comment in [`Self::save_send_queue_request`] to understand why the
         // transaction id is neither encrypted or hashed.
-        let transaction_id = transaction_id.to_string();
+        let txn_key = transaction_id.to_string();
 
         let num_updated = self.write()
             .await?
             .with_transaction(move |txn| {
-                txn.prepare_cached("UPDATE send_queue_events SET wedge_reason = NULL, content = ? WHERE room_id = ? AND transaction_id = ?")?.execute((content, room_id, transaction_id))
+                txn.prepare_cached("UPDATE send_queue_events SET wedge_reason = NULL, content = ? WHERE room_id = ? AND transaction_id = ?")?.execute((content, room_id, txn_key))
             })
             .await?;
 
+        if let (Some(queue), Some(kind)) = (cache_entry, cached_kind)
+            && let Some(queued) = queue.iter_mut().find(|q| q.transaction_id == transaction_id)
+        {
+            queued.kind = kind;
+            queued.error = None;
+        }
         Ok(num_updated > 0)
     }
 
@@ -2027,10 +2075,12 @@ impl StateStore for SqliteStateStore {
         room_id: &RoomId,
         transaction_id: &TransactionId,
     ) -> Result<bool, Self::Error> {
+        let mut send_queue_cache = self.send_queue_cache.0.lock().await;
+        let cache_entry = send_queue_cache.get_mut(room_id);
         let room_id = self.encode_key(keys::SEND_QUEUE, room_id);
 
         // See comment in `save_send_queue_request`.
-        let transaction_id = transaction_id.to_string();
+        let txn_key = transaction_id.to_string();
 
         let num_deleted = self
             .write()
@@ -2039,10 +2089,13 @@ impl StateStore for SqliteStateStore {
                 txn.prepare_cached(
                     "DELETE FROM send_queue_events WHERE room_id = ? AND transaction_id = ?",
                 )?
-                .execute((room_id, &transaction_id))
+                .execute((room_id, &txn_key))
             })
             .await?;
 
+        if let Some(queue) = cache_entry {
+            queue.retain(|q| q.transaction_id != transaction_id);
+        }
         Ok(num_deleted > 0)
     }
 
@@ -2050,7 +2103,11 @@ impl StateStore for SqliteStateStore {
         &self,
         room_id: &RoomId,
     ) -> Result<Vec<QueuedRequest>, Self::Error> {
-        let room_id = self.encode_key(keys::SEND_QUEUE, room_id);
+        let mut send_queue_cache = self.send_queue_cache.0.lock().await;
+        if let Some(queue) = send_queue_cache.get(room_id) {
+            return Ok(queue.clone());
+        }
+        let room_key = self.encode_key(keys::SEND_QUEUE, room_id);
 
         // Note: ROWID is always present and is an auto-incremented integer counter. We
         // want to maintain the insertion order, so we can sort using it.
@@ -2061,7 +2118,7 @@ impl StateStore for SqliteStateStore {
             .prepare(
                 "SELECT transaction_id, content, wedge_reason, priority, created_at FROM send_queue_events WHERE room_id = ? ORDER BY priority DESC, ROWID",
                 |mut stmt| {
-                    stmt.query((room_id,))?
+                    stmt.query((room_key,))?
                         .mapped(|row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))
                         .collect()
                 },
@@ -2085,6 +2142,7 @@ impl StateStore for SqliteStateStore {
             });
         }
 
+        send_queue_cache.insert(room_id.to_owned(), requests.clone());
         Ok(requests)
     }
 
@@ -2094,21 +2152,30 @@ impl StateStore for SqliteStateStore {
         transaction_id: &TransactionId,
         error: Option<QueueWedgeError>,
     ) -> Result<(), Self::Error> {
+        let mut send_queue_cache = self.send_queue_cache.0.lock().await;
+        let cache_entry = send_queue_cache.get_mut(room_id);
         let room_id = self.encode_key(keys::SEND_QUEUE, room_id);
 
         // See comment in `save_send_queue_request`.
-        let transaction_id = transaction_id.to_string();
+        let txn_key = transaction_id.to_string();
 
         // Serialize the error to json bytes (encrypted if option is enabled) if set.
-        let error_value = error.map(|e| self.serialize_value(&e)).transpose()?;
+        let error_value = error.as_ref().map(|e| self.serialize_value(e)).transpose()?;
 
         self.write()
             .await?
             .with_transaction(move |txn| {
-                txn.prepare_cached("UPDATE send_queue_events SET wedge_reason = ? WHERE room_id = ? AND transaction_id = ?")?.execute((error_value, room_id, transaction_id))?;
-                Ok(())
+                txn.prepare_cached("UPDATE send_queue_events SET wedge_reason = ? WHERE room_id = ? AND transaction_id = ?")?.execute((error_value, room_id, txn_key))?;
+                Ok::<_, Error>(())
             })
-            .await
+            .await?;
+
+        if let Some(queued) = cache_entry
+            .and_then(|queue| queue.iter_mut().find(|q| q.transaction_id == transaction_id))
+        {
+            queued.error = error;
+        }
+        Ok(())
     }
 
     async fn load_rooms_with_unsent_requests(&self) -> Result<Vec<OwnedRoomId>, Self::Error> {
@@ -2396,6 +2463,8 @@ impl StateStore for SqliteStateStore {
     }
 
     async fn close(&self) -> Result<(), Self::Error> {
+        // Kring patch: another process may write while the connections are closed.
+        self.send_queue_cache.0.lock().await.clear();
         connection::close_connections(&self.connections, "State store").await;
         Ok(())
     }

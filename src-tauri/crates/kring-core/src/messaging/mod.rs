@@ -7,3 +7,6 @@ pub mod rooms;
 pub mod send_queue;
 pub mod timeline;
 pub mod urgent;
+
+#[cfg(test)]
+mod queue_store_tests;
