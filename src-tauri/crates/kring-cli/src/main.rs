@@ -360,7 +360,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         }
         Command::Rooms => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
-            session.wait_until_synced(timeout).await;
+            sync_every_room(&session, timeout).await;
             out.rooms(&room_snapshot(&session).await);
             session.stop().await;
         }
@@ -453,7 +453,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         }
         Command::Download { room, event, index, out: path } => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
-            session.wait_until_synced(timeout).await;
+            sync_every_room(&session, timeout).await;
             let room_id = resolve_room(&session, room)?;
             let content = session.attachment_content(&room_id, event, *index).await?;
             std::fs::write(path, &content.data).map_err(|e| CoreError::Storage(e.to_string()))?;
@@ -464,7 +464,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         }
         Command::Tail { room, follow, count, all, from_start } => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
-            session.wait_until_synced(timeout).await;
+            sync_every_room(&session, timeout).await;
             let room_id = resolve_room(&session, room)?;
             let pages = if *from_start { 100 } else { 1 };
             let mode = TailMode { follow: *follow, count: *count, all: *all, pages };
@@ -495,9 +495,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         }
         Command::Migrate(command) => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
-            // Every care team and invite, not only the first response's 20 rooms.
-            session.wait_until_synced(timeout).await;
-            session.wait_until_all_rooms_known(timeout).await;
+            sync_every_room(&session, timeout).await;
             let jobs = kring_core::migration::job_database_path(&data_dir, &cli.profile);
             // Stopped also after a failure: the last sync's keys must be kept.
             let done = migrate::migrate(&session, &jobs, command, out).await;
@@ -506,13 +504,13 @@ async fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         }
         Command::CareTeam(command) => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
-            session.wait_until_synced(timeout).await;
+            sync_every_room(&session, timeout).await;
             care_team(&session, command, out).await?;
             session.stop().await;
         }
         Command::Conversation(command) => {
             let session = restore(&data_dir, secrets, &cli.profile).await?;
-            session.wait_until_synced(timeout).await;
+            sync_every_room(&session, timeout).await;
             conversation(&session, command, out).await?;
             session.stop().await;
         }
@@ -561,6 +559,14 @@ pub(crate) fn read_password_stdin() -> Result<String, CoreError> {
 /// The session of this run, for the error path: a command that fails after
 /// `restore` returns with `?` before its own `stop()`.
 static OPEN: std::sync::Mutex<Option<kring_core::Stopper>> = std::sync::Mutex::new(None);
+
+/// Syncs until every room of the account is known, not only the 20 of the
+/// first sliding-sync response: the commands that list, or find a room by
+/// its name, would otherwise miss care teams of a large practice.
+async fn sync_every_room(session: &Session, timeout: Duration) {
+    session.wait_until_synced(timeout).await;
+    session.wait_until_all_rooms_known(timeout).await;
+}
 
 async fn restore(
     data_dir: &std::path::Path,

@@ -10,12 +10,6 @@ use kring_store::MigrationJobs;
 
 use crate::output::Output;
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 #[derive(Subcommand)]
 pub enum MigrateCommand {
     /// What a move would do (the directory's new MXID, its verification at
@@ -99,7 +93,7 @@ pub async fn migrate(
                     .map_err(|e| CoreError::Storage(e.to_string()))?
                     .iter()
                     .any(|j| j.old_user_id == me && matches!(j.state.as_str(), "inviting" | "waiting"));
-                let look = now_ms();
+                let look = kring_store::now_ms();
                 let changed = match last_look {
                     Some(since) if !outstanding => session.directory_changed_since(directory, since).await,
                     _ => Ok(true),

@@ -76,7 +76,8 @@ fn cipher_err(e: matrix_sdk_store_encryption::Error) -> StoreError {
     StoreError::Cipher(e.to_string())
 }
 
-fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch: the clock every stored timestamp uses.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -16,6 +16,7 @@ use std::sync::{
 };
 
 use base64::{Engine, engine::general_purpose::STANDARD_NO_PAD};
+use kring_store::now_ms;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -83,10 +84,6 @@ impl AppLock {
     pub(crate) fn locked_flag(&self) -> Arc<AtomicBool> {
         self.locked.clone()
     }
-}
-
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 fn hash_pin(pin: &str, salt: &[u8]) -> [u8; 32] {

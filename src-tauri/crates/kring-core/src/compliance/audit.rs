@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use crate::{CoreError, Session};
+use crate::{CoreError, Session, care_team::store_err};
 
 /// A read of the same object by the same session is recorded once per
 /// window: the UI re-reads an open care team every few seconds, and a
@@ -268,10 +268,6 @@ fn issue_text(outcome: &Value) -> String {
         .filter_map(|i| i["diagnostics"].as_str().or(i["details"]["text"].as_str()))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-fn store_err(e: kring_store::StoreError) -> CoreError {
-    CoreError::Storage(e.to_string())
 }
 
 use kring_fhir::systems::{

@@ -33,7 +33,7 @@ pub use accept::{AcceptedMigrations, RefusedMigration, start_migration_acceptanc
 
 use crate::{
     CoreError, Role, Session,
-    care_team::{INVITE_CONTEXT, fetch_power_levels, invite_context, set_user_level},
+    care_team::{INVITE_CONTEXT, fetch_power_levels, invite_context, set_user_level, store_err},
     identity_service::VerifiedIdentity,
 };
 
@@ -162,10 +162,6 @@ async fn membership_on_server(room: &Room, user: &UserId) -> Result<Option<Value
         Err(e) if e.client_api_error_kind() == Some(&matrix_sdk::ruma::api::error::ErrorKind::NotFound) => Ok(None),
         Err(e) => Err(e.into()),
     }
-}
-
-fn store_err(e: kring_store::StoreError) -> CoreError {
-    CoreError::Storage(e.to_string())
 }
 
 impl Session {
