@@ -219,14 +219,64 @@ pub struct Bundle {
     pub bundle_type: Option<String>,
     #[serde(default)]
     pub entry: Vec<BundleEntry>,
+    #[serde(default)]
+    pub link: Vec<BundleLink>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct BundleEntry {
+    #[serde(rename = "fullUrl")]
+    pub full_url: Option<String>,
     pub resource: Option<serde_json::Value>,
+    /// In a history Bundle: what was done (POST, PUT, DELETE) to which URL.
+    pub request: Option<BundleRequest>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct BundleRequest {
+    pub method: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct BundleLink {
+    pub relation: Option<String>,
+    pub url: Option<String>,
 }
 
 impl Bundle {
+    /// The `next` page's URL, if there is one.
+    pub fn next_link(&self) -> Option<&str> {
+        self.link.iter().find(|l| l.relation.as_deref() == Some("next")).and_then(|l| l.url.as_deref())
+    }
+
+    /// In a history Bundle, the ids of `resource_type` that were created,
+    /// changed or deleted. A deletion carries no resource: its id is in the
+    /// request URL (`Type/id`) or the entry's fullUrl. Some servers leave out
+    /// `request` (knooppunt bug 233), so each source is tried in turn.
+    pub fn history_ids(&self, resource_type: &str) -> std::collections::HashSet<String> {
+        let id_in = |url: &str| -> Option<String> {
+            let tail = url.rsplit_once(&format!("{resource_type}/")).map(|(_, t)| t)?;
+            let id = tail.split(['/', '?']).next().filter(|id| !id.is_empty() && *id != "_history")?;
+            Some(id.to_owned())
+        };
+        self.entry
+            .iter()
+            .filter_map(|e| match &e.resource {
+                Some(r) if r.get("resourceType").and_then(|t| t.as_str()) == Some(resource_type) => {
+                    r.get("id").and_then(|i| i.as_str()).map(str::to_owned)
+                }
+                Some(_) => None,
+                None => e
+                    .request
+                    .as_ref()
+                    .and_then(|q| q.url.as_deref())
+                    .and_then(id_in)
+                    .or_else(|| e.full_url.as_deref().and_then(id_in)),
+            })
+            .collect()
+    }
+
     /// The entries of type `T`, skipping others (e.g. included resources).
     pub fn resources_of<T: Resource>(&self) -> Result<Vec<T>, DirectoryError> {
         if self.resource_type != "Bundle" {

@@ -5,12 +5,14 @@
 //! parameters and no reliance on `_include`: conformant directories need not
 //! support them.
 
+pub mod changes;
 pub mod fhir;
 pub mod matrix_address;
 pub mod network;
 pub mod resolver;
 pub mod role_codes;
 
+pub use changes::{ChangeFeed, DirectoryChanges};
 use fhir::{Bundle, Endpoint, Organization, Practitioner, PractitionerRole, Reference, Resource};
 pub use matrix_address::{MatrixAddress, matrix_address};
 pub use resolver::{ResolvedDirectory, ResolverConfig, resolve_directory};

@@ -1,10 +1,9 @@
 //! What a directory says about one practitioner for the care network (UC1):
-//! name, function, organisation, absences; change detection with
-//! `_lastUpdated`; and the search that adding someone to a care team starts
-//! from. Only ITI-90 SHALL queries: reads, `practitioner=`, `name:contains`,
-//! `_lastUpdated`.
+//! name, function, organisation, absences; and the search that adding
+//! someone to a care team starts from. Only ITI-90 SHALL queries: reads,
+//! `practitioner=`, `name:contains`. Change detection is in `changes`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -253,15 +252,6 @@ impl DirectoryClient {
         };
         let endpoints = self.role_endpoints(&practitioner, role.as_ref(), names).await?;
         Ok(Some(self.details(&practitioner, role.as_ref(), &endpoints, organisation)))
-    }
-
-    /// Ids of the roles and practitioners changed after `since` (ITI-90
-    /// `_lastUpdated=gt…`): two requests tell whether a cache is current.
-    pub async fn changed_since(&self, since: &str) -> Result<(HashSet<String>, HashSet<String>), DirectoryError> {
-        let filter = format!("gt{since}");
-        let roles = self.search::<PractitionerRole>(&[("_lastUpdated", &filter), ("_count", "500")]).await?;
-        let people = self.search::<Practitioner>(&[("_lastUpdated", &filter), ("_count", "500")]).await?;
-        Ok((roles.into_iter().filter_map(|r| r.id).collect(), people.into_iter().filter_map(|p| p.id).collect()))
     }
 
     /// Practitioners by name (`name:contains`), or everyone when no name is

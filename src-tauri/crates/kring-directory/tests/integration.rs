@@ -61,3 +61,31 @@ async fn unreachable_and_non_directory_servers_are_named_errors() {
     let dir = DirectoryClient::new(stack["homeservers"]["a"]["base_url"].as_str().unwrap()).unwrap();
     assert!(matches!(dir.organization_by_ura("1").await, Err(DirectoryError::Status { status: 404, .. })));
 }
+
+/// The stack's engine (Medplum's router) has no type-level `_history`, so
+/// change detection falls back to the ITI-90 `_lastUpdated` search, after one
+/// refused ITI-91 request. ITI-91 itself is tested against a stand-in with
+/// the knooppunt's recorded history pages (src/changes.rs).
+#[tokio::test]
+async fn change_detection_falls_back_to_last_updated_on_a_directory_without_history() {
+    let stack = stack();
+    let base = stack["directories"]["b"].as_str().unwrap().trim_end_matches('/').to_owned();
+    let dir = DirectoryClient::new(&base).unwrap();
+    let http = reqwest::Client::new();
+    let before = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(2);
+    let id = format!("change-probe-{}", std::process::id());
+    let role = serde_json::json!({"resourceType": "PractitionerRole", "id": id, "active": true});
+    let put = http.put(format!("{base}/PractitionerRole/{id}")).json(&role).send().await.unwrap();
+    assert!(put.status().is_success(), "PUT PractitionerRole: {}", put.status());
+
+    let changes = dir.changes_since(&before.to_string()).await.unwrap();
+    assert_eq!(changes.feed, kring_directory::ChangeFeed::LastUpdated);
+    assert!(changes.roles.contains(&id), "the new role is a change: {:?}", changes.roles);
+    let later = dir.changes_since(&jiff::Timestamp::now().to_string()).await.unwrap();
+    assert!(!later.roles.contains(&id), "nothing changed since now");
+    // The refusal was remembered: the second ask made only the two searches.
+    assert_eq!(dir.requests(), 1 + 2 + 2);
+
+    let delete = http.delete(format!("{base}/PractitionerRole/{id}")).send().await.unwrap();
+    assert!(delete.status().is_success(), "DELETE PractitionerRole: {}", delete.status());
+}

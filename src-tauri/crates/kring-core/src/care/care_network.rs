@@ -418,16 +418,16 @@ impl Session {
             let started = jiff::Timestamp::now();
             let since = self.store.directory_since(&directory).await.ok().flatten();
             let changed = match &since {
-                Some(since) if cached.len() == people.len() => Some(client.changed_since(since).await?),
+                Some(since) if cached.len() == people.len() => Some(client.changes_since(since).await?),
                 _ => None,
             };
             let names = OrganisationNames::default();
             let todo: Vec<(String, CareIdentityBinding, Option<String>)> = people
                 .iter()
                 .filter(|(user_id, _, _)| match (&changed, cached.get(user_id)) {
-                    (Some((roles, practitioners)), Some(d)) => {
-                        d.role_id.as_ref().is_some_and(|r| roles.contains(r))
-                            || d.practitioner_id.as_ref().is_some_and(|p| practitioners.contains(p))
+                    (Some(changes), Some(d)) => {
+                        d.role_id.as_ref().is_some_and(|r| changes.roles.contains(r))
+                            || d.practitioner_id.as_ref().is_some_and(|p| changes.practitioners.contains(p))
                     }
                     _ => true,
                 })

@@ -246,15 +246,14 @@ impl Session {
         Ok(plan)
     }
 
-    /// Whether the directory changed anything (roles or practitioners,
-    /// `_lastUpdated`, two requests) since `since_ms`, this machine's clock
-    /// with a minute's margin for the directory's: what an idle watch asks
-    /// instead of a whole plan.
+    /// Whether the directory changed anything (roles or practitioners: ITI-91
+    /// `_history` where offered, else `_lastUpdated`; two requests) since
+    /// `since_ms`, this machine's clock with a minute's margin for the
+    /// directory's: what an idle watch asks instead of a whole plan.
     pub async fn directory_changed_since(&self, directory: &str, since_ms: i64) -> Result<bool, CoreError> {
         let since = jiff::Timestamp::from_millisecond(since_ms.saturating_sub(60_000))
             .map_err(|e| CoreError::Internal(e.to_string()))?;
-        let (roles, people) = DirectoryClient::new(directory)?.changed_since(&since.to_string()).await?;
-        Ok(!roles.is_empty() || !people.is_empty())
+        Ok(!DirectoryClient::new(directory)?.changes_since(&since.to_string()).await?.is_empty())
     }
 
     async fn planned_room(
