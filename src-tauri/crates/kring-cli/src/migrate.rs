@@ -38,8 +38,12 @@ pub enum MigrateCommand {
         /// like SIGKILL) right after the N-th step of this run was written.
         #[arg(long, hide = true)]
         abort_after: Option<u32>,
+        /// Fault injection for the tests: abort right after the first notice
+        /// was sent and before it was written down (`notice_sent`).
+        #[arg(long, hide = true)]
+        abort_at: Option<String>,
         /// Keep running as a service: every this many seconds, ask the
-        /// directory what changed (`_lastUpdated`) and go on when it did or
+        /// directory what changed (ITI-91 `_history`, else `_lastUpdated`) and go on when it did or
         /// invites are outstanding; one report line per pass that ran the
         /// job. Ends once the old account is deactivated.
         #[arg(long, value_name = "SECONDS")]
@@ -63,11 +67,18 @@ pub async fn migrate(
         MigrateCommand::Plan { directory } | MigrateCommand::Run { directory, dry_run: true, .. } => {
             out.value(&session.plan_migration(directory).await?);
         }
-        MigrateCommand::Run { directory, deactivate, timeout_days, abort_after, watch, .. } => {
+        MigrateCommand::Run { directory, deactivate, timeout_days, abort_after, abort_at, watch, .. } => {
             let password =
                 if *deactivate { Some(zeroize::Zeroizing::new(crate::read_password_stdin()?)) } else { None };
             let steps = std::sync::atomic::AtomicU32::new(0);
-            let after_step = |_step: &str| {
+            let after_step = |step: &str| {
+                if abort_at.as_deref() == Some(step) {
+                    std::process::abort();
+                }
+                // Not a step of its own: the notice is one when written down.
+                if step == "notice_sent" {
+                    return;
+                }
                 let n = steps.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 if abort_after.is_some_and(|limit| n >= limit) {
                     std::process::abort();

@@ -118,7 +118,8 @@ pub struct RunOptions<'a> {
     /// After this long without every invite accepted, the leads are told,
     /// and the old account may go once no care team depends on it.
     pub timeout: std::time::Duration,
-    /// Called after each step is written down (for fault-injection tests:
+    /// Called after each step is written down, and with `"notice_sent"`
+    /// between the notice's send and its record (for fault-injection tests:
     /// the CLI can kill itself there).
     pub after_step: &'a (dyn Fn(&str) + Sync),
 }
@@ -408,6 +409,7 @@ impl Session {
         let content = json!({"msgtype": "m.notice", "body": body, MIGRATION_MARKER: {"from": old, "to": new.as_str()}});
         let txn = OwnedTransactionId::from(format!("kring-migration-{}", short_hash(&format!("{old}{new}"))));
         room.send_raw("m.room.message", content).with_transaction_id(&txn).await?;
+        (options.after_step)("notice_sent");
         let note =
             level_pending.then(|| format!("{LEVEL_PENDING}: a lead must give the new account level {}", row.level));
         step("announced", note).await
