@@ -230,9 +230,13 @@ def demo(stack, args, kring_for, build_ward, log):
     me.json("login", "--homeserver", stack["homeservers"][lead["org"]]["base_url"], "--user", lead["localpart"],
             "--password-stdin", input=lead["password"] + "\n")
     state = json.loads(mark.read_text()) if mark.exists() else {}
-    if state.get("demoRoom") == stack["demo_room_id"] and key_file.exists():
-        me.json("recovery", "recover", input=key_file.read_text())
-        log("the ward is there already; this device reads its history with the recovery key")
+    if state.get("demoRoom") == stack["demo_room_id"]:
+        # Built once per stack: a second build would give every client a second care team.
+        if key_file.exists():
+            me.json("recovery", "recover", input=key_file.read_text())
+            log("the ward is there already; this device reads its history with the recovery key")
+        else:
+            log("the ward is there already, but without its recovery key this device cannot read its history")
         return
     log(f"building the demo ward for {lead['localpart']} (a few minutes, once per stack)")
     setup = me.run("recovery", "setup")
