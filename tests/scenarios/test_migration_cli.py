@@ -276,6 +276,38 @@ def test_the_only_lead_stays_until_the_new_account_leads_and_the_leads_are_told_
     assert report["deactivated"] is True, report
 
 
+def test_an_account_without_a_password_goes_with_the_vendors_admin_token(stack, cli, moving, tmp_path):
+    """SSO-only accounts have no password for the homeserver's confirmation: the vendor's
+    administrator gives a token for Synapse's admin API instead. Someone else's token is
+    refused, and the account stays."""
+    sys.path.insert(0, str(REPO / "tests" / "support"))
+    import synapse_accounts
+
+    person, old_u, new_u, old, new, directory = moving
+    bind(old, stack, person, tmp_path)
+    bind(new, stack, person, tmp_path)
+    bsn = "9" + str(uuid.uuid4().int)[:10]
+    space = old.json("care-team", "create", "--client-name", "Dhr. H. Beheer", "--pseudo-bsn", bsn)["spaceId"]
+    directory.lists(new_u["mxid"])
+    old.json("migrate", "run", "--directory", stack["directories"]["a"])
+    wait_for("the invite at N", lambda: new.json("migrate", "accept")["accepted"] == [space])
+    args = ["migrate", "run", "--directory", stack["directories"]["a"], "--deactivate", "--admin-token-stdin"]
+
+    hs = stack["homeservers"]["a"]
+    not_admin = synapse_accounts.register(hs, f"not-admin-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex)
+    error = old.error(*args, input=not_admin["access_token"] + "\n")
+    assert error["code"] == "not_permitted", error
+    assert old.json("migrate", "status")[0]["deactivated"] is False
+
+    admin = synapse_accounts.register(hs, f"vendor-admin-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex, admin=True)
+    report = old.json(*args, input=admin["access_token"] + "\n")
+    assert report["deactivated"] is True and report["state"] == "deactivated", report
+    r = requests.post(f"{hs['base_url']}/_matrix/client/v3/login", timeout=10, json={
+        "type": "m.login.password", "identifier": {"type": "m.id.user", "user": old_u["localpart"]},
+        "password": old_u["password"]})
+    assert r.status_code == 403 and r.json()["errcode"] in ("M_USER_DEACTIVATED", "M_FORBIDDEN"), r.text
+
+
 def test_the_job_runs_as_a_service_that_notices_the_directory_change(stack, cli, moving, tmp_path):
     """`migrate run --watch`: idle while the directory names only the old MXID (asking only what
     changed), then the move as soon as it names the new one, and the end once the old account
@@ -312,3 +344,86 @@ def test_the_job_runs_as_a_service_that_notices_the_directory_change(stack, cli,
     finally:
         if watch.poll() is None:
             watch.kill()
+
+
+def test_a_lead_moves_a_practitioner_whose_own_session_is_gone(stack, cli, matrix_as, moving, tmp_path):
+    """001 §7's last way: Joost's device is gone, so Sanne, who leads his care team, moves him from
+    her own Kring. Her device holds the room keys, so the history moves too. Before that, Karim
+    (a practitioner, not a lead) sends a marked invite by hand: the new account joins, sees that
+    Karim leads nothing there, and leaves again."""
+    person, old_u, new_u, old, new, directory = moving
+    # A lead of her own: the invite shares the history's keys only from a device its owner
+    # verified (the SDK's identity-based sharing), and a first device is verified by itself.
+    karim, sanne = user(stack, "b", 0), fresh_user(stack, "a", "sanne")
+    gp, nurse = cli("ml-karim"), cli("ml-sanne")
+    gp.login(stack, karim)
+    nurse.login(stack, sanne)
+    bind(old, stack, person, tmp_path)
+    bind(new, stack, person, tmp_path)
+    bsn = "9" + str(uuid.uuid4().int)[:10]
+    space = nurse.json("care-team", "create", "--client-name", "Mevr. G. Leiding", "--pseudo-bsn", bsn)["spaceId"]
+    nurse.json("care-team", "invite", "--space", space, "--user", old_u["mxid"], "--role", "senior")
+    nurse.json("care-team", "invite", "--space", space, "--user", karim["mxid"], "--role", "practitioner")
+    for c in (old, gp):
+        wait_for("the care-team invite", lambda: [i for i in c.json("care-team", "invites") if i["spaceId"] == space])
+        c.json("care-team", "accept", "--space", space)
+    conv = nurse.json("conversation", "start", "--space", space, "--subject", "Pijn", "--to", old_u["mxid"],
+                      "Pijnscore 4 vanochtend")["roomId"]
+    wait_for("Joost's conversation invite",
+             lambda: old.run("conversation", "join", "--room", conv, check=False).returncode == 0)
+    reader_a = matrix_as(sanne)
+    old_levels = {room: levels(reader_a, room).get(old_u["mxid"]) for room in (space, conv)}
+    old.run("logout")  # the old session is gone
+    try:
+        # Karim's hand-made invite with the marker, in the care team he does not lead.
+        karim_raw = matrix_as(karim)
+        context = {"version": "1.0", "room.subject": {
+            "resourceType": "Patient", "identifier": [{"system": "http://fhir.nl/fhir/NamingSystem/pseudo-bsn",
+                                                       "value": bsn}], "name": [{"text": "Mevr. G. Leiding"}]}}
+        karim_raw.put(f"/rooms/{space}/state/m.room.member/{new_u['mxid']}", {
+            "membership": "invite", "nl-ta-chat.invite.context": context,
+            "nl.kring.migration": {"from": old_u["mxid"], "to": new_u["mxid"]}})
+        reader_new = matrix_as(new_u)
+        wait_for("Karim's invite at N", lambda: space in reader_new.get("/sync", timeout=0)["rooms"].get("invite", {}))
+        handled = new.json("migrate", "accept")
+        assert handled["accepted"] == [], handled
+        assert [r["roomId"] for r in handled["refused"]] == [space], handled
+        assert "does not lead" in handled["refused"][0]["reason"], handled
+        assert member_state(stack, reader_a, space, new_u["mxid"]) == "leave"
+
+        # From a device of Sanne's that she has not verified, the invites could not share the
+        # history: the job does not start.
+        unverified = cli("ml-sanne-2")
+        unverified.login(stack, sanne)
+        error = unverified.error("migrate", "lead", "--from", old_u["mxid"], "--to", new_u["mxid"])
+        assert error["code"] == "device_not_verified", error
+        unverified.run("logout")
+
+        # Sanne's move: a dry run first, checked on the server, then the move, then again.
+        plan = nurse.json("migrate", "lead", "--from", old_u["mxid"], "--to", new_u["mxid"], "--dry-run")
+        assert plan["verification"]["verified"] is True, plan
+        assert {r["roomId"]: r["level"] for r in plan["rooms"]} == old_levels, plan
+        assert member_state(stack, reader_a, conv, new_u["mxid"]) is None
+        report = nurse.json("migrate", "lead", "--from", old_u["mxid"], "--to", new_u["mxid"])
+        assert report["rooms"] == 2 and report["invited"] == 2 and report["failed"] == 0, report
+        again = nurse.json("migrate", "lead", "--from", old_u["mxid"], "--to", new_u["mxid"])
+        assert again["invited"] == 2 and again["failed"] == 0, again
+
+        accepted = []
+
+        def both_accepted():  # the conversation's invite may come a sync after the care team's
+            accepted.extend(new.json("migrate", "accept")["accepted"])
+            return len(accepted) == 2
+        wait_for("the lead's two invites accepted at N", both_accepted, timeout=60)
+        assert set(accepted) == {space, conv}, accepted
+        assert [t["spaceId"] for t in new.json("care-team", "list")] == [space]
+        for room, level in old_levels.items():
+            assert levels(reader_new, room).get(new_u["mxid"]) == level, room
+        history = [json.loads(line) for line in new.run("tail", "--from-start", "--room", conv).stdout.splitlines()]
+        assert "Pijnscore 4 vanochtend" in [h["content"].get("body") for h in history], history
+        notices = [h for h in history if "stapt over" in json.dumps(h)]
+        assert len(notices) == 1 and old_u["mxid"] in json.dumps(notices[0]), notices
+        assert nurse.json("migrate", "status")[0]["accepted"] == 2
+        assert "refuse_migration_invite" in [e["kind"] for e in new.json("audit")]
+    finally:
+        old.login(stack, old_u)  # so the fixture can unbind the old account

@@ -1,6 +1,7 @@
 //! `kring-cli migrate`: the vendor migration of UC4 (001 §7), run by the old
-//! account's own session at the old vendor (`plan`, `run`, `status`) and by
-//! the new account at the new vendor (`accept`).
+//! account's own session at the old vendor (`plan`, `run`, `status`), by a
+//! care-team lead where that session is gone (`lead`), and by the new account
+//! at the new vendor (`accept`).
 
 use std::time::Duration;
 
@@ -21,7 +22,8 @@ pub enum MigrateCommand {
     },
     /// Carries the move out, or resumes it: levels, invites with the invite
     /// context, a notice per room; with --deactivate (password on standard
-    /// input) the old account goes once every invite was accepted.
+    /// input, or an administrator's token with --admin-token-stdin) the old
+    /// account goes once every invite was accepted.
     Run {
         #[arg(long)]
         directory: String,
@@ -30,6 +32,11 @@ pub enum MigrateCommand {
         dry_run: bool,
         #[arg(long)]
         deactivate: bool,
+        /// Deactivate with a homeserver administrator's access token on
+        /// standard input instead of the account's password (Synapse's
+        /// admin API): for accounts that sign in only through SSO.
+        #[arg(long, requires = "deactivate")]
+        admin_token_stdin: bool,
         /// Days to wait for the invites before the leads are told and the
         /// old account may go without them (never while it leads alone).
         #[arg(long, default_value_t = 14.0)]
@@ -49,7 +56,23 @@ pub enum MigrateCommand {
         #[arg(long, value_name = "SECONDS")]
         watch: Option<u64>,
     },
-    /// Each move of this account: rooms, invited, accepted, failed, deactivated.
+    /// A care-team lead moves a practitioner whose own session is gone: the
+    /// same levels, invites and notices in every care team this account
+    /// leads (100) that the old account is in, and their shared
+    /// conversations. Verified at both identity services; no deactivation.
+    /// Safe to run again.
+    Lead {
+        /// The practitioner's old MXID.
+        #[arg(long)]
+        from: String,
+        /// The new MXID at the new vendor.
+        #[arg(long)]
+        to: String,
+        /// Only the plan; changes nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Each move this profile runs: rooms, invited, accepted, failed, deactivated.
     Status,
     /// At the new vendor: accept the invites from this account's own old
     /// identity (verified at both identity services).
@@ -67,9 +90,17 @@ pub async fn migrate(
         MigrateCommand::Plan { directory } | MigrateCommand::Run { directory, dry_run: true, .. } => {
             out.value(&session.plan_migration(directory).await?);
         }
-        MigrateCommand::Run { directory, deactivate, timeout_days, abort_after, abort_at, watch, .. } => {
-            let password =
-                if *deactivate { Some(zeroize::Zeroizing::new(crate::read_password_stdin()?)) } else { None };
+        MigrateCommand::Run {
+            directory,
+            deactivate,
+            admin_token_stdin,
+            timeout_days,
+            abort_after,
+            abort_at,
+            watch,
+            ..
+        } => {
+            let secret = if *deactivate { Some(zeroize::Zeroizing::new(crate::read_password_stdin()?)) } else { None };
             let steps = std::sync::atomic::AtomicU32::new(0);
             let after_step = |step: &str| {
                 if abort_at.as_deref() == Some(step) {
@@ -85,7 +116,13 @@ pub async fn migrate(
                 }
             };
             let options = migration::RunOptions {
-                deactivate_with: password.as_deref().map(String::as_str),
+                deactivate_with: secret.as_deref().map(|s| {
+                    if *admin_token_stdin {
+                        migration::Deactivation::AdminToken(s)
+                    } else {
+                        migration::Deactivation::Password(s)
+                    }
+                }),
                 timeout: Duration::from_secs_f64((timeout_days * 86_400.0).max(0.0)),
                 after_step: &after_step,
             };
@@ -135,6 +172,16 @@ pub async fn migrate(
                 }
                 last_look = Some(look);
                 tokio::time::sleep(Duration::from_secs(*every)).await;
+            }
+        }
+        MigrateCommand::Lead { from, to, dry_run } => {
+            let plan = session.plan_lead_migration(from, to).await?;
+            if *dry_run {
+                out.value(&plan);
+            } else {
+                let options =
+                    migration::RunOptions { deactivate_with: None, timeout: Duration::MAX, after_step: &|_: &str| {} };
+                out.value(&session.run_migration(&plan, &jobs().await?, &options).await?);
             }
         }
         MigrateCommand::Status => out.value(&session.migration_status(&jobs().await?).await?),

@@ -147,6 +147,9 @@ pub enum ErrorCode {
     MigrationIdentityUnverified,
     /// The new account does not carry the same UZI, URA and role: the move is not made; ask IT.
     MigrationRefused,
+    /// This device is not verified (cross-signed) yet: verify it with the recovery key or
+    /// another device, then try again. Sharing history with someone needs it.
+    DeviceNotVerified,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +216,8 @@ pub enum CoreError {
     MigrationIdentityUnverified,
     #[error("the move to {new_user_id} is refused: {reason}")]
     MigrationRefused { new_user_id: String, reason: String },
+    #[error("this device is not verified yet")]
+    DeviceNotVerified,
     #[error("the homeserver rejected the username or password")]
     WrongCredentials,
     #[error("the homeserver could not be reached: {0}")]
@@ -344,6 +349,7 @@ impl CoreError {
             Self::IdentityServiceRefused { .. } => ErrorCode::IdentityServiceRefused,
             Self::MigrationIdentityUnverified => ErrorCode::MigrationIdentityUnverified,
             Self::MigrationRefused { .. } => ErrorCode::MigrationRefused,
+            Self::DeviceNotVerified => ErrorCode::DeviceNotVerified,
             Self::AuditEndpointUnreachable(_) => ErrorCode::AuditEndpointUnreachable,
             Self::AuditEndpointRefused(_) => ErrorCode::AuditEndpointRefused,
             Self::EmailInvalid => ErrorCode::EmailInvalid,

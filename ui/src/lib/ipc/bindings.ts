@@ -447,7 +447,12 @@ export type ErrorCode =
 /**  A move to another vendor needs this account's care identity at the identity service: bind it first. */
 "migration_identity_unverified" | 
 /**  The new account does not carry the same UZI, URA and role: the move is not made; ask IT. */
-"migration_refused";
+"migration_refused" | 
+/**
+ *  This device is not verified (cross-signed) yet: verify it with the recovery key or
+ *  another device, then try again. Sharing history with someone needs it.
+ */
+"device_not_verified";
 
 /**  A conversation whose oldest messages the homeserver deletes soon. */
 export type ExpiringConversation = {

@@ -230,6 +230,7 @@ export const ERROR_CODES = [
   "app_lock_os_unavailable",
   "migration_identity_unverified",
   "migration_refused",
+  "device_not_verified",
 ] as const satisfies readonly ErrorCode[];
 
 // Fails `npm run check` when Rust adds an error code the UI has no text for yet.

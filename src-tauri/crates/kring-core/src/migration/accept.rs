@@ -1,5 +1,5 @@
-//! At the new vendor: the invites the old account sent, accepted once both
-//! identity services vouch for the same UZI.
+//! At the new vendor: the invites the old account (or a lead of its care
+//! team) sent, accepted once both identity services vouch for the same UZI.
 
 use futures_util::StreamExt;
 use matrix_sdk::ruma::{UserId, events::StateEventType};
@@ -51,8 +51,12 @@ impl Session {
         let mut checked: std::collections::HashMap<String, Result<(), String>> = Default::default();
         let (mut spaces, mut conversations) = (Vec::new(), Vec::new());
         for (room, from, inviter) in invites {
-            let verdict = if inviter.as_deref().map(UserId::as_str) != Some(from.as_str()) {
-                Err("the invite was not sent by the account it names as the old one".to_owned())
+            // An invite from someone else (a care-team lead moving a
+            // practitioner whose session is gone) is checked again after
+            // the join, when the room's levels and members can be read.
+            let by_other = inviter.as_deref().filter(|i| i.as_str() != from).map(ToOwned::to_owned);
+            let verdict = if inviter.is_none() {
+                Err("the invite names no inviter".to_owned())
             } else if let Some(known) = checked.get(&from) {
                 known.clone()
             } else {
@@ -71,32 +75,40 @@ impl Session {
                 Err(reason) => {
                     done.refused.push(RefusedMigration { room_id: room.room_id().to_string(), from, reason })
                 }
-                Ok(()) if room.is_space() => spaces.push((room.room_id().to_string(), from)),
-                Ok(()) => conversations.push((room.room_id().to_string(), from)),
+                Ok(()) if room.is_space() => spaces.push((room.room_id().to_string(), from, by_other)),
+                Ok(()) => conversations.push((room.room_id().to_string(), from, by_other)),
             }
         }
         // Care teams first, so their conversations find the client link;
         // several at a time, as each join waits for sync to show it.
         for (group, is_space) in [(spaces, true), (conversations, false)] {
             let results: Vec<_> = futures_util::stream::iter(group)
-                .map(|(room_id, from)| async move {
+                .map(|(room_id, from, by_other)| async move {
                     let joined = if is_space {
                         self.accept_care_team_invite(&room_id).await.map(|_| ())
                     } else {
                         self.join_conversation(&room_id).await
                     };
-                    (room_id, from, joined)
+                    let kept = match (&joined, by_other) {
+                        (Ok(()), Some(lead)) => self.keep_lead_invite(&room_id, &lead, &from).await,
+                        _ => Ok(()),
+                    };
+                    (room_id, from, joined, kept)
                 })
                 .buffer_unordered(ACCEPT_AT_ONCE)
                 .collect()
                 .await;
-            for (room_id, from, joined) in results {
-                match joined {
-                    Ok(()) => {
+            for (room_id, from, joined, kept) in results {
+                match (joined, kept) {
+                    (Ok(()), Err(reason)) => {
+                        self.audit_detail("refuse_migration_invite", Some(&room_id), Some(&from)).await;
+                        done.refused.push(RefusedMigration { room_id, from, reason });
+                    }
+                    (Ok(()), Ok(())) => {
                         self.audit_detail("accept_migration_invite", Some(&room_id), Some(&from)).await;
                         done.accepted.push(room_id);
                     }
-                    Err(e) => {
+                    (Err(e), _) => {
                         warn!(code = ?e.code(), "a migration invite could not be accepted; the next check tries again");
                         done.failed.push(RefusedMigration { room_id, from, reason: e.to_string() });
                     }
@@ -104,6 +116,25 @@ impl Session {
             }
         }
         Ok(done)
+    }
+}
+
+impl Session {
+    /// A lead's invite that does not hold up after the join: left again.
+    async fn keep_lead_invite(&self, room_id: &str, lead: &UserId, from: &str) -> Result<(), String> {
+        let verdict = self.check_lead_invite(room_id, lead, from).await;
+        if verdict.is_err() {
+            if let Ok(room) = self.joined_room(room_id)
+                && let Err(e) = room.leave().await
+            {
+                warn!(code = ?CoreError::from(e).code(), "could not leave a refused migration room");
+            }
+            // A care team's join linked its client: not this account's client.
+            if let Err(e) = self.store.forget_client_link(room_id).await {
+                warn!(code = ?crate::care_team::store_err(e).code(), "could not forget a refused care team's client");
+            }
+        }
+        verdict
     }
 }
 

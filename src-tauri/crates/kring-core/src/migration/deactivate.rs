@@ -9,7 +9,7 @@ use matrix_sdk::ruma::{
 use serde_json::json;
 use tracing::{info, warn};
 
-use super::{MIGRATION_MARKER, MigrationPlan, MigrationReport, RunOptions, short_hash, store_err};
+use super::{Deactivation, MIGRATION_MARKER, MigrationPlan, MigrationReport, RunOptions, short_hash, store_err};
 use crate::{CoreError, Role, Session, care_team::role_of};
 
 impl Session {
@@ -21,7 +21,7 @@ impl Session {
         plan: &MigrationPlan,
         jobs: &MigrationJobs,
         report: &mut MigrationReport,
-        password: &str,
+        how: Deactivation<'_>,
         options: &RunOptions<'_>,
         started_ms: i64,
     ) -> Result<(), CoreError> {
@@ -69,7 +69,10 @@ impl Session {
         // Asked first, so the identity service's token is at hand after the
         // homeserver closed the account.
         self.verified_identity_of(old).await?;
-        self.deactivate_account(password).await?;
+        match how {
+            Deactivation::Password(password) => self.deactivate_account(password).await?,
+            Deactivation::AdminToken(token) => self.deactivate_as_admin(token).await?,
+        }
         // The UZI now belongs to the new account: lookups must find that one.
         // Unbound only after the deactivation took (a mistyped password must
         // not cost the binding).
@@ -102,6 +105,33 @@ impl Session {
         jobs.set_leads_told(old, new).await.map_err(store_err)?;
         self.audit_detail("migration_leads_told", None, Some(&format!("{old} -> {new}"))).await;
         Ok(())
+    }
+
+    /// Synapse's admin API (`POST /_synapse/admin/v1/deactivate/{user}`),
+    /// with the vendor administrator's token: no password needed, so SSO-only
+    /// accounts can go too. The room memberships end as with the user's own.
+    async fn deactivate_as_admin(&self, token: &str) -> Result<(), CoreError> {
+        let me = self.own_user_id()?;
+        let mut url = self.client.homeserver();
+        url.path_segments_mut()
+            .map_err(|()| CoreError::Internal("homeserver URL cannot have a path".into()))?
+            .pop_if_empty()
+            .extend(["_synapse", "admin", "v1", "deactivate", me.as_str()]);
+        let answer = self
+            .client
+            .http_client()
+            .post(url)
+            .bearer_auth(token)
+            .json(&json!({"erase": false}))
+            .timeout(std::time::Duration::from_secs(60))
+            .send()
+            .await
+            .map_err(|e| CoreError::HomeserverUnreachable(e.to_string()))?;
+        match answer.status().as_u16() {
+            200 => Ok(()),
+            401 | 403 => Err(CoreError::NotPermitted("this token is not a homeserver administrator's".into())),
+            status => Err(CoreError::Internal(format!("the admin API answered {status} to the deactivation"))),
+        }
     }
 
     async fn deactivate_account(&self, password: &str) -> Result<(), CoreError> {

@@ -7,9 +7,12 @@
 //! service that the new MXID carries the same UZI, URA and role code, then
 //! invites it to every care team and conversation at the old account's level,
 //! with the invite context of 001 §4 and a migration marker. The own session
-//! matters: only it holds the room keys the invite shares (MSC4268).
+//! matters: it holds the room keys the invite shares (MSC4268). Where it is
+//! gone, a care-team lead runs the same job from the lead's session
+//! (`lead.rs`), whose device holds the keys too.
 //! At the new vendor, Kring accepts invites that carry the marker from its
-//! own old identity, verified the same way. Every step is written to the
+//! own old identity, verified the same way (a lead's, once joined, only if
+//! that lead leads the room or its care team). Every step is written to the
 //! job's own database first, so a run that stopped anywhere resumes there.
 
 use std::collections::BTreeSet;
@@ -28,6 +31,7 @@ use tracing::warn;
 
 mod accept;
 mod deactivate;
+mod lead;
 
 pub use accept::{AcceptedMigrations, RefusedMigration, start_migration_acceptance};
 
@@ -110,11 +114,21 @@ pub struct MigrationReport {
     pub leads_told: bool,
 }
 
+/// How the homeserver is asked to close the old account.
+#[derive(Clone, Copy)]
+pub enum Deactivation<'a> {
+    /// The account's own password (user-interactive auth).
+    Password(&'a str),
+    /// A homeserver administrator's access token (Synapse's admin API):
+    /// for accounts that sign in only through SSO and have no password.
+    AdminToken(&'a str),
+}
+
 /// How `run_migration` goes on after the invites.
 pub struct RunOptions<'a> {
     /// Deactivate the old account once every invite was accepted (or the
-    /// timeout passed), with its password for the homeserver's confirmation.
-    pub deactivate_with: Option<&'a str>,
+    /// timeout passed), confirmed this way.
+    pub deactivate_with: Option<Deactivation<'a>>,
     /// After this long without every invite accepted, the leads are told,
     /// and the old account may go once no care team depends on it.
     pub timeout: std::time::Duration,
@@ -311,7 +325,11 @@ impl Session {
         if job.state != "waiting" {
             jobs.set_job_state(old, new_id, "inviting", None).await.map_err(store_err)?;
         }
-        for row in jobs.rooms(old, new_id).await.map_err(store_err)? {
+        let rows = jobs.rooms(old, new_id).await.map_err(store_err)?;
+        if rows.iter().any(|r| !matches!(r.state.as_str(), "announced" | "accepted")) {
+            self.require_verified_device().await?;
+        }
+        for row in rows {
             if matches!(row.state.as_str(), "announced" | "accepted") {
                 continue;
             }
@@ -325,10 +343,20 @@ impl Session {
         jobs.set_job_state(old, new_id, "waiting", None).await.map_err(store_err)?;
         self.refresh_accepted(jobs, old, &new).await?;
         let mut report = self.migration_report(jobs, old, new_id).await?;
-        if let Some(password) = options.deactivate_with {
-            self.maybe_deactivate(plan, jobs, &mut report, password, options, job.created_ms).await?;
+        if let Some(how) = options.deactivate_with {
+            self.maybe_deactivate(plan, jobs, &mut report, how, options, job.created_ms).await?;
         }
         Ok(report)
+    }
+
+    /// The SDK shares a room's history with an invitee only from a device
+    /// its owner verified (identity-based sharing): otherwise every invite to
+    /// an encrypted room fails, so the job does not start.
+    async fn require_verified_device(&self) -> Result<(), CoreError> {
+        match self.client.encryption().get_own_device().await {
+            Ok(Some(device)) if device.is_cross_signed_by_owner() => Ok(()),
+            _ => Err(CoreError::DeviceNotVerified),
+        }
     }
 
     async fn migrate_room(
@@ -394,7 +422,14 @@ impl Session {
         }
         // One notice per room and move: the transaction id makes a rerun's
         // second send the same event.
-        let name = self.client.account().get_display_name().await.ok().flatten().unwrap_or_else(|| old.to_owned());
+        let name = if self.own_user_id()?.as_str() == old {
+            self.client.account().get_display_name().await.ok().flatten()
+        } else {
+            // A lead runs the move: the name the room knows the old account by.
+            let old_id = UserId::parse(old).map_err(|_| CoreError::UnknownUser(old.to_owned()))?;
+            room.get_member_no_sync(&old_id).await.ok().flatten().and_then(|m| m.display_name().map(str::to_owned))
+        }
+        .unwrap_or_else(|| old.to_owned());
         // Resumed after the invite: the level as the homeserver has it now.
         let level_pending =
             level_pending || (membership == "invite" && marked && level_of(&room, new, &levels) != row.level);
