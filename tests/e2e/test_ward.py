@@ -59,7 +59,8 @@ def test_the_demo_ward_opens_in_the_app(app_bin, cli_bin, tmp_path, request, sta
     listed = {s: {c["roomId"]: c for c in cli("conversation", "list", "--space", s)} for s in made["careTeams"]}
     archived = next(rooms[made["archived"]] for rooms in listed.values() if made["archived"] in rooms)
     assert archived["status"] == "archived", archived
-    unread = next(rooms[made["urgent"]] for rooms in listed.values() if made["urgent"] in rooms)
+    urgent_in = next(s for s, rooms in listed.items() if made["urgent"] in rooms)
+    unread = listed[urgent_in][made["urgent"]]
     assert unread["unreadCount"] >= 1, unread
 
     # As in scripts/demo: the organisation works client by client, so the app opens on "Cliënten".
